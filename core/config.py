@@ -1,0 +1,209 @@
+"""The project folder's ``chinwag.yaml``: reading, ``$env`` secrets, validation, redaction.
+
+A project folder holds ``chinwag.yaml``, ``dialogues/*.yaml`` and optionally ``templates/``
+(Jinja2 templates that override the built-in ones).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from .problems import InvalidProject, Problem
+from .yamlfile import YamlError, line_of, load_yaml
+
+CONFIG_FILE = "chinwag.yaml"
+DEFAULT_DATABASE = "sqlite+aiosqlite:///chinwag.db"
+SECRET_KEY_PATTERN = re.compile(r"(secret|token|password|passwd|api[_-]?key|private|credential)", re.IGNORECASE)
+REDACTED = "***"
+
+# Top-level keys of chinwag.yaml. Sections owned by a feature module are kept raw in
+# ``Config.sections`` and checked by that module.
+CORE_KEYS = {"name", "database", "allowed_origins", "admin_token", "retention_days", "attributes",
+             "response_delay", "plugins", "chat_enabled"}
+SECTION_KEYS = {"meetings", "agents"}
+
+
+@attrs.frozen
+class AttributeSpec:
+    """A project-declared attribute (``attributes:`` in chinwag.yaml)."""
+
+    name: str
+    type: str = "string"
+    label: str | None = None
+
+
+@attrs.frozen
+class Config:
+    """A validated project configuration; secrets already read from the environment."""
+
+    project_dir: Path
+    name: str = "chinwag"
+    database: str = DEFAULT_DATABASE
+    allowed_origins: tuple[str, ...] = ()
+    admin_token: str | None = None
+    retention_days: int = 90
+    response_delay: float = 1.0
+    chat_enabled: bool = True
+    attributes: tuple[AttributeSpec, ...] = ()
+    plugins: Mapping[str, Mapping[str, Any]] = attrs.field(factory=dict)
+    sections: Mapping[str, Any] = attrs.field(factory=dict)
+    raw: Mapping[str, Any] = attrs.field(factory=dict, repr=False)
+
+    @property
+    def file(self) -> Path:
+        """The path of chinwag.yaml."""
+        return self.project_dir / CONFIG_FILE
+
+    @property
+    def dialogues_dir(self) -> Path:
+        """Where the dialogue files live."""
+        return self.project_dir / "dialogues"
+
+    @property
+    def templates_dir(self) -> Path:
+        """Where project templates that override the built-in ones live."""
+        return self.project_dir / "templates"
+
+    def plugin_config(self, plugin_name: str) -> Mapping[str, Any]:
+        """The ``plugins: {name: {...}}`` section for one plugin (empty when absent)."""
+        return self.plugins.get(plugin_name, {})
+
+    def redacted(self) -> dict[str, Any]:
+        """The configuration as written, with every secret-looking value replaced by ``***``."""
+        return redact(self.raw)
+
+
+def redact(value: Any, key: str = "") -> Any:
+    """A copy of ``value`` with values under secret-looking keys (or read from ``$env``) hidden."""
+    if isinstance(value, Mapping):
+        if "$env" in value:
+            return {"$env": value["$env"]}
+        return {k: (REDACTED if SECRET_KEY_PATTERN.search(str(k)) and v is not None and not isinstance(v, Mapping)
+                    else redact(v, str(k))) for k, v in value.items()}
+    if isinstance(value, list):
+        return [redact(item, key) for item in value]
+    return value
+
+
+def resolve_env(value: Any, file: str, problems: list[Problem], where: str = "", node: Any = None, key: Any = None) -> Any:
+    """Replace every ``{"$env": "NAME"}`` (optionally with ``default``) by the variable's value."""
+    if isinstance(value, Mapping):
+        if "$env" in value:
+            name = value["$env"]
+            if not isinstance(name, str) or set(value) - {"$env", "default"}:
+                problems.append(Problem(file, line_of(node, key), where, "'$env' takes a variable name and an optional 'default'"))
+                return None
+            if name in os.environ:
+                return os.environ[name]
+            if "default" in value:
+                return value["default"]
+            problems.append(Problem(file, line_of(node, key), where, f"environment variable {name} is not set"))
+            return None
+        return {k: resolve_env(v, file, problems, f"{where}.{k}" if where else str(k), value, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [resolve_env(item, file, problems, f"{where}[{i}]", value, i) for i, item in enumerate(value)]
+    return value
+
+
+def _database_url(url: str, project_dir: Path) -> str:
+    """Make a relative SQLite path relative to the project folder."""
+    prefix = "sqlite+aiosqlite:///"
+    if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
+        return prefix + str((project_dir / url[len(prefix):]).resolve())
+    return url
+
+
+def load_config(project_dir: Path | str) -> Config:
+    """Read and validate ``chinwag.yaml``; raise ``InvalidProject`` naming every problem."""
+    project_dir = Path(project_dir).resolve()
+    file = project_dir / CONFIG_FILE
+    if not project_dir.is_dir():
+        raise InvalidProject([Problem(str(project_dir), None, "", "no such project folder")])
+    if not file.exists():
+        raise InvalidProject([Problem(str(file), None, "", "missing: a project folder needs a chinwag.yaml")])
+    try:
+        raw = load_yaml(file) or {}
+    except YamlError as error:
+        raise InvalidProject([Problem(str(file), error.line, "", error.message)]) from error
+    if not isinstance(raw, Mapping):
+        raise InvalidProject([Problem(str(file), None, "", "chinwag.yaml must be a mapping of settings")])
+    problems: list[Problem] = []
+    name = str(file)
+
+    def problem(key: str, message: str, node: Any = raw) -> None:
+        problems.append(Problem(name, line_of(node, key), key, message))
+
+    for key in sorted(set(raw) - CORE_KEYS - SECTION_KEYS, key=str):
+        problem(key, f"unknown setting (known: {', '.join(sorted(CORE_KEYS | SECTION_KEYS))})")
+    values = resolve_env(raw, name, problems)
+
+    database = values.get("database", DEFAULT_DATABASE)
+    if not isinstance(database, str) or not re.match(r"^(sqlite\+aiosqlite|postgresql\+asyncpg)://", database):
+        problem("database", "must be a sqlite+aiosqlite:/// or postgresql+asyncpg:// URL")
+        database = DEFAULT_DATABASE
+    origins = values.get("allowed_origins", [])
+    if not isinstance(origins, list) or not all(isinstance(o, str) and re.match(r"^https?://[^/]+$", o) for o in origins):
+        problem("allowed_origins", "must be a list of origins like https://www.example.com (scheme and host, no path)")
+        origins = []
+    admin_token = values.get("admin_token")
+    if admin_token is not None and (not isinstance(admin_token, str) or len(admin_token) < 16):
+        problem("admin_token", "must be a string of at least 16 characters (read it from the environment with $env)")
+        admin_token = None
+    retention = values.get("retention_days", 90)
+    if not isinstance(retention, int) or isinstance(retention, bool) or retention < 1:
+        problem("retention_days", "must be a whole number of days, at least 1")
+        retention = 90
+    delay = values.get("response_delay", 1.0)
+    if not isinstance(delay, (int, float)) or isinstance(delay, bool) or not 0 <= delay <= 30:
+        problem("response_delay", "must be a number of seconds from 0 to 30")
+        delay = 1.0
+    chat_enabled = values.get("chat_enabled", True)
+    if not isinstance(chat_enabled, bool):
+        problem("chat_enabled", "must be true or false")
+        chat_enabled = True
+    attributes = _attributes(values.get("attributes", []), raw, name, problems)
+    plugins = values.get("plugins", {}) or {}
+    if not isinstance(plugins, Mapping) or not all(isinstance(v, Mapping) for v in plugins.values()):
+        problem("plugins", "must map plugin names to mappings of their settings")
+        plugins = {}
+    if problems:
+        raise InvalidProject(problems)
+    return Config(
+        project_dir=project_dir, name=str(values.get("name", project_dir.name)),
+        database=_database_url(database, project_dir), allowed_origins=tuple(origins),
+        admin_token=admin_token, retention_days=retention, response_delay=float(delay),
+        chat_enabled=chat_enabled, attributes=attributes, plugins=plugins,
+        sections={key: values[key] for key in SECTION_KEYS if key in values}, raw=raw,
+    )
+
+
+_ATTRIBUTE_NAME = re.compile(r"^(lead|company)\.[A-Za-z_][A-Za-z0-9_]*$")
+ATTRIBUTE_TYPES = ("string", "number", "boolean", "email", "phone")
+
+
+def _attributes(value: Any, raw: Any, file: str, problems: list[Problem]) -> tuple[AttributeSpec, ...]:
+    node = raw.get("attributes") if isinstance(raw, Mapping) else None
+    if not isinstance(value, list):
+        problems.append(Problem(file, line_of(raw, "attributes"), "attributes", "must be a list"))
+        return ()
+    specs = []
+    for index, item in enumerate(value):
+        where = f"attributes[{index}]"
+        line = line_of(node, index)
+        if isinstance(item, str):
+            item = {"name": item}
+        if not isinstance(item, Mapping) or not isinstance(item.get("name"), str) or not _ATTRIBUTE_NAME.match(item["name"]):
+            problems.append(Problem(file, line, where, "each attribute needs a name like lead.jobTitle or company.industry"))
+            continue
+        kind = item.get("type", "string")
+        if kind not in ATTRIBUTE_TYPES:
+            problems.append(Problem(file, line, where, f"type must be one of {', '.join(ATTRIBUTE_TYPES)}"))
+            continue
+        specs.append(AttributeSpec(item["name"], kind, item.get("label")))
+    return tuple(specs)

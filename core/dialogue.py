@@ -1,0 +1,157 @@
+"""The dialogue model and its loader: YAML in, frozen ``Dialogue`` objects out.
+
+Structure is checked here (required keys, types, unique card ids); what needs the registries
+(card types, attributes, where ``next`` points) is checked in ``chinwag.validation``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from .problems import Problem
+from .yamlfile import YamlError, line_of, load_yaml
+
+END = "end"  # ``next: end`` finishes the dialogue from any card
+
+
+@attrs.frozen
+class Card:
+    """One card of a dialogue: its id, type, default next card and type-specific options."""
+
+    id: str
+    type: str
+    next: str | None
+    options: Mapping[str, Any]
+    line: int | None = None
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """A type-specific option."""
+        return self.options.get(key, default)
+
+
+@attrs.frozen
+class Dialogue:
+    """A scripted conversation: metadata, targeting and a graph of cards."""
+
+    id: str
+    name: str
+    version: int
+    priority: int
+    cards: tuple[Card, ...]
+    targeting: Mapping[str, Any] = attrs.field(factory=dict)
+    response_delay: float | None = None
+    source: str = "<memory>"
+    _by_id: dict[str, Card] = attrs.field(init=False, eq=False, repr=False)
+
+    def __attrs_post_init__(self) -> None:
+        object.__setattr__(self, "_by_id", {card.id: card for card in self.cards})
+
+    @property
+    def start(self) -> Card:
+        """The first card."""
+        return self.cards[0]
+
+    def card(self, card_id: str) -> Card:
+        """The card with this id (KeyError when there is none)."""
+        return self._by_id[card_id]
+
+    def has_card(self, card_id: str) -> bool:
+        """Whether a card with this id exists."""
+        return card_id in self._by_id
+
+    def following(self, card: Card) -> str | None:
+        """Where ``card`` goes by default: its ``next``, else the card after it, else the end."""
+        if card.next is not None:
+            return card.next
+        index = self.cards.index(card)
+        return self.cards[index + 1].id if index + 1 < len(self.cards) else END
+
+
+_CARD_KEYS = {"id", "type", "next"}
+
+
+def parse_dialogue(data: Any, source: str) -> tuple[Dialogue | None, list[Problem]]:
+    """Build a ``Dialogue`` from parsed YAML; return it (or None) with the problems found."""
+    problems: list[Problem] = []
+
+    def problem(node: Any, key: Any, where: str, message: str) -> None:
+        problems.append(Problem(source, line_of(node, key), where, message))
+
+    if not isinstance(data, Mapping):
+        return None, [Problem(source, None, "", "a dialogue file must be a mapping with id, name and cards")]
+    dialogue_id = data.get("id")
+    if not isinstance(dialogue_id, str) or not dialogue_id.strip():
+        problem(data, "id", "", "'id' is required and must be a non-empty string")
+        dialogue_id = Path(source).stem
+    where = f"dialogue {dialogue_id!r}"
+    name = data.get("name", dialogue_id)
+    if not isinstance(name, str):
+        problem(data, "name", where, "'name' must be a string")
+    version = data.get("version", 1)
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        problem(data, "version", where, "'version' must be a whole number of at least 1")
+    priority = data.get("priority", 100)
+    if not isinstance(priority, int) or isinstance(priority, bool) or priority < 1:
+        problem(data, "priority", where, "'priority' must be a whole number of at least 1 (1 is the highest)")
+    targeting = data.get("targeting", {})
+    if not isinstance(targeting, Mapping):
+        problem(data, "targeting", where, "'targeting' must be a mapping")
+        targeting = {}
+    delay = data.get("response_delay")
+    if delay is not None and (not isinstance(delay, (int, float)) or isinstance(delay, bool) or not 0 <= delay <= 30):
+        problem(data, "response_delay", where, "'response_delay' must be a number of seconds from 0 to 30")
+    unknown = set(data) - {"id", "name", "version", "priority", "targeting", "response_delay", "cards", "description"}
+    for key in sorted(unknown, key=str):
+        problem(data, key, where, f"unknown key {key!r}")
+
+    raw_cards = data.get("cards")
+    if not isinstance(raw_cards, list) or not raw_cards:
+        problem(data, "cards", where, "'cards' must be a non-empty list of cards")
+        raw_cards = []
+    cards: list[Card] = []
+    seen: set[str] = set()
+    for index, raw in enumerate(raw_cards):
+        line = line_of(raw_cards, index)
+        if not isinstance(raw, Mapping):
+            problems.append(Problem(source, line, f"{where}, card #{index + 1}", "a card must be a mapping"))
+            continue
+        card_id = raw.get("id")
+        if not isinstance(card_id, str) or not card_id.strip():
+            card_id = f"#{index + 1}"
+            problem(raw, "id", f"{where}, card {card_id}", "'id' is required and must be a non-empty string")
+        card_where = f"{where}, card {card_id!r}"
+        if card_id in seen:
+            problem(raw, "id", card_where, "another card already has this id")
+        if card_id == END:
+            problem(raw, "id", card_where, f"{END!r} is reserved: 'next: {END}' finishes the dialogue")
+        seen.add(card_id)
+        card_type = raw.get("type")
+        if not isinstance(card_type, str):
+            problem(raw, "type", card_where, "'type' is required (message, question, capture, branch, goal, end, ...)")
+            card_type = ""
+        next_id = raw.get("next")
+        if next_id is not None and not isinstance(next_id, str):
+            problem(raw, "next", card_where, "'next' must be a card id")
+            next_id = None
+        options = {key: value for key, value in raw.items() if key not in _CARD_KEYS}
+        cards.append(Card(card_id, card_type, next_id, options, line))
+    if problems:
+        return None, problems
+    dialogue = Dialogue(
+        id=dialogue_id, name=name, version=version, priority=priority, cards=tuple(cards),
+        targeting=targeting, response_delay=delay, source=source,
+    )
+    return dialogue, problems
+
+
+def load_dialogue(path: Path) -> tuple[Dialogue | None, list[Problem]]:
+    """Read and parse one dialogue file."""
+    try:
+        data = load_yaml(path)
+    except YamlError as error:
+        return None, [Problem(str(path), error.line, "", error.message)]
+    return parse_dialogue(data, str(path))

@@ -1,0 +1,125 @@
+"""Every hook a chinwag plugin can implement.
+
+Hook families:
+
+* ``register_*(register, app)`` collect named objects. Call ``register(obj)`` once per object;
+  chinwag stamps each with the plugin that registered it and refuses duplicate names.
+* ``prepare_*`` change an object in place.
+* ``startup``/``shutdown``/``chat_event`` are lifecycle and activity verbs.
+
+An implementation takes only the arguments it needs. Any hook may return a value, a coroutine
+or a callable; chinwag awaits whichever it gets (see ``chinwag.plugins.await_me_maybe``).
+The full reference with examples is ``docs/plugins.md``.
+"""
+
+from __future__ import annotations
+
+import pluggy
+
+hookspec = pluggy.HookspecMarker("chinwag")
+hookimpl = pluggy.HookimplMarker("chinwag")
+
+
+@hookspec
+def register_cards(register, app):
+    """Register dialogue card types (objects with ``name``, ``check``, ``enter``, ``receive``).
+
+    Fires once when the app starts and when dialogues are validated. Returns nothing.
+    """
+
+
+@hookspec
+def register_attributes(register, app):
+    """Register lead, company or visit attributes (``chinwag.attributes.Attribute``).
+
+    Dialogues may map answers to, branch on and target only registered attributes.
+    Fires once at startup and during validation. Returns nothing.
+    """
+
+
+@hookspec
+def register_calendar_providers(register, app):
+    """Register calendar providers (objects with ``name`` and async free/busy and event methods).
+
+    Fires once at startup. Returns nothing.
+    """
+
+
+@hookspec
+def register_routing_strategies(register, app):
+    """Register routing strategies that pick the agent for a meeting (``name``, async ``choose``).
+
+    Fires once at startup. Returns nothing.
+    """
+
+
+@hookspec
+def register_crm_connectors(register, app):
+    """Register CRM connectors that receive leads and activity (``name``, async methods).
+
+    Fires once at startup. Returns nothing.
+    """
+
+
+@hookspec
+def prepare_theme(theme, app):
+    """Change the widget theme (a ``dict`` of CSS custom properties and options) in place.
+
+    Fires once at startup, after the built-in defaults are set. Returns nothing.
+    """
+
+
+@hookspec
+def register_routes(register, app):
+    """Register extra Starlette routes: ``register(route)`` with a ``starlette.routing.BaseRoute``.
+
+    Fires once when the ASGI app is built. Returns nothing.
+    """
+
+
+@hookspec
+def register_commands(cli):
+    """Add commands to the ``chinwag`` command line: ``cli`` is the root ``click.Group``.
+
+    Fires when the command line starts. Returns nothing.
+    """
+
+
+@hookspec
+def register_tables(metadata):
+    """Declare the plugin's own tables on ``metadata`` (a ``sqlalchemy.MetaData``).
+
+    Fires when the store is created; tables are created if missing. Returns nothing.
+    """
+
+
+@hookspec
+def check_config(config, app):
+    """Check this plugin's part of the project configuration.
+
+    ``config`` is the whole validated ``chinwag.config.Config``. Fires during ``chinwag validate``
+    and before ``serve`` starts. Returns a list of ``chinwag.config.Problem`` (or None);
+    any problem stops the server from starting.
+    """
+
+
+@hookspec
+def startup(app):
+    """The server is starting: the store is open and every registry is filled.
+
+    Returns nothing; a coroutine is awaited before the first request is served.
+    """
+
+
+@hookspec
+def shutdown(app):
+    """The server is stopping. Close clients and flush work. Returns nothing."""
+
+
+@hookspec
+def chat_event(event, app):
+    """Observe one activity event (``chinwag.events.ChatEvent``) after it is stored.
+
+    Fires for triggered, engaged, answered, lead_captured, goal_reached, completed and
+    meeting_booked. A slow or failing observer never delays or breaks the chat. Returns nothing.
+    """

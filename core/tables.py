@@ -1,0 +1,53 @@
+"""The core tables. Plugins add theirs to the same ``metadata`` through ``register_tables``."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+# Times are stored as UTC; ``chinwag.store.utc`` re-attaches the zone SQLite drops.
+visitors = sa.Table(
+    "visitors",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("last_seen_at", sa.DateTime(timezone=True), nullable=False, index=True),
+    sa.Column("lead", sa.JSON, nullable=False),  # known lead/company attributes, dotted names
+)
+
+sessions = sa.Table(
+    "sessions",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("visitor_id", sa.String(40), sa.ForeignKey("visitors.id", ondelete="CASCADE"), nullable=False, index=True),
+    sa.Column("dialogue_id", sa.String(200), nullable=False),
+    sa.Column("dialogue_version", sa.Integer, nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),  # active | completed
+    sa.Column("state", sa.JSON, nullable=False),
+    sa.Column("revision", sa.Integer, nullable=False),  # optimistic lock: bumped on every save
+    sa.Column("page_url", sa.Text, nullable=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, index=True),
+)
+
+transcript = sa.Table(
+    "transcript",
+    metadata,
+    sa.Column("session_id", sa.String(40), sa.ForeignKey("sessions.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("seq", sa.Integer, primary_key=True),
+    sa.Column("frame", sa.JSON, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+events = sa.Table(
+    "events",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(40), nullable=False, index=True),
+    sa.Column("session_id", sa.String(40), sa.ForeignKey("sessions.id", ondelete="CASCADE"), nullable=True, index=True),
+    sa.Column("visitor_id", sa.String(40), nullable=True),
+    sa.Column("dialogue_id", sa.String(200), nullable=True, index=True),
+    sa.Column("data", sa.JSON, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, index=True),
+)
