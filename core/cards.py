@@ -30,6 +30,7 @@ class Question:
     """The input a card waits for, as sent in a ``question`` frame's ``input``."""
 
     kind: str  # buttons | text | email | phone | slots, or a plugin's own kind
+    text: str = ""
     fields: Mapping[str, Any] = attrs.field(factory=dict)
 
 
@@ -50,22 +51,31 @@ class Outcome:
     end: bool = False
     set_fields: Mapping[str, Any] = attrs.field(factory=dict)
     events: tuple[tuple[str, Mapping[str, Any]], ...] = ()
+    answer: Any = None  # the stored value of the visitor's answer (``answer.<card id>``)
     answer_text: str | None = None  # how the visitor's answer appears in the transcript
+    remember: Mapping[str, Any] | None = None  # replaces this card's memory (see CardContext)
 
 
 @attrs.frozen
 class CardContext:
-    """What a card may read: the lead's known attributes, answers so far, the visit."""
+    """What a card may read: the lead's known attributes, answers so far, the visit.
+
+    ``memory`` is what this card remembered (``Outcome.remember``) while it was open, for cards
+    that span several steps, such as the slots a meeting card offered.
+    """
 
     lead: Mapping[str, Any]
     answers: Mapping[str, Any]
     visit: Mapping[str, Any]
+    memory: Mapping[str, Any] = attrs.field(factory=dict)
     effect_result: Mapping[str, Any] | None = None
 
     def attribute(self, name: str) -> Any:
-        """The value of a dotted attribute (``lead.email``, ``visit.page_url``), or None."""
+        """The value of ``lead.*``, ``company.*``, ``visit.*`` or ``answer.<card id>``, or None."""
         if name.startswith("visit."):
             return self.visit.get(name)
+        if name.startswith("answer."):
+            return self.answers.get(name[len("answer."):])
         return self.lead.get(name)
 
 
@@ -83,8 +93,8 @@ class CardType(Protocol):
     def receive(self, card: Card, context: CardContext, value: Any) -> Outcome:
         """The visitor answered (``value``), or an effect finished (``context.effect_result``)."""
 
-    def targets(self, card: Card) -> list[str]:
-        """Card ids this card may jump to, beyond its ``next`` (for validation and reachability)."""
+    def targets(self, card: Card) -> list[str | None]:
+        """Card ids this card may go to; None stands for its default way on (validation uses it)."""
 
 
 class EffectfulCardType(CardType, Protocol):
