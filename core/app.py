@@ -11,7 +11,9 @@ import jinja2
 from .config import Config, load_config
 from .dialogue import Dialogue
 from .plugins import PluginHost, Registry, await_me_maybe, host
+from .events import EventDispatcher
 from .problems import InvalidProject, Problem
+from .session import Conversations
 from .store import Store
 
 log = logging.getLogger("chinwag")
@@ -42,6 +44,8 @@ class Chinwag:
             autoescape=jinja2.select_autoescape(default=True, default_for_string=True),
         )
         self.state: dict[str, Any] = {}  # per-app scratch space for plugins, keyed by plugin name
+        self.events = EventDispatcher(self)
+        self.conversations = Conversations(self)
 
     @classmethod
     def from_project(cls, project_dir: Path | str, plugins: PluginHost = host) -> Chinwag:
@@ -85,11 +89,13 @@ class Chinwag:
         self.plugins.hook.register_tables(metadata=metadata)
         self.store = Store(self.config.database)
         await self.store.create_schema()
+        await self.conversations.publish()
         for plugin_name, _ in await self.plugins.call_each("startup", isolate=False, app=self):
             log.debug("started plugin %s", plugin_name)
 
     async def stop(self) -> None:
         """Run the ``shutdown`` hooks and close the store."""
+        await self.events.drain()
         await self.plugins.call_each("shutdown", app=self)
         if self.store is not None:
             await self.store.close()

@@ -31,11 +31,12 @@ sessions = sa.Table(
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, index=True),
 )
 
+# Frames in the order they were sent (``id`` grows; one session's turns never interleave).
 transcript = sa.Table(
     "transcript",
     metadata,
-    sa.Column("session_id", sa.String(40), sa.ForeignKey("sessions.id", ondelete="CASCADE"), primary_key=True),
-    sa.Column("seq", sa.Integer, primary_key=True),
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("session_id", sa.String(40), sa.ForeignKey("sessions.id", ondelete="CASCADE"), nullable=False, index=True),
     sa.Column("frame", sa.JSON, nullable=False),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
 )
@@ -50,4 +51,15 @@ events = sa.Table(
     sa.Column("dialogue_id", sa.String(200), nullable=True, index=True),
     sa.Column("data", sa.JSON, nullable=False),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, index=True),
+)
+
+# Every published version of every dialogue, so a visitor who engaged with version 1 finishes
+# version 1 after version 2 is published (the reference product's rule).
+dialogue_versions = sa.Table(
+    "dialogue_versions",
+    metadata,
+    sa.Column("dialogue_id", sa.String(200), primary_key=True),
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("definition", sa.JSON, nullable=False),
+    sa.Column("published_at", sa.DateTime(timezone=True), nullable=False),
 )

@@ -1,0 +1,58 @@
+"""The admin API: read-only JSON for operators, behind a Bearer token."""
+
+from __future__ import annotations
+
+import functools
+import secrets
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from .reports import dialogue_report
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+def admin_only(handler: Handler) -> Handler:
+    """Refuse the request unless it carries ``Authorization: Bearer <admin_token>``.
+
+    With no ``admin_token`` configured every admin endpoint is closed. Plugins that add admin
+    routes through ``register_routes`` wrap their handlers with this too.
+    """
+
+    @functools.wraps(handler)
+    async def guarded(request: Request) -> Response:
+        token = request.app.state.chinwag.config.admin_token
+        if not token:
+            return JSONResponse({"error": "the admin API is closed: set admin_token in chinwag.yaml"}, status_code=403)
+        scheme, _, given = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not secrets.compare_digest(given.encode(), token.encode()):
+            return JSONResponse({"error": "a valid admin token is required"}, status_code=401,
+                                headers={"WWW-Authenticate": "Bearer"})
+        return await handler(request)
+
+    return guarded
+
+
+@admin_only
+async def config_json(request: Request) -> Response:
+    """The project configuration, secrets redacted."""
+    return JSONResponse(request.app.state.chinwag.config.redacted())
+
+
+@admin_only
+async def report_json(request: Request) -> Response:
+    """Per-dialogue activity counts and rates (``?days=N``, default 90)."""
+    days = request.query_params.get("days", "90")
+    if not days.isdigit() or int(days) < 1:
+        return JSONResponse({"error": "days must be a whole number of at least 1"}, status_code=400)
+    chinwag = request.app.state.chinwag
+    return JSONResponse(await dialogue_report(chinwag.store, int(days)))
+
+
+def admin_routes() -> list[Any]:
+    """The core's admin routes."""
+    return [Route("/-/admin/config.json", config_json), Route("/-/admin/report.json", report_json)]

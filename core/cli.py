@@ -1,0 +1,120 @@
+"""The ``chinwag`` command line. Plugins add commands through the ``register_commands`` hook."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .plugins import host
+
+PROJECT = click.argument("project", default=".", type=click.Path(file_okay=False, path_type=Path))
+
+
+def load_project(project: Path) -> Any:
+    """The project's app object, or exit 1 after printing every problem to stderr."""
+    from .app import Chinwag
+    from .problems import InvalidProject
+
+    try:
+        return Chinwag.from_project(project)
+    except InvalidProject as error:
+        for problem in error.problems:
+            click.echo(str(problem), err=True)
+        click.echo(f"{len(error.problems)} problem(s) found; nothing was started.", err=True)
+        sys.exit(1)
+
+
+def run_with_store(project: Path, work: Any) -> Any:
+    """Open the project's store, run ``await work(app)``, close the store."""
+    app = load_project(project)
+
+    async def main() -> Any:
+        await app.start()
+        try:
+            return await work(app)
+        finally:
+            await app.stop()
+
+    return asyncio.run(main())
+
+
+@click.group()
+@click.version_option(package_name="chinwag")
+def cli() -> None:
+    """chinwag: scripted website chat that turns visitors into leads and meetings."""
+
+
+@cli.command()
+@PROJECT
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
+@click.option("--reload", is_flag=True, help="Restart when project or code files change (development).")
+@click.option("--demo", is_flag=True, help="Also serve demo pages with the widget at /.")
+def serve(project: Path, host: str, port: int, reload: bool, demo: bool) -> None:
+    """Serve a project folder (chinwag.yaml, dialogues/)."""
+    import uvicorn
+
+    load_project(project)  # refuse to start on any problem, with the same messages as validate
+    os.environ["CHINWAG_PROJECT"] = str(project.resolve())
+    os.environ["CHINWAG_DEMO"] = "1" if demo else ""
+    click.echo(f"chinwag serving {project} at http://{host}:{port}/" + (" (demo pages at /)" if demo else ""))
+    uvicorn.run("chinwag.server:app_from_environment", factory=True, host=host, port=port, reload=reload,
+                reload_dirs=[str(project.resolve())] if reload else None, ws_max_size=1 << 20,
+                log_level="info", proxy_headers=True)
+
+
+@cli.command()
+@PROJECT
+def validate(project: Path) -> None:
+    """Check chinwag.yaml and every dialogue; exit 1 naming each problem."""
+    app = load_project(project)
+    click.echo(f"{project}: ok, {len(app.dialogues)} dialogue(s): {', '.join(sorted(app.dialogues)) or '-'}")
+
+
+@cli.command()
+@click.option("--all", "include_builtin", is_flag=True, help="Include built-in plugins.")
+@click.option("--hook", default=None, help="Only plugins that implement this hook.")
+@click.option("--requirements", is_flag=True, help="Include each plugin's requirements.")
+def plugins(include_builtin: bool, hook: str | None, requirements: bool) -> None:
+    """List installed plugins as JSON: name, version, hooks, status."""
+    click.echo(json.dumps(host.listing(include_builtin, hook, requirements), indent=2))
+
+
+@cli.command()
+@PROJECT
+@click.option("--days", default=90, show_default=True, type=click.IntRange(min=1), help="Report period.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def report(project: Path, days: int, as_json: bool) -> None:
+    """Per-dialogue activity: triggered, engaged, completed, leads, goals, meetings, rates."""
+    from .reports import COUNTED, dialogue_report
+
+    result = run_with_store(project, lambda app: dialogue_report(app.store, days))
+    if as_json:
+        click.echo(json.dumps(result, indent=2))
+        return
+    header = ["dialogue", *COUNTED, "engagement", "conversion"]
+    click.echo("  ".join(f"{name:>14}" for name in header))
+    for dialogue_id, counts in result["dialogues"].items():
+        rates = [f"{counts[key]:.1%}" if counts[key] is not None else "-" for key in ("engagement_rate", "conversion_rate")]
+        click.echo("  ".join(f"{value:>14}" for value in [dialogue_id, *(counts[key] for key in COUNTED), *rates]))
+
+
+@cli.command()
+@PROJECT
+@click.option("--older-than", "days", type=click.IntRange(min=1), default=None,
+              help="Days of inactivity (default: retention_days from chinwag.yaml).")
+def purge(project: Path, days: int | None) -> None:
+    """Delete visitors, sessions, transcripts and events older than the retention period."""
+    from .retention import purge_older_than
+
+    counts = run_with_store(project, lambda app: purge_older_than(app.store, days or app.config.retention_days))
+    click.echo(json.dumps(counts))
+
+
+host.hook.register_commands(cli=cli)

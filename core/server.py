@@ -1,0 +1,148 @@
+"""The ASGI app: the WebSocket at /ws, the widget, health, the plugin listing, admin and plugins' routes.
+
+The road of one chat turn: ``chat_socket`` here decodes a frame, ``chinwag.session`` loads the
+session and runs ``chinwag.engine``, saves the turn, and the frames go back over the socket.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import sqlalchemy as sa
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import BaseRoute, Route, WebSocketRoute
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+
+from .admin import admin_routes
+from .app import STATIC_DIR, Chinwag
+from .engine import EngineError
+from .protocol import Answer, FrameError, Hello, Ping, decode, encode, error_frame
+from .session import Conversation, SessionConflict
+
+log = logging.getLogger("chinwag.server")
+
+
+def create_app(chinwag: Chinwag, demo: bool = False) -> Starlette:
+    """The Starlette app serving ``chinwag``; ``demo`` adds the demo pages at ``/``."""
+    routes: list[BaseRoute] = [
+        WebSocketRoute("/ws", chat_socket),
+        Route("/widget.js", widget_js),
+        Route("/healthz", healthz),
+        Route("/-/plugins.json", plugins_json),
+        *admin_routes(),
+    ]
+    chinwag.plugins.hook.register_routes(register=routes.append, app=chinwag)
+    if demo:
+        from .demo import demo_routes
+
+        routes.extend(demo_routes(chinwag))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        await chinwag.start()
+        try:
+            yield
+        finally:
+            await chinwag.stop()
+
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.chinwag = chinwag
+    return app
+
+
+async def widget_js(request: Request) -> Response:
+    """The embeddable widget script."""
+    return FileResponse(STATIC_DIR / "widget.js", media_type="text/javascript; charset=utf-8",
+                        headers={"Cache-Control": "public, max-age=300", "Access-Control-Allow-Origin": "*"})
+
+
+async def healthz(request: Request) -> Response:
+    """For load balancers: 200 when the database answers, 503 when it does not."""
+    chinwag: Chinwag = request.app.state.chinwag
+    try:
+        async with chinwag.store.connect() as connection:  # type: ignore[union-attr]
+            await connection.execute(sa.text("SELECT 1"))
+    except Exception as error:  # any database failure means this process cannot serve chats
+        return JSONResponse({"status": "unavailable", "error": type(error).__name__}, status_code=503)
+    return JSONResponse({"status": "ok", "dialogues": len(chinwag.dialogues)})
+
+
+async def plugins_json(request: Request) -> Response:
+    """The installed plugins, as ``chinwag plugins`` prints them (``?all=1`` adds built-ins)."""
+    chinwag: Chinwag = request.app.state.chinwag
+    include_builtin = request.query_params.get("all") in ("1", "true")
+    return JSONResponse(chinwag.plugins.listing(include_builtin=include_builtin))
+
+
+def origin_allowed(websocket: WebSocket, allowed: tuple[str, ...]) -> bool:
+    """Whether the socket's Origin is an allowed origin or the server's own."""
+    origin = websocket.headers.get("origin")
+    if not origin:
+        return False
+    scheme = "https" if websocket.url.scheme == "wss" else "http"
+    own = f"{scheme}://{websocket.headers.get('host', '')}"
+    return origin == own or origin in allowed
+
+
+async def chat_socket(websocket: WebSocket) -> None:
+    """One visitor connection: frames in, turns played, frames out, until the visitor leaves."""
+    chinwag: Chinwag = websocket.app.state.chinwag
+    if not origin_allowed(websocket, chinwag.config.allowed_origins):
+        log.info("refused WebSocket from origin %r", websocket.headers.get("origin"))
+        await websocket.close(code=1008)
+        return
+    await websocket.accept()
+    conversation: Conversation | None = None
+    try:
+        while True:
+            message = await websocket.receive()
+            if message["type"] == "websocket.disconnect":
+                return
+            data = message.get("text") if message.get("text") is not None else message.get("bytes", b"")
+            conversation, frames = await _play(chinwag, conversation, data)
+            for frame in frames:
+                await websocket.send_text(encode(frame))
+    except WebSocketDisconnect:
+        return
+    finally:
+        if websocket.application_state == WebSocketState.CONNECTED and websocket.client_state == WebSocketState.CONNECTED:
+            with contextlib.suppress(Exception):
+                await websocket.close()
+
+
+async def _play(chinwag: Chinwag, conversation: Conversation | None, data: Any) -> tuple[Conversation | None, list[dict[str, Any]]]:
+    """Handle one client frame; every failure becomes an error frame and the session lives on."""
+    try:
+        frame = decode(data)
+        if isinstance(frame, Ping):
+            return conversation, [{"type": "pong"}]
+        if isinstance(frame, Hello):
+            if conversation is not None:
+                raise FrameError("not_ready", "hello was already sent on this connection")
+            return await chinwag.conversations.hello(frame)
+        assert isinstance(frame, Answer)
+        if conversation is None:
+            raise FrameError("not_ready", "send hello first")
+        return conversation, await chinwag.conversations.answer(conversation, frame)
+    except FrameError as error:
+        return conversation, [error_frame(error.code, error.message)]
+    except EngineError as error:
+        return conversation, [error_frame(error.code, str(error))]
+    except SessionConflict:
+        return conversation, [error_frame("conflict", "the conversation changed elsewhere; here it is again"),
+                              *await chinwag.conversations.resync(conversation)]  # type: ignore[arg-type]
+    except Exception:
+        log.exception("internal error while playing a frame")
+        return conversation, [error_frame("internal", "something went wrong on our side; please try again")]
+
+
+def app_from_environment() -> Starlette:
+    """The app for ``CHINWAG_PROJECT`` (a factory for uvicorn, which ``chinwag serve`` uses)."""
+    import os
+
+    return create_app(Chinwag.from_project(os.environ["CHINWAG_PROJECT"]), demo=bool(os.environ.get("CHINWAG_DEMO")))

@@ -1,0 +1,261 @@
+"""A pytest plugin for chinwag and for plugin authors (loaded through the ``pytest11`` entry point).
+
+* ``write_project(path, config, dialogues)`` writes a project folder.
+* ``ServerThread(project)`` runs the real server (uvicorn) on a free loopback port in a thread.
+* ``ScriptedVisitor(server)`` talks to it over a real WebSocket, frame by frame.
+* ``registered_plugin(plugin, name)`` registers an in-process plugin for the length of a ``with``.
+* Fixtures: ``chinwag_project`` (a copy of the quickstart), ``chinwag_server`` (serving it),
+  ``postgres_url`` (a fresh PostgreSQL database; needs ``CHINWAG_TEST_POSTGRES_URL``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import secrets
+import shutil
+import socket
+import threading
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+QUICKSTART = Path(__file__).resolve().parent.parent / "examples" / "quickstart"
+POSTGRES_VARIABLE = "CHINWAG_TEST_POSTGRES_URL"
+
+
+def write_project(path: Path, config: Mapping[str, Any] | None = None,
+                  dialogues: Mapping[str, Mapping[str, Any] | str] | None = None,
+                  copy_from: Path | None = None) -> Path:
+    """Write a project folder: ``config`` becomes chinwag.yaml and each dialogue a YAML file.
+
+    With ``copy_from`` the folder starts as a copy of that project (its database left behind);
+    ``config`` keys then override the copied ones.
+    """
+    path.mkdir(parents=True, exist_ok=True)
+    current: dict[str, Any] = {}
+    if copy_from is not None:
+        shutil.copytree(copy_from, path, dirs_exist_ok=True, ignore=shutil.ignore_patterns("*.db", "*.db-*"))
+        current = yaml.safe_load((path / "chinwag.yaml").read_text()) or {}
+    if config is not None or copy_from is None:
+        current.update(config or {})
+        (path / "chinwag.yaml").write_text(yaml.safe_dump(current, sort_keys=False))
+    (path / "dialogues").mkdir(exist_ok=True)
+    for name, dialogue in (dialogues or {}).items():
+        text = dialogue if isinstance(dialogue, str) else yaml.safe_dump(dict(dialogue), sort_keys=False)
+        (path / "dialogues" / f"{name}.yaml").write_text(text)
+    return path
+
+
+class ServerThread:
+    """The real chinwag server on a free loopback port, run by uvicorn in a background thread."""
+
+    def __init__(self, project_dir: Path | str, host: str = "127.0.0.1", port: int = 0, demo: bool = True) -> None:
+        from .app import Chinwag
+        from .server import create_app
+
+        self.app = Chinwag.from_project(project_dir)
+        self.asgi = create_app(self.app, demo=demo)
+        self.host = host
+        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._socket.bind((host, port))
+        self.port = self._socket.getsockname()[1]
+        self._thread: threading.Thread | None = None
+        self._server: Any = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    @property
+    def url(self) -> str:
+        """``http://host:port``, which is also the server's own origin."""
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        """The chat WebSocket's URL."""
+        return f"ws://{self.host}:{self.port}/ws"
+
+    def start(self) -> ServerThread:
+        """Start serving; return when the server accepts connections."""
+        import uvicorn
+
+        config = uvicorn.Config(self.asgi, log_level="warning", ws_max_size=1 << 20, lifespan="on")
+        self._server = uvicorn.Server(config)
+        ready = threading.Event()
+
+        def run() -> None:
+            self._loop = asyncio.new_event_loop()
+            asyncio.set_event_loop(self._loop)
+            self._loop.call_soon(ready.set)
+            self._loop.run_until_complete(self._server.serve(sockets=[self._socket]))
+            self._loop.close()
+
+        self._thread = threading.Thread(target=run, name=f"chinwag-server-{self.port}", daemon=True)
+        self._thread.start()
+        ready.wait(10)
+        for _ in range(500):
+            if self._server.started or not self._thread.is_alive():
+                break
+            threading.Event().wait(0.01)
+        if not self._server.started:
+            raise RuntimeError("the chinwag server did not start (see the log above)")
+        return self
+
+    def call(self, work: Callable[[Any], Awaitable[Any]], timeout: float = 30) -> Any:
+        """Run ``await work(app)`` on the server's own event loop and return its result."""
+        assert self._loop is not None
+        return asyncio.run_coroutine_threadsafe(work(self.app), self._loop).result(timeout)
+
+    def stop(self) -> None:
+        """Stop serving and wait for the thread to end."""
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(15)
+        self._socket.close()
+
+    def __enter__(self) -> ServerThread:
+        return self.start()
+
+    def __exit__(self, *_: Any) -> None:
+        self.stop()
+
+
+class ScriptedVisitor:
+    """A visitor that talks to a chinwag server over its real WebSocket, one frame at a time."""
+
+    def __init__(self, server: ServerThread | str, origin: str | None = None, visitor: str | None = None,
+                 session: str | None = None, page_url: str = "http://127.0.0.1/", timezone: str = "Europe/London",
+                 locale: str = "en-GB") -> None:
+        self.ws_url = server.ws_url if isinstance(server, ServerThread) else server
+        self.origin = origin or (server.url if isinstance(server, ServerThread) else None)
+        self.visitor, self.session = visitor, session
+        self.page_url, self.timezone, self.locale = page_url, timezone, locale
+        self.frames: list[dict[str, Any]] = []
+        self.awaiting: str | None = None
+        self._socket: Any = None
+
+    async def connect(self, **hello: Any) -> dict[str, Any]:
+        """Open the socket, say hello (fields may be overridden) and return the ``welcome``."""
+        import websockets
+
+        self._socket = await websockets.connect(self.ws_url, origin=self.origin, max_size=1 << 22)
+        await self.send({"type": "hello", "protocol": 1, "visitor": self.visitor, "session": self.session,
+                         "page": {"url": self.page_url}, "timezone": self.timezone, "locale": self.locale, **hello})
+        welcome = await self.until("welcome")
+        if welcome["type"] == "welcome":
+            self.visitor, self.session, self.awaiting = welcome["visitor"], welcome["session"], welcome["awaiting"]
+        return welcome
+
+    async def send(self, frame: Mapping[str, Any] | str) -> None:
+        """Send a frame (a dict as JSON, a string as it is)."""
+        await self._socket.send(frame if isinstance(frame, str) else json.dumps(frame))
+
+    async def receive(self, timeout: float = 10) -> dict[str, Any]:
+        """The next frame from the server."""
+        frame = json.loads(await asyncio.wait_for(self._socket.recv(), timeout))
+        self.frames.append(frame)
+        if frame["type"] == "question":
+            self.awaiting = frame["id"]
+        return frame
+
+    async def until(self, *types: str, timeout: float = 10) -> dict[str, Any]:
+        """Read frames until one of ``types`` (or an error) arrives; return it."""
+        while True:
+            frame = await self.receive(timeout)
+            if frame["type"] in types or frame["type"] == "error":
+                return frame
+
+    async def question(self, timeout: float = 10) -> dict[str, Any]:
+        """The next question."""
+        return await self.until("question", timeout=timeout)
+
+    async def answer(self, value: Any, question: str | None = None) -> None:
+        """Answer the open question (or ``question``)."""
+        await self.send({"type": "answer", "question": question or self.awaiting, "value": value})
+
+    async def close(self) -> None:
+        """Leave."""
+        if self._socket is not None:
+            await self._socket.close()
+
+    async def __aenter__(self) -> ScriptedVisitor:
+        return self
+
+    async def __aexit__(self, *_: Any) -> None:
+        await self.close()
+
+    def texts(self) -> list[str]:
+        """Every message and question text received so far, in order."""
+        return [frame["text"] for frame in self.frames if frame["type"] in ("message", "question")]
+
+    def events(self) -> list[str]:
+        """The names of the event frames received so far."""
+        return [frame["name"] for frame in self.frames if frame["type"] == "event"]
+
+
+@contextlib.contextmanager
+def registered_plugin(plugin: object, name: str) -> Iterator[object]:
+    """Register ``plugin`` under ``name`` for the length of the ``with`` block."""
+    from .plugins import host
+
+    host.register_temporarily(plugin, name)
+    try:
+        yield plugin
+    finally:
+        host.unregister(name)
+
+
+@pytest.fixture
+def chinwag_project(tmp_path: Path) -> Path:
+    """A temporary copy of the quickstart project."""
+    return write_project(tmp_path / "project", copy_from=QUICKSTART)
+
+
+@pytest.fixture
+def chinwag_server(chinwag_project: Path) -> Iterator[ServerThread]:
+    """The real server serving ``chinwag_project``, with the demo pages."""
+    with ServerThread(chinwag_project) as server:
+        yield server
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """The URL of a fresh, empty PostgreSQL database, dropped afterwards.
+
+    Set ``CHINWAG_TEST_POSTGRES_URL`` (``make test`` and CI do) to a database the tests may
+    create databases from, e.g. ``postgresql+asyncpg://postgres@127.0.0.1:5432/test``.
+    """
+    base = os.environ.get(POSTGRES_VARIABLE)
+    if not base:
+        if os.environ.get("CI"):
+            pytest.fail(f"{POSTGRES_VARIABLE} must be set in CI")
+        pytest.skip(f"set {POSTGRES_VARIABLE} to run PostgreSQL tests")
+    import sqlalchemy as sa
+
+    url = sa.make_url(base)
+    name = f"chinwag_test_{secrets.token_hex(6)}"
+    _postgres_admin(url, f'CREATE DATABASE "{name}"')
+    try:
+        yield url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        _postgres_admin(url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _postgres_admin(url: Any, statement: str) -> None:
+    import asyncpg
+
+    async def run() -> None:
+        connection = await asyncpg.connect(host=url.host, port=url.port or 5432, user=url.username,
+                                           password=url.password, database=url.database)
+        try:
+            await connection.execute(statement)
+        finally:
+            await connection.close()
+
+    asyncio.run(run())
