@@ -1,4 +1,9 @@
-"""The widget theme's built-in defaults; ``prepare_theme`` plugins change them."""
+"""The widget theme's built-in defaults; ``prepare_theme`` plugins change them.
+
+The theme travels to the widget in the ``welcome`` frame. ``vars`` become CSS custom properties
+on the widget's host element (the widget's stylesheet reads nothing else), and ``options``
+switch its behaviour. Every variable and option is described in ``docs/widget.md``.
+"""
 
 from __future__ import annotations
 
@@ -6,31 +11,50 @@ from typing import Any
 
 from .config import Config
 
+PRIMARY = "#1f6feb"
+
+# Each part of the widget's UI, its CSS custom property and the built-in colour.
+DEFAULT_COLORS: dict[str, str] = {
+    "--cw-primary": PRIMARY,               # send button, chosen and hovered choices
+    "--cw-primary-text": "#ffffff",
+    "--cw-launcher": PRIMARY,              # the round button that opens the chat
+    "--cw-launcher-text": "#ffffff",
+    "--cw-header": PRIMARY,                # the chat window's title bar
+    "--cw-header-text": "#ffffff",
+    "--cw-background": "#ffffff",          # the chat window and the poke teaser
+    "--cw-text": "#1b1f24",
+    "--cw-muted": "#59636e",               # notes, time zone line, footer
+    "--cw-border": "#d1d9e0",
+    "--cw-bot-bubble": "#f0f2f5",
+    "--cw-bot-text": "#1b1f24",
+    "--cw-visitor-bubble": PRIMARY,
+    "--cw-visitor-text": "#ffffff",
+    "--cw-button": "#ffffff",              # answer choices and slot buttons
+    "--cw-button-text": PRIMARY,
+    "--cw-button-border": PRIMARY,
+    "--cw-input-background": "#ffffff",
+    "--cw-input-text": "#1b1f24",
+    "--cw-error": "#cf222e",
+    "--cw-focus": "#0969da",               # the keyboard focus ring
+}
+
+DEFAULT_FONT_FAMILY = "system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, sans-serif"
+
 
 def default_theme(config: Config) -> dict[str, Any]:
     """CSS custom properties (``vars``) and widget options (``options``) before plugins run."""
     return {
-        "vars": {
-            "--cw-primary": "#1f6feb",
-            "--cw-primary-text": "#ffffff",
-            "--cw-background": "#ffffff",
-            "--cw-text": "#1b1f24",
-            "--cw-bot-bubble": "#f0f2f5",
-            "--cw-bot-text": "#1b1f24",
-            "--cw-visitor-bubble": "#1f6feb",
-            "--cw-visitor-text": "#ffffff",
-            "--cw-font-family": "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif",
-        },
+        "vars": {**DEFAULT_COLORS, "--cw-font-family": DEFAULT_FONT_FAMILY},
         "options": {
             "botLabel": config.name,
-            "position": "right",
-            "padding": 20,
-            "avatarUrl": None,
-            "fontUrl": None,
+            "position": "right",       # launcher corner: right or left
+            "padding": 20,             # pixels between the launcher and the window's edges
+            "avatarUrl": None,         # absolute, or relative to the chinwag server
+            "fontUrl": None,           # a stylesheet declaring a web font (https)
             "responseDelay": config.response_delay,
-            "sound": False,
-            "poke": True,
-            "pokeMobile": True,
-            "privacyUrl": None,
+            "sound": False,            # a short chime on each new bot message
+            "poke": True,              # show the first question beside the closed launcher
+            "pokeMobile": True,        # ... also on small or touch screens
+            "privacyUrl": None,        # a "Privacy policy" link in the window's footer
         },
     }

@@ -1,0 +1,673 @@
+/* chinwag chat widget: one script tag, no iframe, no framework, no build step.
+ *
+ *   <script src="https://chat.example.com/widget.js" async></script>
+ *
+ * Everything it draws lives in a Shadow DOM, so the host page's CSS cannot reach it and its CSS
+ * cannot reach the page. It speaks the WebSocket protocol of docs/protocol.md, keeps the visitor
+ * and session ids in localStorage so the conversation follows the visitor from page to page,
+ * and renders all visitor and dialogue text with textContent, never as HTML. Its styles are a
+ * constructed stylesheet and its theme is set through the CSSOM, so it needs no 'unsafe-inline'
+ * and no eval under a Content-Security-Policy. Embedding, options and events: docs/widget.md.
+ */
+(function () {
+  "use strict";
+  if (window.chinwag && window.chinwag.version) return; // the script tag was included twice
+
+  var VERSION = "1";
+  var script = document.currentScript || document.querySelector('script[src*="/widget.js"]');
+  if (!script) return;
+  var data = script.dataset;
+  var SERVER = (data.server || script.src.replace(/\/widget\.js([?#].*)?$/, "")).replace(/\/+$/, "");
+  var WS_URL = SERVER.replace(/^http/, "ws") + "/ws";
+  var KEY = "chinwag.";
+  var MAX_ANSWER = 500;
+  var PING_EVERY = 25000;
+  var GIVE_UP_AFTER = 6; // failed first connections before the widget stays hidden on this page
+  var MESSAGES = {
+    empty: "Please type an answer.",
+    long: "Please keep your answer under " + MAX_ANSWER + " characters.",
+    email: "That doesn't look like an email address. Please check it.",
+    phone: "That doesn't look like a phone number. Please include the country code, like +44 20 7946 0958.",
+    offline: "Not connected. Trying again…",
+    noSlots: "No times are free right now. Please check back later."
+  };
+
+  var CSS = [
+    ":host{all:initial!important;display:block!important}",
+    "*{box-sizing:border-box}",
+    "[hidden]{display:none!important}",
+    ".cw{font-family:var(--cw-font-family);font-size:15px;line-height:1.4;color:var(--cw-text);-webkit-font-smoothing:antialiased}",
+    "button,input{font:inherit;color:inherit;margin:0}",
+    "button{cursor:pointer}",
+    ":focus{outline:none}",
+    ":focus-visible{outline:3px solid var(--cw-focus);outline-offset:2px}",
+    ".launcher{position:fixed;z-index:2147483000;bottom:var(--cw-pad);right:var(--cw-pad);width:58px;height:58px;border:0;border-radius:50%;" +
+      "background:var(--cw-launcher);color:var(--cw-launcher-text);box-shadow:0 4px 16px rgba(0,0,0,.25);display:grid;place-items:center;transition:transform .15s}",
+    ".launcher:hover{transform:scale(1.06)}",
+    ".launcher svg{width:28px;height:28px;fill:currentColor}",
+    ".launcher .shut,.open .launcher .chat{display:none}.open .launcher .shut{display:block}",
+    ".left .launcher,.left .window,.left .poke{right:auto;left:var(--cw-pad)}",
+    ".badge{position:absolute;top:-3px;right:-3px;min-width:21px;height:21px;padding:0 6px;border-radius:11px;background:var(--cw-error);color:#fff;font-size:12px;font-weight:700;line-height:21px;text-align:center}",
+    ".window{position:fixed;z-index:2147483001;bottom:calc(var(--cw-pad) + 72px);right:var(--cw-pad);width:380px;max-width:calc(100vw - 2 * var(--cw-pad));" +
+      "height:min(620px,calc(100vh - var(--cw-pad) - 96px));display:flex;flex-direction:column;overflow:hidden;background:var(--cw-background);" +
+      "border-radius:16px;box-shadow:0 10px 40px rgba(0,0,0,.28);animation:cw-in .18s ease-out}",
+    "@keyframes cw-in{from{opacity:0;transform:translateY(12px)}}",
+    ".head{display:flex;align-items:center;gap:10px;padding:12px 12px 12px 16px;background:var(--cw-header);color:var(--cw-header-text)}",
+    ".avatar{flex:none;width:38px;height:38px;border-radius:50%;object-fit:cover;background:var(--cw-header-text);color:var(--cw-header);display:grid;place-items:center;font-weight:700}",
+    ".title{flex:1;min-width:0}",
+    ".label{display:block;font-weight:700;font-size:16px;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}",
+    ".status{display:block;font-size:12px;opacity:.85}",
+    ".close{flex:none;width:40px;height:40px;border:0;border-radius:10px;background:transparent;color:inherit;display:grid;place-items:center}",
+    ".close:hover{background:rgba(255,255,255,.15)}",
+    ".close svg{width:20px;height:20px;fill:currentColor}",
+    ".log{flex:1;overflow-y:auto;padding:16px 14px;display:flex;flex-direction:column;gap:8px;overscroll-behavior:contain}",
+    ".bubble{max-width:85%;padding:9px 13px;border-radius:16px;white-space:pre-wrap;overflow-wrap:anywhere}",
+    ".bot{align-self:flex-start;background:var(--cw-bot-bubble);color:var(--cw-bot-text);border-bottom-left-radius:4px}",
+    ".visitor{align-self:flex-end;background:var(--cw-visitor-bubble);color:var(--cw-visitor-text);border-bottom-right-radius:4px}",
+    ".choices{display:flex;flex-wrap:wrap;gap:6px;margin:2px 0 4px}",
+    ".choice{padding:7px 14px;border:1.5px solid var(--cw-button-border);border-radius:18px;background:var(--cw-button);color:var(--cw-button-text);text-align:left}",
+    ".choice:hover:not(:disabled),.choice[aria-pressed=true]{background:var(--cw-primary);border-color:var(--cw-primary);color:var(--cw-primary-text)}",
+    ".choice:disabled,.send:disabled{opacity:.55;cursor:default}",
+    ".slots{align-self:stretch;border:1px solid var(--cw-border);border-radius:12px;padding:10px}",
+    ".zone{font-size:12px;color:var(--cw-muted);margin:6px 0 0}",
+    ".typing{align-self:flex-start;display:flex;gap:4px;padding:13px 14px}",
+    ".typing i{width:7px;height:7px;border-radius:50%;background:var(--cw-bot-text);opacity:.4;animation:cw-dot 1s infinite}",
+    ".typing i:nth-child(2){animation-delay:.15s}.typing i:nth-child(3){animation-delay:.3s}",
+    "@keyframes cw-dot{50%{opacity:1;transform:translateY(-3px)}}",
+    ".note{align-self:center;font-size:12px;color:var(--cw-muted)}",
+    ".composer{display:flex;gap:8px;padding:10px 12px;border-top:1px solid var(--cw-border)}",
+    ".composer input{flex:1;min-width:0;padding:9px 14px;border:1px solid var(--cw-border);border-radius:20px;background:var(--cw-input-background);color:var(--cw-input-text)}",
+    ".composer input[aria-invalid=true]{border-color:var(--cw-error)}",
+    ".send{flex:none;padding:0 16px;border:0;border-radius:20px;background:var(--cw-primary);color:var(--cw-primary-text);font-weight:600}",
+    ".error{margin:0;padding:0 16px 8px;color:var(--cw-error);font-size:13px}",
+    ".foot{padding:6px 12px 8px;text-align:center;font-size:12px;color:var(--cw-muted)}",
+    ".foot a{color:inherit}",
+    ".poke{position:fixed;z-index:2147483000;bottom:calc(var(--cw-pad) + 72px);right:var(--cw-pad);max-width:min(280px,calc(100vw - 2 * var(--cw-pad)));" +
+      "display:flex;align-items:flex-start;background:var(--cw-background);color:var(--cw-text);border-radius:14px;box-shadow:0 6px 24px rgba(0,0,0,.22);animation:cw-in .25s ease-out}",
+    ".poke-text{flex:1;padding:12px 4px 12px 14px;border:0;background:transparent;text-align:left}",
+    ".poke-close{flex:none;width:32px;height:32px;margin:4px;border:0;border-radius:8px;background:transparent;color:var(--cw-muted);font-size:18px;line-height:1}",
+    ".sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}",
+    "@media (max-width:480px){.window{top:0;right:0;bottom:0;left:0;width:auto;max-width:none;height:auto;border-radius:0}.open .launcher{display:none}}",
+    "@media (prefers-reduced-motion:reduce){*{animation:none!important;transition:none!important}}"
+  ].join("\n");
+
+  var ICON_CHAT = "M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H9l-5 4v-4H4a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2z";
+  var ICON_CLOSE = "M6.4 5 12 10.6 17.6 5 19 6.4 13.4 12 19 17.6 17.6 19 12 13.4 6.4 19 5 17.6 10.6 12 5 6.4z";
+
+  // ---- small helpers ------------------------------------------------------------------------
+
+  /** An element with properties (className, textContent, type…), attributes ("aria-*", "data-*", role…) and children. */
+  function el(tag, props, children) {
+    var node = document.createElement(tag);
+    for (var key in props || {}) {
+      if (props[key] == null) continue;
+      if (/^(aria-|data-|role$|for$|list$)/.test(key)) node.setAttribute(key, props[key]);
+      else node[key] = props[key];
+    }
+    (children || []).forEach(function (child) { if (child) node.appendChild(child); });
+    return node;
+  }
+
+  function icon(path, className) {
+    var ns = "http://www.w3.org/2000/svg";
+    var svg = document.createElementNS(ns, "svg");
+    svg.setAttribute("viewBox", "0 0 24 24");
+    if (className) svg.setAttribute("class", className);
+    svg.setAttribute("aria-hidden", "true");
+    var shape = document.createElementNS(ns, "path");
+    shape.setAttribute("d", path);
+    svg.appendChild(shape);
+    return svg;
+  }
+
+  // Storage can throw (blocked cookies, private modes): the widget then just forgets between pages.
+  function load(store, name) { try { return window[store].getItem(KEY + name); } catch (e) { return null; } }
+  function save(store, name, value) {
+    try { if (value == null) window[store].removeItem(KEY + name); else window[store].setItem(KEY + name, value); } catch (e) { /* not kept */ }
+  }
+
+  function sleep(ms) { return new Promise(function (resolve) { setTimeout(resolve, ms); }); }
+
+  /** The same rules the server applies (docs/protocol.md); the server still has the last word. */
+  function inputProblem(kind, value) {
+    var text = value.trim();
+    if (!text) return MESSAGES.empty;
+    if (text.length > MAX_ANSWER) return MESSAGES.long;
+    if (kind === "email" && !/^[^\s@]+@[^\s@]+\.[^\s@.]{2,}$/.test(text)) return MESSAGES.email;
+    if (kind === "phone") {
+      var digits = text.replace(/\D/g, "").length;
+      if (!/^[0-9 +\-().]+$/.test(text) || digits < 7 || digits > 15) return MESSAGES.phone;
+    }
+    return null;
+  }
+
+  // ---- events for the host page -------------------------------------------------------------
+
+  var listeners = {};
+
+  function emit(name, detail) {
+    (listeners[name] || []).slice().forEach(function (fn) {
+      try { fn(detail); } catch (e) { setTimeout(function () { throw e; }); } // a page bug must not stop the chat
+    });
+    window.dispatchEvent(new CustomEvent("chinwag:" + name, { detail: detail }));
+  }
+
+  function eventDetail(name, extra) {
+    return { event: name, dialogue: state.dialogue, session: state.session, data: extra || {} };
+  }
+
+  // ---- state --------------------------------------------------------------------------------
+
+  var state = {
+    visitor: load("localStorage", "visitor"),
+    session: load("localStorage", "session"),
+    dialogue: null,
+    options: {},
+    awaiting: null,      // id of the open question
+    questions: {},       // id -> question frame, to draw its input
+    pending: false,      // an answer is on its way
+    open: false,
+    unread: 0,
+    welcomed: false,
+    generation: 0        // bumped by each welcome; frames queued before it are dropped
+  };
+  var ui = null;
+  var socket = null;
+  var failures = 0;
+  var pingTimer = null;
+  var queue = Promise.resolve();
+  var audio = null;
+
+  // ---- the connection -----------------------------------------------------------------------
+
+  function connect() {
+    if (socket) return;
+    try { socket = new WebSocket(WS_URL); } catch (e) { return retry(); }
+    socket.onopen = function () {
+      send({
+        type: "hello", protocol: 1, visitor: state.visitor, session: state.session,
+        page: { url: location.href.slice(0, 2048), referrer: document.referrer.slice(0, 2048) || null, title: document.title.slice(0, 300) || null },
+        locale: navigator.language || null,
+        timezone: visitorZone()
+      });
+      clearInterval(pingTimer);
+      pingTimer = setInterval(function () { send({ type: "ping" }); }, PING_EVERY);
+    };
+    socket.onmessage = function (message) {
+      var frame;
+      try { frame = JSON.parse(message.data); } catch (e) { return; }
+      if (frame && typeof frame.type === "string") receive(frame);
+    };
+    socket.onclose = function () {
+      socket = null;
+      clearInterval(pingTimer);
+      retry();
+    };
+  }
+
+  function retry() {
+    failures += 1;
+    if (!state.welcomed) {
+      if (failures === 1) console.warn("chinwag: could not connect to " + WS_URL + " (is this site in allowed_origins?)");
+      if (failures >= GIVE_UP_AFTER) return;
+    }
+    setStatus("Reconnecting…");
+    // Exponential backoff with jitter, so a restarted server is not hit by every visitor at once.
+    var wait = Math.min(30000, 500 * Math.pow(2, failures - 1)) * (0.5 + Math.random() / 2);
+    setTimeout(connect, wait);
+  }
+
+  function send(frame) {
+    if (!socket || socket.readyState !== 1) return false;
+    socket.send(JSON.stringify(frame));
+    return true;
+  }
+
+  function visitorZone() {
+    try { return Intl.DateTimeFormat().resolvedOptions().timeZone || null; } catch (e) { return null; }
+  }
+
+  // ---- frames from the server ---------------------------------------------------------------
+
+  function receive(frame) {
+    if (frame.type === "welcome") return welcome(frame);
+    if (frame.type === "pong") return;
+    if (frame.type === "error") {
+      if (frame.code !== "conflict") console.warn("chinwag: " + frame.code + ": " + frame.message);
+      if (state.pending) { state.pending = false; showProblem(frame.code === "unavailable" ? frame.message : MESSAGES.offline); }
+      return;
+    }
+    // Everything else is drawn in order, each after its typing delay.
+    var generation = state.generation;
+    queue = queue.then(function () { return generation === state.generation && play(frame); });
+  }
+
+  function welcome(frame) {
+    state.generation += 1;
+    queue = Promise.resolve();
+    state.visitor = frame.visitor || state.visitor;
+    save("localStorage", "visitor", state.visitor);
+    state.session = frame.session || null;
+    save("localStorage", "session", state.session);
+    failures = 0;
+    if (frame.status === "none" || !frame.session) {
+      // No dialogue for this visit: stay invisible and let the connection go.
+      if (ui) ui.root.hidden = true;
+      if (socket) { socket.onclose = null; socket.close(); socket = null; }
+      return;
+    }
+    state.welcomed = true;
+    state.dialogue = frame.dialogue || null;
+    state.options = (frame.theme && frame.theme.options) || {};
+    if (!ui) build((frame.theme && frame.theme.vars) || {});
+    ui.root.hidden = false;
+    setStatus("");
+    redraw(frame.transcript || [], frame.awaiting);
+    if (frame.status === "completed") note("This conversation has ended.");
+    showLauncher();
+  }
+
+  /** Draw a session's transcript at once (no delays): a reload, another page or a reconnect. */
+  function redraw(transcript, awaiting) {
+    ui.log.textContent = "";
+    ui.composer.hidden = true;
+    state.questions = {};
+    state.awaiting = null;
+    state.pending = false;
+    transcript.forEach(function (frame) {
+      if (frame.type === "message" || frame.type === "question") bubble("bot", frame.text);
+      if (frame.type === "question") state.questions[frame.id] = frame;
+      if (frame.type === "answered") bubble("visitor", frame.text);
+    });
+    if (awaiting && state.questions[awaiting]) ask(state.questions[awaiting]);
+    if (!transcript.length) state.fresh = true;
+  }
+
+  function play(frame) {
+    if (frame.type === "message" || frame.type === "question") {
+      var delay = Math.max(0, Math.min(Number(frame.delay) || 0, 30));
+      var generation = state.generation;
+      return typing(delay).then(function () {
+        if (generation !== state.generation) return;
+        bubble("bot", frame.text);
+        arrived(frame);
+        if (frame.type === "question") {
+          state.questions[frame.id] = frame;
+          ask(frame);
+        }
+      });
+    }
+    if (frame.type === "answered") {
+      if (frame.question === state.awaiting) closeQuestion();
+      bubble("visitor", frame.text);
+      hidePoke();
+    } else if (frame.type === "invalid") {
+      state.pending = false;
+      if (frame.question === state.awaiting) setDisabled(false);
+      showProblem(frame.message);
+    } else if (frame.type === "event" && typeof frame.name === "string") {
+      if (frame.dialogue) state.dialogue = frame.dialogue;
+      emit(frame.name, eventDetail(frame.name, frame.data));
+    }
+  }
+
+  function typing(seconds) {
+    if (!seconds) return Promise.resolve();
+    ui.typing.hidden = false;
+    ui.log.appendChild(ui.typing);
+    scrollDown();
+    return sleep(seconds * 1000).then(function () { ui.typing.hidden = true; });
+  }
+
+  /** A live bot message arrived: poke, badge and sound when the window is closed. */
+  function arrived(frame) {
+    if (state.open) return chime();
+    state.unread += 1;
+    showBadge();
+    chime();
+    if (frame.type === "question" && state.fresh) {
+      state.fresh = false;
+      showPoke(frame.text);
+    }
+  }
+
+  // ---- drawing ------------------------------------------------------------------------------
+
+  function build(vars) {
+    var host = el("chinwag-widget");
+    for (var name in vars) {
+      if (/^--cw-[a-z0-9-]+$/.test(name) && typeof vars[name] === "string") host.style.setProperty(name, vars[name]);
+    }
+    var options = state.options;
+    host.style.setProperty("--cw-pad", (Number(options.padding) >= 0 ? Number(options.padding) : 20) + "px");
+    if (/^https?:\/\//.test(options.fontUrl || "")) {
+      // Fonts must be declared in the document: @font-face inside a shadow root is ignored.
+      document.head.appendChild(el("link", { rel: "stylesheet", href: options.fontUrl, crossOrigin: "anonymous" }));
+    }
+    var shadow = host.attachShadow({ mode: "open" });
+    if (shadow.adoptedStyleSheets && window.CSSStyleSheet && CSSStyleSheet.prototype.replaceSync) {
+      var sheet = new CSSStyleSheet();
+      sheet.replaceSync(CSS);
+      shadow.adoptedStyleSheets = [sheet];
+    } else {
+      shadow.appendChild(el("style", { textContent: CSS })); // older browsers; needs style-src 'unsafe-inline'
+    }
+    var label = options.botLabel || "Chat";
+    var position = data.position || options.position;
+    var avatar = options.avatarUrl
+      ? el("img", { className: "avatar", src: new URL(options.avatarUrl, SERVER + "/").href, alt: "" })
+      : el("span", { className: "avatar", "aria-hidden": "true", textContent: label.charAt(0).toUpperCase() });
+
+    ui = {};
+    ui.host = host;
+    ui.label = el("span", { className: "label", id: "cw-label", textContent: label });
+    ui.status = el("span", { className: "status", role: "status" });
+    ui.close = el("button", { className: "close", type: "button", "aria-label": "Close chat" }, [icon(ICON_CLOSE)]);
+    ui.log = el("div", { className: "log", role: "log", "aria-live": "polite", "aria-label": "Conversation", tabIndex: 0 });
+    ui.typing = el("div", { className: "bubble bot typing", role: "status", "aria-label": label + " is typing" },
+      [el("i"), el("i"), el("i")]);
+    ui.input = el("input", { id: "cw-input", autocomplete: "off", maxLength: MAX_ANSWER, "aria-describedby": "cw-error" });
+    ui.inputLabel = el("label", { className: "sr", for: "cw-input" });
+    ui.send = el("button", { className: "send", type: "submit", textContent: "Send" });
+    ui.composer = el("form", { className: "composer", noValidate: true, hidden: true }, [ui.inputLabel, ui.input, ui.send]);
+    ui.error = el("p", { className: "error", id: "cw-error", role: "alert", hidden: true });
+    var footer = options.privacyUrl && /^https?:\/\//.test(options.privacyUrl)
+      ? el("div", { className: "foot" }, [el("a", { href: options.privacyUrl, target: "_blank", rel: "noopener noreferrer", textContent: "Privacy policy" })])
+      : null;
+    ui.window = el("section", { className: "window", id: "cw-window", role: "dialog", "aria-labelledby": "cw-label", hidden: true }, [
+      el("div", { className: "head" }, [avatar, el("div", { className: "title" }, [ui.label, ui.status]), ui.close]),
+      ui.log, ui.error, ui.composer, footer
+    ]);
+    ui.badge = el("span", { className: "badge", "aria-hidden": "true", hidden: true });
+    ui.launcher = el("button", { className: "launcher", type: "button", hidden: true, "aria-expanded": "false", "aria-controls": "cw-window" },
+      [icon(ICON_CHAT, "chat"), icon(ICON_CLOSE, "shut"), ui.badge]);
+    ui.pokeText = el("button", { className: "poke-text", type: "button" });
+    ui.poke = el("div", { className: "poke", role: "status", hidden: true },
+      [ui.pokeText, el("button", { className: "poke-close", type: "button", "aria-label": "Dismiss message", textContent: "×" })]);
+    ui.root = el("div", { className: "cw" + (position === "left" ? " left" : "") }, [ui.poke, ui.window, ui.launcher]);
+    shadow.appendChild(ui.root);
+
+    ui.launcher.addEventListener("click", function () { if (state.open) close(); else open(); });
+    ui.close.addEventListener("click", close);
+    ui.pokeText.addEventListener("click", function () { open(); });
+    ui.poke.lastChild.addEventListener("click", function () { save("sessionStorage", "poked", "1"); hidePoke(); });
+    ui.window.addEventListener("keydown", function (event) { if (event.key === "Escape") close(); });
+    ui.composer.addEventListener("submit", function (event) {
+      event.preventDefault();
+      var question = state.questions[state.awaiting];
+      if (question) submitText(question, ui.input.value);
+    });
+    ui.input.addEventListener("input", function () { hideProblem(); });
+    (document.body || document.documentElement).appendChild(host);
+  }
+
+  function showLauncher() {
+    if (!ui.launcher.hidden) return;
+    ui.launcher.hidden = false;
+    updateLauncherLabel();
+    if (window.performance && performance.mark) performance.mark("chinwag:launcher-visible");
+    if (load("sessionStorage", "open") === "1") open(true);
+    emit("ready", eventDetail("ready"));
+  }
+
+  function bubble(who, text) {
+    var node = el("div", { className: "bubble " + who }, [
+      el("span", { className: "sr", textContent: who === "bot" ? (state.options.botLabel || "Bot") + " said: " : "You said: " }),
+      document.createTextNode(String(text == null ? "" : text))
+    ]);
+    ui.log.insertBefore(node, ui.typing.parentNode === ui.log ? ui.typing : null);
+    scrollDown();
+    return node;
+  }
+
+  function note(text) { ui.log.appendChild(el("p", { className: "note", textContent: text })); }
+
+  function scrollDown() { ui.log.scrollTop = ui.log.scrollHeight; }
+
+  function setStatus(text) { if (ui) ui.status.textContent = text; }
+
+  function showProblem(text) {
+    ui.error.textContent = text;
+    ui.error.hidden = false;
+    if (!ui.composer.hidden) ui.input.setAttribute("aria-invalid", "true");
+  }
+
+  function hideProblem() {
+    ui.error.hidden = true;
+    ui.input.removeAttribute("aria-invalid");
+  }
+
+  function showBadge() {
+    ui.badge.textContent = state.unread > 9 ? "9+" : String(state.unread);
+    ui.badge.hidden = !state.unread;
+    updateLauncherLabel();
+  }
+
+  function updateLauncherLabel() {
+    var label = (state.open ? "Close chat with " : "Open chat with ") + (state.options.botLabel || "us");
+    if (state.unread && !state.open) label += " (" + state.unread + " new)";
+    ui.launcher.setAttribute("aria-label", label);
+  }
+
+  function showPoke(text) {
+    var mobile = window.matchMedia && matchMedia("(max-width: 600px), (pointer: coarse)").matches;
+    if (state.options.poke === false || (mobile && state.options.pokeMobile === false)) return;
+    if (data.poke === "false" || load("sessionStorage", "poked")) return;
+    ui.pokeText.textContent = text;
+    ui.poke.hidden = false;
+  }
+
+  function hidePoke() { if (ui) ui.poke.hidden = true; }
+
+  // ---- questions and answers ----------------------------------------------------------------
+
+  function ask(question) {
+    state.awaiting = question.id;
+    state.pending = false;
+    hideProblem();
+    var input = question.input || {};
+    var kind = input.kind;
+    var focusTarget;
+    if (kind === "slots") {
+      focusTarget = slotPicker(question, input);
+    } else if (Array.isArray(input.options)) {
+      focusTarget = choices(question, input.options.map(function (option) { return { value: option.id, label: option.label }; }));
+    } else {
+      // text, email, phone, and any kind this widget does not know: a typed answer.
+      if (Array.isArray(input.picklist) && input.picklist.length) {
+        focusTarget = choices(question, input.picklist.map(function (entry) { return { value: entry, label: entry, typed: true }; }));
+      }
+      ui.input.value = "";
+      ui.input.type = kind === "email" ? "email" : kind === "phone" ? "tel" : "text";
+      ui.input.autocomplete = kind === "email" ? "email" : kind === "phone" ? "tel" : "off";
+      ui.input.inputMode = kind === "email" ? "email" : kind === "phone" ? "tel" : "text";
+      ui.input.placeholder = input.placeholder || "";
+      ui.inputLabel.textContent = question.text || "Your answer";
+      ui.composer.hidden = false;
+      setDisabled(false);
+      focusTarget = ui.input;
+    }
+    if (state.open && ui.window.contains(ui.window.getRootNode().activeElement || null)) focusTarget.focus();
+    ui.pendingFocus = focusTarget;
+  }
+
+  /** Buttons for a choice; returns the first, to focus. */
+  function choices(question, items) {
+    var group = el("div", { className: "choices", role: "group", "aria-label": question.text || "Choices" });
+    items.forEach(function (item) {
+      var button = el("button", { className: "choice", type: "button", textContent: item.label });
+      button.addEventListener("click", function () {
+        if (item.typed) submitText(question, item.value);
+        else answer(question, item.value);
+      });
+      group.appendChild(button);
+    });
+    ui.log.appendChild(group);
+    ui.controls = group;
+    scrollDown();
+    return group.firstChild;
+  }
+
+  /** Meeting slots grouped by day, shown in the visitor's time zone; returns the control to focus. */
+  function slotPicker(question, input) {
+    var zone = input.timezone || visitorZone() || undefined;
+    var format = function (options) {
+      try { return new Intl.DateTimeFormat(navigator.language, Object.assign({ timeZone: zone }, options)); }
+      catch (e) { zone = undefined; return new Intl.DateTimeFormat(navigator.language, options); }
+    };
+    var dayFormat = format({ weekday: "short", day: "numeric", month: "short" });
+    var timeFormat = format({ hour: "numeric", minute: "2-digit" });
+    var days = {};
+    var order = [];
+    (input.slots || []).forEach(function (slot) {
+      var start = new Date(slot.start);
+      if (isNaN(start)) return;
+      var day = dayFormat.format(start);
+      if (!days[day]) { days[day] = []; order.push(day); }
+      days[day].push({ id: slot.id, label: timeFormat.format(start) });
+    });
+    var box = el("div", { className: "slots", role: "group", "aria-label": question.text || "Pick a time" });
+    ui.log.appendChild(box);
+    ui.controls = box;
+    if (!order.length) {
+      box.appendChild(el("p", { className: "zone", textContent: MESSAGES.noSlots }));
+      return ui.close;
+    }
+    var dayRow = el("div", { className: "choices", role: "group", "aria-label": "Day" });
+    var timeRow = el("div", { className: "choices", role: "group", "aria-label": "Time" });
+    function showDay(day) {
+      Array.prototype.forEach.call(dayRow.children, function (button) {
+        button.setAttribute("aria-pressed", String(button.textContent === day));
+      });
+      timeRow.textContent = "";
+      days[day].forEach(function (slot) {
+        var button = el("button", { className: "choice", type: "button", textContent: slot.label,
+          "aria-label": day + ", " + slot.label });
+        button.addEventListener("click", function () { answer(question, slot.id); });
+        timeRow.appendChild(button);
+      });
+    }
+    order.forEach(function (day) {
+      var button = el("button", { className: "choice", type: "button", textContent: day, "aria-pressed": "false" });
+      button.addEventListener("click", function () { showDay(day); });
+      dayRow.appendChild(button);
+    });
+    var duration = Number(input.duration) > 0 ? input.duration + " minutes · " : "";
+    box.appendChild(dayRow);
+    box.appendChild(timeRow);
+    box.appendChild(el("p", { className: "zone", textContent: duration + "Times in " + (zone || "your time zone") }));
+    showDay(order[0]);
+    scrollDown();
+    return dayRow.firstChild;
+  }
+
+  function submitText(question, value) {
+    var kind = (question.input || {}).kind;
+    var problem = inputProblem(kind, value);
+    if (problem) {
+      showProblem(problem);
+      if (!ui.composer.hidden) ui.input.focus();
+      return;
+    }
+    answer(question, value.trim());
+  }
+
+  function answer(question, value) {
+    if (state.pending || question.id !== state.awaiting) return;
+    hideProblem();
+    if (!send({ type: "answer", question: question.id, value: value })) return showProblem(MESSAGES.offline);
+    state.pending = true;
+    setDisabled(true);
+    unlockAudio();
+  }
+
+  function setDisabled(disabled) {
+    ui.input.disabled = disabled;
+    ui.send.disabled = disabled;
+    if (ui.controls) Array.prototype.forEach.call(ui.controls.querySelectorAll("button"), function (b) { b.disabled = disabled; });
+    if (!disabled && state.open && ui.pendingFocus && !ui.pendingFocus.disabled) ui.pendingFocus.focus();
+  }
+
+  function closeQuestion() {
+    // Keep focus inside the window while the controls that held it disappear.
+    var hadFocus = ui.window.contains(ui.window.getRootNode().activeElement || null);
+    state.awaiting = null;
+    state.pending = false;
+    if (ui.controls) ui.controls.remove();
+    ui.controls = null;
+    ui.composer.hidden = true;
+    hideProblem();
+    if (hadFocus) ui.log.focus();
+  }
+
+  // ---- open and close -----------------------------------------------------------------------
+
+  function open(restoring) {
+    if (!ui || state.open) return;
+    state.open = true;
+    state.unread = 0;
+    showBadge();
+    hidePoke();
+    ui.window.hidden = false;
+    ui.root.classList.add("open");
+    ui.launcher.setAttribute("aria-expanded", "true");
+    updateLauncherLabel();
+    save("sessionStorage", "open", "1");
+    scrollDown();
+    if (restoring !== true) {
+      var target = ui.pendingFocus && ui.pendingFocus.isConnected && !ui.pendingFocus.disabled ? ui.pendingFocus : ui.close;
+      target.focus();
+      unlockAudio();
+    }
+  }
+
+  function close() {
+    if (!ui || !state.open) return;
+    state.open = false;
+    ui.window.hidden = true;
+    ui.root.classList.remove("open");
+    ui.launcher.setAttribute("aria-expanded", "false");
+    updateLauncherLabel();
+    save("sessionStorage", "open", null);
+    ui.launcher.focus();
+    emit("closed", eventDetail("closed"));
+  }
+
+  // ---- sound --------------------------------------------------------------------------------
+
+  /** Browsers allow sound only after a visitor's gesture: create the audio context on one. */
+  function unlockAudio() {
+    if (!state.options.sound || audio || !window.AudioContext) return;
+    try { audio = new AudioContext(); } catch (e) { audio = null; }
+  }
+
+  /** A short two-note chime, synthesised so the widget ships no sound file. */
+  function chime() {
+    if (!state.options.sound || !audio || audio.state !== "running") return;
+    [880, 1320].forEach(function (frequency, index) {
+      var oscillator = audio.createOscillator();
+      var gain = audio.createGain();
+      var at = audio.currentTime + index * 0.12;
+      oscillator.frequency.value = frequency;
+      gain.gain.setValueAtTime(0.08, at);
+      gain.gain.exponentialRampToValueAtTime(0.001, at + 0.25);
+      oscillator.connect(gain).connect(audio.destination);
+      oscillator.start(at);
+      oscillator.stop(at + 0.25);
+    });
+  }
+
+  // ---- the page's API -----------------------------------------------------------------------
+
+  window.chinwag = {
+    version: VERSION,
+    /** Call ``fn(detail)`` on an event: triggered, engaged, completed, closed, lead_captured, meeting_booked… */
+    on: function (name, fn) { (listeners[name] = listeners[name] || []).push(fn); },
+    off: function (name, fn) { listeners[name] = (listeners[name] || []).filter(function (f) { return f !== fn; }); },
+    open: function () { open(); },
+    close: function () { close(); },
+    session: function () { return state.session; }
+  };
+  window.addEventListener("online", function () { if (!socket) connect(); });
+  connect();
+})();
