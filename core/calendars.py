@@ -6,11 +6,14 @@ API; chinwag handles agents, slots, routing and bookings. Times are aware UTC da
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import random
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol
 
 import attrs
+import httpx
 
 
 class CalendarError(Exception):
@@ -99,3 +102,67 @@ class CalendarProvider(Protocol):
 
     async def move_event(self, app: Any, grant: Grant, remote_id: str, start: dt.datetime, end: dt.datetime) -> None:
         """Reschedule the meeting and notify the attendee."""
+
+
+@attrs.frozen
+class RetryPolicy:
+    """How a provider retries transient failures: capped exponential backoff with jitter.
+
+    Shared by provider plugins so every vendor integration backs off the same way; what counts
+    as transient is the vendor's business and is passed in.
+    """
+
+    max_retries: int = 4
+    base_delay: float = 0.5  # seconds before the first retry (halved to doubled by jitter)
+    max_delay: float = 30.0  # longest pause; a longer Retry-After means give up now
+
+    def delay(self, attempt: int, retry_after: str | None = None) -> float | None:
+        """Seconds to wait before retry number ``attempt`` (0-based), or None to give up.
+
+        A vendor's ``Retry-After`` (seconds, possibly fractional) wins over the backoff.
+        """
+        if attempt >= self.max_retries:
+            return None
+        hint = _seconds(retry_after)
+        if hint is not None:
+            return hint if hint <= self.max_delay else None
+        backoff = min(self.max_delay, self.base_delay * 2**attempt)
+        return backoff / 2 + random.uniform(0, backoff / 2)  # jitter spreads clients that failed together
+
+    async def send(
+        self,
+        send: Callable[[], Awaitable[httpx.Response]],
+        is_transient: Callable[[httpx.Response], bool],
+        what: str,
+    ) -> httpx.Response:
+        """Call ``send`` until it gives a response that is not transient, then return it.
+
+        Network errors and transient responses are retried; raise ``CalendarUnavailable``
+        naming ``what`` and the last failure once retries are exhausted.
+        """
+        attempt = 0
+        while True:
+            retry_after = None
+            try:
+                response = await send()
+            except httpx.TransportError as error:
+                failure = f"{type(error).__name__}: {error}"
+            else:
+                if not is_transient(response):
+                    return response
+                failure = f"HTTP {response.status_code}"
+                retry_after = response.headers.get("Retry-After")
+            pause = self.delay(attempt, retry_after)
+            if pause is None:
+                raise CalendarUnavailable(f"{what} failed after {attempt + 1} attempts (last: {failure})")
+            await asyncio.sleep(pause)
+            attempt += 1
+
+
+def _seconds(value: str | None) -> float | None:
+    """A ``Retry-After`` given in seconds; the HTTP-date form is ignored (vendors here send seconds)."""
+    try:
+        seconds = float(value) if value is not None else None
+    except ValueError:
+        return None
+    return max(seconds, 0.0) if seconds is not None else None

@@ -1,0 +1,286 @@
+"""Google Calendar v3 over plain REST: OAuth2 tokens, freeBusy and events for one agent's calendar."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import datetime as dt
+import hashlib
+import time
+from typing import Any
+from urllib.parse import quote, urlencode
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import httpx
+from chinwag.calendars import CalendarError, CreatedEvent, EventRequest, Grant, GrantRevoked, Interval
+
+from .settings import GoogleSettings
+
+SCOPES = "https://www.googleapis.com/auth/calendar.events https://www.googleapis.com/auth/calendar.freebusy"
+RATE_LIMIT_REASONS = {"rateLimitExceeded", "userRateLimitExceeded"}
+EXPIRY_LEEWAY = 60  # seconds: refresh a little early so a token never expires mid-request
+FREEBUSY_SPAN = dt.timedelta(days=60)  # Google refuses freeBusy ranges past about three months
+
+
+class GoogleCalendarProvider:
+    """The ``google`` calendar provider (see ``chinwag.calendars.CalendarProvider``)."""
+
+    name = "google"
+
+    def __init__(self, settings: GoogleSettings) -> None:
+        self.settings = settings
+        self._client: httpx.AsyncClient | None = None
+
+    @property
+    def client(self) -> httpx.AsyncClient:
+        """The HTTP client, created on first use so importing the plugin opens nothing."""
+        if self._client is None:
+            self._client = httpx.AsyncClient(timeout=self.settings.timeout)
+        return self._client
+
+    async def aclose(self) -> None:
+        """Close the HTTP client (the plugin's ``shutdown`` hook calls this)."""
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    # -- connecting an agent -----------------------------------------------------------------------
+
+    def authorization_url(self, app: Any, state: str, redirect_uri: str) -> str:
+        """Google's consent page; ``prompt=consent`` makes Google hand out a refresh token every time."""
+        query = urlencode({
+            "client_id": self._client_id(), "redirect_uri": redirect_uri, "response_type": "code",
+            "scope": SCOPES, "access_type": "offline", "prompt": "consent", "state": state,
+        })
+        return f"{self.settings.auth_url}?{query}"
+
+    async def exchange_code(self, app: Any, code: str, redirect_uri: str) -> dict[str, Any]:
+        """Trade the consent page's code for tokens: access token, refresh token and ``expires_at``."""
+        tokens = await self._token_request({"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri})
+        if not tokens.get("refresh_token"):
+            raise CalendarError("Google returned no refresh token; remove chinwag's access in the Google account and connect again")
+        return tokens
+
+    # -- calendar calls ----------------------------------------------------------------------------
+
+    async def busy(self, app: Any, grant: Grant, start: dt.datetime, end: dt.datetime) -> list[Interval]:
+        """Busy intervals from freeBusy.query, merged and sorted; long ranges are asked in pieces."""
+        intervals: list[Interval] = []
+        for piece_start, piece_end in _pieces(start, end, FREEBUSY_SPAN):
+            body = {"timeMin": _rfc3339(piece_start), "timeMax": _rfc3339(piece_end), "timeZone": "UTC",
+                    "items": [{"id": grant.calendar_id}]}
+            response = await self._api(grant, "POST", "/freeBusy", json=body)
+            if response.status_code != 200:
+                raise _failure(response, "freeBusy")
+            calendar = response.json().get("calendars", {}).get(grant.calendar_id, {})
+            if calendar.get("errors"):
+                reasons = ", ".join(error.get("reason", "?") for error in calendar["errors"])
+                raise CalendarError(f"Google freeBusy for calendar {grant.calendar_id}: {reasons}")
+            intervals += [Interval(_parse_time(b["start"]), _parse_time(b["end"])) for b in calendar.get("busy", [])]
+        return _merged(intervals)
+
+    async def create_event(self, app: Any, grant: Grant, event: EventRequest) -> CreatedEvent:
+        """events.insert with the idempotency key as event id; a 409 duplicate means it already exists."""
+        event_id = google_event_id(event.idempotency_key)
+        params: dict[str, Any] = {"sendUpdates": "all"}
+        if event.online_meeting:
+            params["conferenceDataVersion"] = 1
+        response = await self._api(grant, "POST", self._events_path(grant), params=params, json=_event_body(event_id, event))
+        if response.status_code == 409 and _reason(response) == "duplicate":
+            # An earlier attempt created it and its answer was lost: the existing event is ours.
+            created = await self._get_event(grant, event_id)
+        elif response.is_success:
+            created = response.json()
+        else:
+            raise _failure(response, "creating the event")
+        if event.online_meeting and _conference_pending(created):
+            created = await self._await_conference(grant, created)
+        return CreatedEvent(remote_id=created["id"], join_url=_join_url(created))
+
+    async def cancel_event(self, app: Any, grant: Grant, remote_id: str) -> None:
+        """events.delete with ``sendUpdates=all``; an already deleted event (410) counts as cancelled."""
+        response = await self._api(grant, "DELETE", self._events_path(grant, remote_id), params={"sendUpdates": "all"})
+        if not response.is_success and response.status_code != 410:
+            raise _failure(response, "cancelling the event")
+
+    async def move_event(self, app: Any, grant: Grant, remote_id: str, start: dt.datetime, end: dt.datetime) -> None:
+        """events.patch of start and end with ``sendUpdates=all``; the event keeps its time zone."""
+        body = {"start": {"dateTime": _rfc3339(start)}, "end": {"dateTime": _rfc3339(end)}}
+        response = await self._api(grant, "PATCH", self._events_path(grant, remote_id), params={"sendUpdates": "all"}, json=body)
+        if not response.is_success:
+            raise _failure(response, "moving the event")
+
+    # -- plumbing ----------------------------------------------------------------------------------
+
+    def _events_path(self, grant: Grant, event_id: str | None = None) -> str:
+        path = f"/calendars/{quote(grant.calendar_id, safe='@')}/events"
+        return f"{path}/{quote(event_id, safe='')}" if event_id else path
+
+    async def _get_event(self, grant: Grant, event_id: str) -> dict[str, Any]:
+        response = await self._api(grant, "GET", self._events_path(grant, event_id))
+        if response.status_code != 200:
+            raise _failure(response, "reading the event")
+        return response.json()
+
+    async def _await_conference(self, grant: Grant, event: dict[str, Any]) -> dict[str, Any]:
+        """Poll events.get while Google is still creating the Meet conference (it is asynchronous)."""
+        attempt = 0
+        while _conference_pending(event):
+            pause = self.settings.retry.delay(attempt)
+            if pause is None:
+                return event  # the event exists; the link will show in the agent's calendar later
+            await asyncio.sleep(pause)
+            event = await self._get_event(grant, event["id"])
+            attempt += 1
+        return event
+
+    async def _api(self, grant: Grant, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """An authorized Calendar API call with retries; a 401 refreshes the token and retries once."""
+        url = self.settings.base_url + path
+        for refreshed in (False, True):
+            token = await self._access_token(grant)
+            response = await self.settings.retry.send(
+                lambda: self.client.request(method, url, headers={"Authorization": f"Bearer {token}"}, **kwargs),
+                _is_transient, f"Google Calendar {method} {path}",
+            )
+            if response.status_code != 401:
+                return response
+            if not refreshed:
+                await self._refresh(grant)
+        raise GrantRevoked(f"Google rejects {grant.agent_email}'s access even after a token refresh: the agent must reconnect")
+
+    async def _access_token(self, grant: Grant) -> str:
+        """The stored access token, refreshed first when it is missing or about to expire."""
+        if not grant.tokens.get("access_token") or grant.tokens.get("expires_at", 0) - EXPIRY_LEEWAY <= time.time():
+            await self._refresh(grant)
+        return grant.tokens["access_token"]
+
+    async def _refresh(self, grant: Grant) -> None:
+        """Use the refresh token and save the new tokens; Google keeps the old refresh token valid."""
+        refresh_token = grant.tokens.get("refresh_token")
+        if not refresh_token:
+            raise GrantRevoked(f"no Google refresh token is stored for {grant.agent_email}: the agent must reconnect")
+        tokens = await self._token_request({"grant_type": "refresh_token", "refresh_token": refresh_token})
+        tokens["refresh_token"] = tokens.get("refresh_token") or refresh_token
+        await grant.save(tokens)
+
+    async def _token_request(self, form: dict[str, str]) -> dict[str, Any]:
+        """POST to the token endpoint (client_secret_post); map OAuth errors to chinwag's."""
+        form = {**form, "client_id": self._client_id(), "client_secret": self.settings.client_secret or ""}
+        response = await self.settings.retry.send(
+            lambda: self.client.post(self.settings.token_url, data=form),
+            lambda r: r.status_code >= 500 or r.status_code == 429, "Google token request",
+        )
+        payload = _json(response)
+        if response.status_code != 200:
+            error, description = payload.get("error", f"HTTP {response.status_code}"), payload.get("error_description", "")
+            if error == "invalid_grant":
+                raise GrantRevoked(f"Google refused the agent's authorization ({description}): the agent must reconnect")
+            raise CalendarError(f"Google token endpoint: {error}: {description}")
+        return {
+            "access_token": payload["access_token"],
+            "refresh_token": payload.get("refresh_token"),
+            "expires_at": time.time() + float(payload.get("expires_in", 3600)),
+            "token_type": payload.get("token_type", "Bearer"),
+            "scope": payload.get("scope", ""),
+        }
+
+    def _client_id(self) -> str:
+        if not self.settings.client_id:
+            raise CalendarError("the google_calendar plugin has no client_id: set plugins.google_calendar in chinwag.yaml")
+        return self.settings.client_id
+
+
+def google_event_id(idempotency_key: str) -> str:
+    """A valid Google event id (base32hex, 52 characters) derived from the key: same key, same id."""
+    digest = hashlib.sha256(idempotency_key.encode("utf-8")).digest()
+    return base64.b32hexencode(digest).decode("ascii").rstrip("=").lower()
+
+
+def _event_body(event_id: str, event: EventRequest) -> dict[str, Any]:
+    try:
+        zone = ZoneInfo(event.time_zone)
+    except (ZoneInfoNotFoundError, ValueError) as error:
+        raise CalendarError(f"unknown time zone {event.time_zone!r}") from error
+    attendee: dict[str, Any] = {"email": event.attendee_email, "responseStatus": "needsAction"}
+    if event.attendee_name:
+        attendee["displayName"] = event.attendee_name
+    body: dict[str, Any] = {
+        "id": event_id,
+        "summary": event.summary,
+        "description": event.description,
+        "start": {"dateTime": event.start.astimezone(zone).isoformat(), "timeZone": event.time_zone},
+        "end": {"dateTime": event.end.astimezone(zone).isoformat(), "timeZone": event.time_zone},
+        "attendees": [attendee],
+        "transparency": "opaque",
+    }
+    if event.online_meeting:
+        body["conferenceData"] = {"createRequest": {"requestId": event_id, "conferenceSolutionKey": {"type": "hangoutsMeet"}}}
+    return body
+
+
+def _is_transient(response: httpx.Response) -> bool:
+    """Google's retry rule: 5xx, 429, and 403 only for the rate-limit reasons."""
+    if response.status_code >= 500 or response.status_code == 429:
+        return True
+    return response.status_code == 403 and _reason(response) in RATE_LIMIT_REASONS
+
+
+def _json(response: httpx.Response) -> dict[str, Any]:
+    try:
+        payload = response.json()
+    except ValueError:
+        return {}
+    return payload if isinstance(payload, dict) else {}
+
+
+def _reason(response: httpx.Response) -> str | None:
+    """``error.errors[0].reason`` of a Calendar API error body."""
+    errors = _json(response).get("error", {}).get("errors") or [{}]
+    return errors[0].get("reason")
+
+
+def _failure(response: httpx.Response, action: str) -> CalendarError:
+    error = _json(response).get("error", {})
+    return CalendarError(f"Google Calendar refused {action}: HTTP {response.status_code} "
+                         f"{_reason(response) or ''} {error.get('message', '')}".rstrip())
+
+
+def _conference_pending(event: dict[str, Any]) -> bool:
+    status = event.get("conferenceData", {}).get("createRequest", {}).get("status", {})
+    return status.get("statusCode") == "pending"
+
+
+def _join_url(event: dict[str, Any]) -> str | None:
+    for entry in event.get("conferenceData", {}).get("entryPoints", []):
+        if entry.get("entryPointType") == "video":
+            return entry.get("uri")
+    return event.get("hangoutLink")
+
+
+def _rfc3339(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def _parse_time(text: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(text).astimezone(dt.timezone.utc)
+
+
+def _pieces(start: dt.datetime, end: dt.datetime, span: dt.timedelta) -> list[tuple[dt.datetime, dt.datetime]]:
+    """[start, end) cut into consecutive pieces no longer than ``span``."""
+    pieces = []
+    while start < end:
+        pieces.append((start, min(end, start + span)))
+        start += span
+    return pieces
+
+
+def _merged(intervals: list[Interval]) -> list[Interval]:
+    """Sorted intervals with overlapping or touching ones joined."""
+    merged: list[Interval] = []
+    for interval in sorted(intervals, key=lambda i: i.start):
+        if merged and interval.start <= merged[-1].end:
+            merged[-1] = Interval(merged[-1].start, max(merged[-1].end, interval.end))
+        else:
+            merged.append(interval)
+    return merged
