@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PLUGINS := $(sort $(dir $(wildcard plugins/*/setup.cfg)))
-TEST_PLUGINS := $(sort $(dir $(wildcard tests/plugins/*/setup.cfg)))
+TEST_PLUGINS := $(sort $(dir $(wildcard tests/plugins/*/setup.cfg examples/plugins/*/setup.cfg)))
 # Tests that need PostgreSQL read this URL; the local server of this machine kind by default.
 CHINWAG_TEST_POSTGRES_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/test
 export CHINWAG_TEST_POSTGRES_URL

@@ -140,11 +140,16 @@ class ScriptedVisitor:
         self.awaiting: str | None = None
         self._socket: Any = None
 
-    async def connect(self, **hello: Any) -> dict[str, Any]:
-        """Open the socket, say hello (fields may be overridden) and return the ``welcome``."""
+    async def open(self) -> None:
+        """Open the socket without saying hello."""
         import websockets
 
         self._socket = await websockets.connect(self.ws_url, origin=self.origin, max_size=1 << 22)
+
+    async def connect(self, **hello: Any) -> dict[str, Any]:
+        """Open the socket, say hello (fields may be overridden) and return the ``welcome``."""
+        if self._socket is None:
+            await self.open()
         await self.send({"type": "hello", "protocol": 1, "visitor": self.visitor, "session": self.session,
                          "page": {"url": self.page_url}, "timezone": self.timezone, "locale": self.locale, **hello})
         welcome = await self.until("welcome")
