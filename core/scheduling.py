@@ -221,13 +221,13 @@ def _windows(availability: AgentAvailability, now: dt.datetime) -> list[_Window]
     zone = availability.zone
     today = now.astimezone(zone).date()
     blocks_by_weekday: dict[int, list[WeeklyBlock]] = {}
-    for block in availability.blocks:
+    for block in sorted(availability.blocks, key=lambda block: block.start):
         blocks_by_weekday.setdefault(block.weekday, []).append(block)
 
     windows: list[_Window] = []
     for offset in range(availability.horizon_days + 1):
         date = today + dt.timedelta(days=offset)
-        for block in sorted(blocks_by_weekday.get(date.weekday(), ()), key=lambda block: block.start):
+        for block in blocks_by_weekday.get(date.weekday(), ()):
             start = _wall_clock_instant(date, block.start, zone)
             end_date = date + dt.timedelta(days=1) if block.end == MIDNIGHT else date
             end = _wall_clock_instant(end_date, block.end, zone)
@@ -246,15 +246,15 @@ def _wall_clock_instant(date: dt.date, time: dt.time, zone: ZoneInfo) -> dt.date
 
     Twice-read times give the first occurrence; never-read times (a gap) give the jump itself.
     """
-    first = dt.datetime.combine(date, time, tzinfo=zone)  # fold=0: before the transition
-    second = first.replace(fold=1)
-    offset_before, offset_after = first.utcoffset(), second.utcoffset()
-    assert offset_before is not None and offset_after is not None
-    if offset_before >= offset_after:  # ordinary time, or an overlap where fold=0 comes first
-        return first.astimezone(UTC)
+    local = dt.datetime.combine(date, time, tzinfo=zone)  # fold=0: the first of a repeated time
+    instant = local.astimezone(UTC)
+    offset_before = local.utcoffset()
+    offset_after = instant.astimezone(zone).utcoffset()
+    if offset_after == offset_before:  # the clock reads ``time`` at ``instant``: no gap
+        return instant
     # In a gap: the jump happens between the readings with the old and the new offset.
-    jumped = int(first.timestamp())  # read with the old offset: already past the jump
-    not_yet = int(second.timestamp())  # read with the new offset: not yet at the jump
+    jumped = int(instant.timestamp())  # read with the old offset: already past the jump
+    not_yet = int(local.replace(fold=1).timestamp())  # read with the new offset: not yet at the jump
     while jumped - not_yet > 1:
         middle = (jumped + not_yet) // 2
         if dt.datetime.fromtimestamp(middle, zone).utcoffset() == offset_after:
