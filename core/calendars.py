@@ -104,6 +104,26 @@ class CalendarProvider(Protocol):
         """Reschedule the meeting and notify the attendee."""
 
 
+def merge_intervals(intervals: list[Interval]) -> list[Interval]:
+    """Sorted intervals with overlapping or touching ones joined."""
+    merged: list[Interval] = []
+    for interval in sorted(intervals, key=lambda i: i.start):
+        if merged and interval.start <= merged[-1].end:
+            merged[-1] = Interval(merged[-1].start, max(merged[-1].end, interval.end))
+        else:
+            merged.append(interval)
+    return merged
+
+
+def split_range(start: dt.datetime, end: dt.datetime, span: dt.timedelta) -> list[tuple[dt.datetime, dt.datetime]]:
+    """[start, end) cut into consecutive pieces no longer than ``span`` (vendors cap query ranges)."""
+    pieces = []
+    while start < end:
+        pieces.append((start, min(end, start + span)))
+        start += span
+    return pieces
+
+
 @attrs.frozen
 class RetryPolicy:
     """How a provider retries transient failures: capped exponential backoff with jitter.

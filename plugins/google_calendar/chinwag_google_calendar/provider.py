@@ -12,7 +12,9 @@ from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import httpx
-from chinwag.calendars import CalendarError, CreatedEvent, EventRequest, Grant, GrantRevoked, Interval
+from chinwag.calendars import (
+    CalendarError, CreatedEvent, EventRequest, Grant, GrantRevoked, Interval, merge_intervals, split_range,
+)
 
 from .settings import GoogleSettings
 
@@ -66,7 +68,7 @@ class GoogleCalendarProvider:
     async def busy(self, app: Any, grant: Grant, start: dt.datetime, end: dt.datetime) -> list[Interval]:
         """Busy intervals from freeBusy.query, merged and sorted; long ranges are asked in pieces."""
         intervals: list[Interval] = []
-        for piece_start, piece_end in _pieces(start, end, FREEBUSY_SPAN):
+        for piece_start, piece_end in split_range(start, end, FREEBUSY_SPAN):
             body = {"timeMin": _rfc3339(piece_start), "timeMax": _rfc3339(piece_end), "timeZone": "UTC",
                     "items": [{"id": grant.calendar_id}]}
             response = await self._api(grant, "POST", "/freeBusy", json=body)
@@ -77,7 +79,7 @@ class GoogleCalendarProvider:
                 reasons = ", ".join(error.get("reason", "?") for error in calendar["errors"])
                 raise CalendarError(f"Google freeBusy for calendar {grant.calendar_id}: {reasons}")
             intervals += [Interval(_parse_time(b["start"]), _parse_time(b["end"])) for b in calendar.get("busy", [])]
-        return _merged(intervals)
+        return merge_intervals(intervals)
 
     async def create_event(self, app: Any, grant: Grant, event: EventRequest) -> CreatedEvent:
         """events.insert with the idempotency key as event id; a 409 duplicate means it already exists."""
@@ -265,22 +267,3 @@ def _rfc3339(moment: dt.datetime) -> str:
 def _parse_time(text: str) -> dt.datetime:
     return dt.datetime.fromisoformat(text).astimezone(dt.timezone.utc)
 
-
-def _pieces(start: dt.datetime, end: dt.datetime, span: dt.timedelta) -> list[tuple[dt.datetime, dt.datetime]]:
-    """[start, end) cut into consecutive pieces no longer than ``span``."""
-    pieces = []
-    while start < end:
-        pieces.append((start, min(end, start + span)))
-        start += span
-    return pieces
-
-
-def _merged(intervals: list[Interval]) -> list[Interval]:
-    """Sorted intervals with overlapping or touching ones joined."""
-    merged: list[Interval] = []
-    for interval in sorted(intervals, key=lambda i: i.start):
-        if merged and interval.start <= merged[-1].end:
-            merged[-1] = Interval(merged[-1].start, max(merged[-1].end, interval.end))
-        else:
-            merged.append(interval)
-    return merged

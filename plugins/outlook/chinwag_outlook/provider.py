@@ -1,0 +1,229 @@
+"""Outlook calendars through Microsoft Graph over plain REST: Entra tokens, getSchedule and events."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from typing import Any
+from urllib.parse import quote, urlencode
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import httpx
+from chinwag.calendars import (
+    CalendarError, CreatedEvent, EventRequest, Grant, GrantRevoked, Interval, merge_intervals, split_range,
+)
+
+from .settings import OutlookSettings
+
+SCOPES = "offline_access https://graph.microsoft.com/Calendars.ReadWrite"
+# Token errors that mean the agent's consent is gone or must be given again.
+REVOKED_ERRORS = {"invalid_grant", "interaction_required", "consent_required"}
+BUSY_STATUSES = {"busy", "oof", "tentative"}  # tentative too: a slot the agent may attend is not free
+SELF = {"", "me", "primary"}  # calendar ids meaning "the signed-in agent's own calendar"
+EXPIRY_LEEWAY = 60  # seconds: refresh a little early so a token never expires mid-request
+SCHEDULE_SPAN = dt.timedelta(days=60)  # getSchedule takes periods shorter than 62 days
+UTC_ONLY = {"Prefer": 'outlook.timezone="UTC"'}  # answers in UTC: no Windows time zone names to map
+
+
+class OutlookCalendarProvider:
+    """The ``outlook`` calendar provider (see ``chinwag.calendars.CalendarProvider``)."""
+
+    name = "outlook"
+
+    def __init__(self, settings: OutlookSettings) -> None:
+        self.settings = settings
+        self._client: httpx.AsyncClient | None = None
+
+    @property
+    def client(self) -> httpx.AsyncClient:
+        """The HTTP client, created on first use so importing the plugin opens nothing."""
+        if self._client is None:
+            self._client = httpx.AsyncClient(timeout=self.settings.timeout)
+        return self._client
+
+    async def aclose(self) -> None:
+        """Close the HTTP client (the plugin's ``shutdown`` hook calls this)."""
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    # -- connecting an agent -----------------------------------------------------------------------
+
+    def authorization_url(self, app: Any, state: str, redirect_uri: str) -> str:
+        """The Microsoft sign-in and consent page; ``offline_access`` yields a refresh token."""
+        query = urlencode({"client_id": self._client_id(), "response_type": "code", "redirect_uri": redirect_uri,
+                           "response_mode": "query", "scope": SCOPES, "state": state})
+        return f"{self.settings.auth_url}?{query}"
+
+    async def exchange_code(self, app: Any, code: str, redirect_uri: str) -> dict[str, Any]:
+        """Trade the sign-in page's code for tokens: access token, refresh token and ``expires_at``."""
+        tokens = await self._token_request({"grant_type": "authorization_code", "code": code,
+                                            "redirect_uri": redirect_uri, "scope": SCOPES})
+        if not tokens.get("refresh_token"):
+            raise CalendarError("Microsoft returned no refresh token: the app registration must allow offline_access")
+        return tokens
+
+    # -- calendar calls ----------------------------------------------------------------------------
+
+    async def busy(self, app: Any, grant: Grant, start: dt.datetime, end: dt.datetime) -> list[Interval]:
+        """Busy, out-of-office and tentative items from getSchedule, merged and sorted."""
+        schedule_id = grant.calendar_id if "@" in grant.calendar_id else grant.agent_email
+        intervals: list[Interval] = []
+        for piece_start, piece_end in split_range(start, end, SCHEDULE_SPAN):
+            body = {"schedules": [schedule_id], "startTime": _graph_time(piece_start), "endTime": _graph_time(piece_end),
+                    "availabilityViewInterval": 15}
+            response = await self._api(grant, "POST", f"{_mailbox(grant)}/calendar/getSchedule", json=body)
+            if response.status_code != 200:
+                raise _failure(response, "reading free/busy")
+            for schedule in response.json().get("value", []):
+                if schedule.get("error"):
+                    raise CalendarError(f"Microsoft Graph free/busy for {schedule_id}: "
+                                        f"{schedule['error'].get('responseCode')}: {schedule['error'].get('message')}")
+                intervals += [Interval(_parse_time(item["start"]), _parse_time(item["end"]))
+                              for item in schedule.get("scheduleItems", [])
+                              if str(item.get("status", "")).lower() in BUSY_STATUSES]
+        return merge_intervals(intervals)
+
+    async def create_event(self, app: Any, grant: Grant, event: EventRequest) -> CreatedEvent:
+        """Create the event (Outlook mails the invitation); ``transactionId`` makes retries safe."""
+        response = await self._api(grant, "POST", f"{_mailbox(grant)}/events", json=_event_body(event))
+        if not response.is_success:
+            raise _failure(response, "creating the event")
+        created = response.json()
+        join_url = (created.get("onlineMeeting") or {}).get("joinUrl") if event.online_meeting else None
+        return CreatedEvent(remote_id=created["id"], join_url=join_url)
+
+    async def cancel_event(self, app: Any, grant: Grant, remote_id: str) -> None:
+        """Cancel as organizer, which mails the attendees; an event already gone (404) counts as cancelled."""
+        path = f"{_mailbox(grant)}/events/{quote(remote_id, safe='')}/cancel"
+        response = await self._api(grant, "POST", path, json={})
+        if not response.is_success and response.status_code != 404:
+            raise _failure(response, "cancelling the event")
+
+    async def move_event(self, app: Any, grant: Grant, remote_id: str, start: dt.datetime, end: dt.datetime) -> None:
+        """PATCH start and end; Outlook mails the update to the attendees."""
+        body = {"start": _graph_time(start), "end": _graph_time(end)}
+        response = await self._api(grant, "PATCH", f"{_mailbox(grant)}/events/{quote(remote_id, safe='')}", json=body)
+        if not response.is_success:
+            raise _failure(response, "moving the event")
+
+    # -- plumbing ----------------------------------------------------------------------------------
+
+    async def _api(self, grant: Grant, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """An authorized Graph call with retries; a 401 refreshes the token and retries once."""
+        url = self.settings.base_url + path
+        for refreshed in (False, True):
+            headers = {"Authorization": f"Bearer {await self._access_token(grant)}", **UTC_ONLY}
+            response = await self.settings.retry.send(
+                lambda: self.client.request(method, url, headers=headers, **kwargs),
+                _is_transient, f"Microsoft Graph {method} {path}",
+            )
+            if response.status_code != 401:
+                return response
+            if not refreshed:
+                await self._refresh(grant)
+        raise GrantRevoked(f"Microsoft rejects {grant.agent_email}'s access even after a token refresh: the agent must reconnect")
+
+    async def _access_token(self, grant: Grant) -> str:
+        """The stored access token, refreshed first when it is missing or about to expire."""
+        if not grant.tokens.get("access_token") or grant.tokens.get("expires_at", 0) - EXPIRY_LEEWAY <= time.time():
+            await self._refresh(grant)
+        return grant.tokens["access_token"]
+
+    async def _refresh(self, grant: Grant) -> None:
+        """Redeem the refresh token and save the answer at once: Microsoft rotates refresh tokens."""
+        refresh_token = grant.tokens.get("refresh_token")
+        if not refresh_token:
+            raise GrantRevoked(f"no Microsoft refresh token is stored for {grant.agent_email}: the agent must reconnect")
+        tokens = await self._token_request({"grant_type": "refresh_token", "refresh_token": refresh_token, "scope": SCOPES})
+        tokens["refresh_token"] = tokens.get("refresh_token") or refresh_token
+        await grant.save(tokens)
+
+    async def _token_request(self, form: dict[str, str]) -> dict[str, Any]:
+        """POST to the Entra token endpoint; map its errors to chinwag's."""
+        form = {**form, "client_id": self._client_id(), "client_secret": self.settings.client_secret or ""}
+        response = await self.settings.retry.send(
+            lambda: self.client.post(self.settings.token_url, data=form), _token_transient, "Microsoft token request")
+        payload = _json(response)
+        if response.status_code != 200:
+            error, description = payload.get("error", f"HTTP {response.status_code}"), payload.get("error_description", "")
+            summary = description.splitlines()[0] if description else ""
+            if error in REVOKED_ERRORS:
+                raise GrantRevoked(f"Microsoft refused the agent's authorization ({error}: {summary}): the agent must reconnect")
+            raise CalendarError(f"Microsoft token endpoint: {error}: {summary}")
+        return {
+            "access_token": payload["access_token"],
+            "refresh_token": payload.get("refresh_token"),
+            "expires_at": time.time() + float(payload.get("expires_in", 3600)),
+            "token_type": payload.get("token_type", "Bearer"),
+            "scope": payload.get("scope", ""),
+        }
+
+    def _client_id(self) -> str:
+        if not self.settings.client_id:
+            raise CalendarError("the outlook plugin has no client_id: set plugins.outlook in chinwag.yaml")
+        return self.settings.client_id
+
+
+def _mailbox(grant: Grant) -> str:
+    """``/me`` for the signed-in agent, else ``/users/{id or userPrincipalName}``."""
+    return "/me" if grant.calendar_id.lower() in SELF else f"/users/{quote(grant.calendar_id, safe='@')}"
+
+
+def _event_body(event: EventRequest) -> dict[str, Any]:
+    try:
+        ZoneInfo(event.time_zone)
+    except (ZoneInfoNotFoundError, ValueError) as error:
+        raise CalendarError(f"unknown time zone {event.time_zone!r}") from error
+    attendee: dict[str, Any] = {"emailAddress": {"address": event.attendee_email}, "type": "required"}
+    if event.attendee_name:
+        attendee["emailAddress"]["name"] = event.attendee_name
+    body: dict[str, Any] = {
+        "subject": event.summary,
+        "body": {"contentType": "text", "content": event.description},
+        # Sent in UTC: Graph's IANA support is partial, and each mail client shows its own zone anyway.
+        "start": _graph_time(event.start),
+        "end": _graph_time(event.end),
+        "attendees": [attendee],
+        "showAs": "busy",
+        "transactionId": event.idempotency_key,
+    }
+    if event.online_meeting:
+        body.update(isOnlineMeeting=True, onlineMeetingProvider="teamsForBusiness")
+    return body
+
+
+def _is_transient(response: httpx.Response) -> bool:
+    """Graph throttling (429) and server trouble (5xx, 503 often with Retry-After)."""
+    return response.status_code == 429 or response.status_code >= 500
+
+
+def _token_transient(response: httpx.Response) -> bool:
+    return _is_transient(response) or _json(response).get("error") == "temporarily_unavailable"
+
+
+def _json(response: httpx.Response) -> dict[str, Any]:
+    try:
+        payload = response.json()
+    except ValueError:
+        return {}
+    return payload if isinstance(payload, dict) else {}
+
+
+def _failure(response: httpx.Response, action: str) -> CalendarError:
+    error = _json(response).get("error", {})
+    return CalendarError(f"Microsoft Graph refused {action}: HTTP {response.status_code} "
+                         f"{error.get('code', '')} {error.get('message', '')}".rstrip())
+
+
+def _graph_time(moment: dt.datetime) -> dict[str, str]:
+    """A Graph dateTimeTimeZone in UTC."""
+    return {"dateTime": moment.astimezone(dt.timezone.utc).replace(tzinfo=None).isoformat(), "timeZone": "UTC"}
+
+
+def _parse_time(value: dict[str, str]) -> dt.datetime:
+    """A Graph dateTimeTimeZone (no offset, up to 7 fractional digits) as an aware UTC datetime."""
+    moment = dt.datetime.fromisoformat(value["dateTime"])
+    zone = value.get("timeZone", "UTC")
+    return moment.replace(tzinfo=dt.timezone.utc if zone.upper() == "UTC" else ZoneInfo(zone)).astimezone(dt.timezone.utc)
+
