@@ -42,7 +42,12 @@ class Grant:
 
     ``tokens`` holds what the provider needs (access token, refresh token, expiry...). A provider
     that refreshes tokens calls ``await grant.save(new_tokens)`` so the new ones are stored
-    (encrypted) before they are used.
+    (encrypted) before they are used. The built-in providers keep ``access_token``,
+    ``refresh_token`` and ``expires_at`` (epoch seconds), exactly as ``exchange_code`` returns them.
+
+    ``calendar_id`` is the provider's name for the calendar: for Google a calendar id (``primary``
+    is the connected account's own); for Outlook ``me`` (or empty) for the signed-in agent, or a
+    user id / userPrincipalName.
     """
 
     agent_email: str
