@@ -61,6 +61,7 @@
     ".close:hover{background:rgba(255,255,255,.15)}",
     ".close svg{width:20px;height:20px;fill:currentColor}",
     ".log{flex:1;overflow-y:auto;padding:16px 14px;display:flex;flex-direction:column;gap:8px;overscroll-behavior:contain}",
+    ".log:focus-visible{outline-width:2px;outline-offset:-2px}",
     ".bubble{max-width:85%;padding:9px 13px;border-radius:16px;white-space:pre-wrap;overflow-wrap:anywhere}",
     ".bot{align-self:flex-start;background:var(--cw-bot-bubble);color:var(--cw-bot-text);border-bottom-left-radius:4px}",
     ".visitor{align-self:flex-end;background:var(--cw-visitor-bubble);color:var(--cw-visitor-text);border-bottom-right-radius:4px}",
@@ -487,8 +488,8 @@
       setDisabled(false);
       focusTarget = ui.input;
     }
-    if (state.open && ui.window.contains(ui.window.getRootNode().activeElement || null)) focusTarget.focus();
     ui.pendingFocus = focusTarget;
+    if (state.open && focusIsOurs()) focusTarget.focus();
   }
 
   /** Buttons for a choice; returns the first, to focus. */
@@ -588,9 +589,15 @@
     if (!disabled && state.open && ui.pendingFocus && !ui.pendingFocus.disabled) ui.pendingFocus.focus();
   }
 
+  /** Whether moving the focus would not steal it from the page: it is in the widget, or nowhere. */
+  function focusIsOurs() {
+    var active = document.activeElement;
+    return !active || active === document.body || active === ui.host;
+  }
+
   function closeQuestion() {
     // Keep focus inside the window while the controls that held it disappear.
-    var hadFocus = ui.window.contains(ui.window.getRootNode().activeElement || null);
+    var hadFocus = state.open && focusIsOurs();
     state.awaiting = null;
     state.pending = false;
     if (ui.controls) ui.controls.remove();
