@@ -54,7 +54,9 @@ ClientFrame = Hello | Answer | Ping
 
 def decode(text: str | bytes) -> ClientFrame:
     """Parse and check one client frame; raise ``FrameError`` with a stable code."""
-    if len(text) > MAX_FRAME_BYTES:
+    # A character is at most 4 bytes in UTF-8: encode only frames that might be over the limit.
+    if len(text) > MAX_FRAME_BYTES or (isinstance(text, str) and len(text) > MAX_FRAME_BYTES // 4
+                                       and len(text.encode()) > MAX_FRAME_BYTES):
         raise FrameError("too_large", f"frames may be at most {MAX_FRAME_BYTES} bytes")
     try:
         data = json.loads(text)
