@@ -77,6 +77,13 @@ def validate(project: Path) -> None:
     click.echo(f"{project}: ok, {len(app.dialogues)} dialogue(s): {', '.join(sorted(app.dialogues)) or '-'}")
 
 
+@cli.command(name="config")
+@PROJECT
+def show_config(project: Path) -> None:
+    """Print the project's chinwag.yaml as JSON, secrets redacted."""
+    click.echo(json.dumps(load_project(project).config.redacted(), indent=2, default=str))
+
+
 @cli.command()
 @click.option("--all", "include_builtin", is_flag=True, help="Include built-in plugins.")
 @click.option("--hook", default=None, help="Only plugins that implement this hook.")

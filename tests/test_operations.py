@@ -110,3 +110,14 @@ async def test_purge_deletes_only_what_is_older_than_retention(tmp_path: Path) -
 def test_relative_sqlite_path_lands_in_the_project_folder(tmp_path: Path) -> None:
     project = write_project(tmp_path / "p", copy_from=QUICKSTART)
     assert load_config(project).database == f"sqlite+aiosqlite:///{(project / 'chinwag.db').resolve()}"
+
+
+def test_config_command_prints_without_secrets(tmp_path: Path) -> None:
+    project = admin_project(tmp_path)
+    result = subprocess.run([CHINWAG, "config", str(project)], capture_output=True, text=True, timeout=60,
+                            env={**os.environ, "CHINWAG_TEST_TOKEN": TOKEN})
+    assert result.returncode == 0, result.stderr
+    printed = json.loads(result.stdout)
+    assert printed["admin_token"] == {"$env": "CHINWAG_TEST_TOKEN"}
+    assert printed["plugins"]["chinwag-quote-card"] == {"event_log": "/dev/null", "api_secret": "***"}
+    assert TOKEN not in result.stdout and "hunter2" not in result.stdout
