@@ -88,7 +88,7 @@
     ".poke-text{flex:1;padding:12px 4px 12px 14px;border:0;background:transparent;text-align:left}",
     ".poke-close{flex:none;width:32px;height:32px;margin:4px;border:0;border-radius:8px;background:transparent;color:var(--cw-muted);font-size:18px;line-height:1}",
     ".sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}",
-    "@media (max-width:480px){.window{top:0;right:0;bottom:0;left:0;width:auto;max-width:none;height:auto;border-radius:0}.open .launcher{display:none}}",
+    "@media (max-width:480px){.cw .window{top:0;right:0;bottom:0;left:0;width:auto;max-width:none;height:auto;border-radius:0}.open .launcher{display:none}}",
     "@media (prefers-reduced-motion:reduce){*{animation:none!important;transition:none!important}}"
   ].join("\n");
 

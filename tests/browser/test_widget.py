@@ -10,7 +10,9 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from chinwag.testing import ServerThread, write_project
+from chinwag import hookimpl
+from chinwag.cards import Outcome, Question
+from chinwag.testing import ServerThread, registered_plugin, write_project
 
 from browser_kit import ARTIFACTS, RESPONSE_DELAY, THEME, HostSite, Widget, branded_project
 
@@ -296,3 +298,64 @@ def test_the_typing_delay_is_honoured(server: ServerThread, page: Any) -> None:
     widget.choose("I'd like a demo")
     widget.bot_says("What's your first name?")
     assert time.monotonic() - started >= RESPONSE_DELAY * 0.9
+
+
+# Meeting slots in UTC; the picker shows them in the question's time zone (Berlin: UTC+1 in March).
+SLOTS = [
+    {"id": "a", "start": "2030-03-04T09:00:00Z", "end": "2030-03-04T09:30:00Z"},
+    {"id": "b", "start": "2030-03-04T09:30:00Z", "end": "2030-03-04T10:00:00Z"},
+    {"id": "c", "start": "2030-03-05T13:00:00Z", "end": "2030-03-05T13:30:00Z"},
+]
+
+
+class SlotsCard:
+    """A stand-in for the meeting card: asks for one of ``SLOTS``."""
+
+    name = "pick_time"
+
+    def check(self, card: Any, dialogue: Any, attributes: Any) -> list[str]:
+        return []
+
+    def enter(self, card: Any, context: Any) -> Outcome:
+        return Outcome(ask=Question("slots", card.get("text"), {"slots": SLOTS, "timezone": "Europe/Berlin", "duration": 30}))
+
+    def receive(self, card: Any, context: Any, value: Any) -> Outcome:
+        if value not in {slot["id"] for slot in SLOTS}:
+            return Outcome(invalid="Please pick one of the times.")
+        return Outcome(answer=value, answer_text=f"Booked slot {value}")
+
+    def targets(self, card: Any) -> list[str | None]:
+        return [None]
+
+
+class SlotsPlugin:
+    @hookimpl
+    def register_cards(self, register: Any) -> None:
+        register(SlotsCard())
+
+
+def test_the_slot_picker_shows_times_by_day_in_the_zone_and_answers_with_the_slot(
+        tmp_path: Path, page: Any) -> None:
+    dialogue = {"id": "meet", "name": "Meet", "cards": [
+        {"id": "when", "type": "pick_time", "text": "When suits you?"},
+        {"id": "bye", "type": "end", "text": "See you then"},
+    ]}
+    project = write_project(tmp_path / "slots", config={"name": "Slots", "response_delay": 0},
+                            dialogues={"meet": dialogue})
+    with registered_plugin(SlotsPlugin(), "test-slots"), ServerThread(project) as slots_server:
+        page.goto(slots_server.url + "/")
+        widget = Widget(page)
+        widget.open()
+        widget.bot_says("When suits you?")
+        days = page.locator("chinwag-widget .slots [aria-label=Day] .choice")
+        times = page.locator("chinwag-widget .slots [aria-label=Time] .choice")
+        expect(days).to_have_text(["Mon 4 Mar", "Tue 5 Mar"])
+        expect(days.first).to_have_attribute("aria-pressed", "true")
+        expect(times).to_have_text(["10:00", "10:30"])
+        expect(page.locator("chinwag-widget .slots .zone")).to_have_text("30 minutes · Times in Europe/Berlin")
+        days.nth(1).click()
+        expect(times).to_have_text(["14:00"])
+        times.first.click()
+        widget.visitor_said("Booked slot c")
+        widget.bot_says("See you then")
+        expect(page.locator("chinwag-widget .slots")).to_have_count(0)

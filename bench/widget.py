@@ -1,0 +1,136 @@
+"""The widget's weight and how soon a visitor sees it: ``python -m bench.widget``.
+
+* Size of ``widget.js`` as served (raw) and gzipped (level 9, as a server or CDN would send it).
+* Time from the script's load to the launcher being visible, measured inside headless Chromium
+  (Debian's ``chromium``, driven by Playwright) on the demo page of the real server over loopback.
+  Each run is a new visitor in a fresh browser profile, so it includes the WebSocket handshake, the
+  ``hello``/``welcome`` exchange and the new session's database write. The server runs as its own
+  process (``chinwag serve --demo``), so it never competes with Playwright for this interpreter. The widget marks the moment
+  with ``performance.mark("chinwag:launcher-visible")``; the script's timings come from the
+  Resource Timing entry of ``widget.js``. Medians over ``--runs`` runs.
+
+    python -m bench.widget                 # 15 runs
+    python -m bench.widget --runs 30 --json bench/results/widget.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import gzip
+import json
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from chinwag.app import STATIC_DIR
+from chinwag.testing import QUICKSTART, write_project
+
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+# Read in the page once the launcher shows: the script's resource timings and the widget's mark.
+TIMINGS = """() => {
+  const script = performance.getEntriesByType("resource").find((e) => e.name.endsWith("/widget.js"));
+  const mark = performance.getEntriesByName("chinwag:launcher-visible")[0];
+  return {requested: script.startTime, loaded: script.responseEnd, visible: mark.startTime};
+}"""
+
+
+def widget_size() -> dict[str, int]:
+    """Bytes of widget.js, raw and gzipped."""
+    data = (STATIC_DIR / "widget.js").read_bytes()
+    return {"raw_bytes": len(data), "gzip_bytes": len(gzip.compress(data, compresslevel=9))}
+
+
+@contextlib.contextmanager
+def demo_server(project: Path) -> Iterator[str]:
+    """``chinwag serve --demo`` on a free loopback port, in its own process; yields its URL."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [str(Path(sys.executable).with_name("chinwag")), "serve", str(project), "--demo", "--port", str(port)]
+    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                urllib.request.urlopen(url + "/healthz", timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise RuntimeError("chinwag serve did not start") from None
+                time.sleep(0.1)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(15)
+
+
+def launcher_timings(runs: int) -> list[dict[str, float]]:
+    """Per run, in milliseconds: script requested -> launcher visible, and script loaded -> visible."""
+    from playwright.sync_api import sync_playwright
+
+    executable = shutil.which("chromium") or shutil.which("chromium-browser")
+    if executable is None:
+        raise SystemExit("bench.widget needs Chromium: apt-get install chromium")
+    with tempfile.TemporaryDirectory() as folder:
+        project = write_project(Path(folder) / "project", copy_from=QUICKSTART)
+        with demo_server(project) as server_url, sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+            results = []
+            for run in range(runs + 1):
+                context = browser.new_context(viewport={"width": 1280, "height": 800})
+                page = context.new_page()
+                page.goto(server_url + "/")
+                page.locator("chinwag-widget .launcher").wait_for(state="visible", timeout=15_000)
+                timing = page.evaluate(TIMINGS)
+                context.close()
+                if run == 0:
+                    continue  # a warm-up: the first run pays for the browser's and server's start
+                results.append({"from_request_ms": timing["visible"] - timing["requested"],
+                                "from_loaded_ms": timing["visible"] - timing["loaded"]})
+            browser.close()
+    return results
+
+
+def run(runs: int = 15) -> dict[str, Any]:
+    """Size and median load-to-launcher times."""
+    timings = launcher_timings(runs)
+    return {
+        **widget_size(),
+        "runs": runs,
+        "median_request_to_launcher_ms": round(statistics.median(t["from_request_ms"] for t in timings), 1),
+        "median_loaded_to_launcher_ms": round(statistics.median(t["from_loaded_ms"] for t in timings), 1),
+        "max_request_to_launcher_ms": round(max(t["from_request_ms"] for t in timings), 1),
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Print the report; ``--json`` also writes it to a file."""
+    parser = argparse.ArgumentParser(prog="python -m bench.widget", description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=15, help="measured page loads (after one warm-up)")
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    options = parser.parse_args(argv)
+    result = run(options.runs)
+    print(f"widget.js: {result['raw_bytes']:,} bytes raw, {result['gzip_bytes']:,} bytes gzipped")
+    print(f"script requested -> launcher visible: median {result['median_request_to_launcher_ms']} ms "
+          f"(max {result['max_request_to_launcher_ms']} ms) over {result['runs']} runs")
+    print(f"script loaded -> launcher visible: median {result['median_loaded_to_launcher_ms']} ms")
+    if options.json:
+        options.json.parent.mkdir(parents=True, exist_ok=True)
+        options.json.write_text(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
