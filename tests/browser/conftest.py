@@ -17,9 +17,13 @@ from browser_kit import CHROMIUM_ARGS, PageProblems, branded_project, chromium_p
 from chinwag.testing import ServerThread
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """One headless Chromium for the whole run."""
+    """One headless Chromium per test module.
+
+    Not per session: Playwright's sync API keeps an event loop running while it is open, and
+    the asyncio tests collected after the browser tests need the thread's loop free.
+    """
     executable = chromium_path()
     try:
         from playwright.sync_api import sync_playwright
