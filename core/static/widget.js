@@ -29,6 +29,7 @@
     email: "That doesn't look like an email address. Please check it.",
     phone: "That doesn't look like a phone number. Please include the country code, like +44 20 7946 0958.",
     offline: "Not connected. Trying again…",
+    failed: "Something went wrong. Please try again.",
     noSlots: "No times are free right now. Please check back later."
   };
 
@@ -170,6 +171,7 @@
     open: false,
     unread: 0,
     welcomed: false,
+    fresh: false,        // a new session: its first question may be shown as the poke
     generation: 0        // bumped by each welcome; frames queued before it are dropped
   };
   var ui = null;
@@ -235,7 +237,11 @@
     if (frame.type === "pong") return;
     if (frame.type === "error") {
       if (frame.code !== "conflict") console.warn("chinwag: " + frame.code + ": " + frame.message);
-      if (state.pending) { state.pending = false; showProblem(frame.code === "unavailable" ? frame.message : MESSAGES.offline); }
+      if (state.pending) {
+        state.pending = false;
+        setDisabled(false);
+        showProblem(frame.code === "unavailable" ? frame.message : MESSAGES.failed);
+      }
       return;
     }
     // Everything else is drawn in order, each after its typing delay.
@@ -281,7 +287,7 @@
       if (frame.type === "answered") bubble("visitor", frame.text);
     });
     if (awaiting && state.questions[awaiting]) ask(state.questions[awaiting]);
-    if (!transcript.length) state.fresh = true;
+    state.fresh = !transcript.length;
   }
 
   function play(frame) {
