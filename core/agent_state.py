@@ -1,0 +1,205 @@
+"""Agents in the database: calendar connection, stored (encrypted) tokens, status, queue order.
+
+Status: ``not_connected`` (never connected), ``connected`` (in the routing queue) or
+``needs_reconnect`` (the provider revoked or expired the grant; out of the queue until the agent
+connects again). Nothing here raises on a revoked grant: it is recorded and the agent skipped.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import attrs
+import sqlalchemy as sa
+
+from .calendars import Grant, GrantRevoked
+from .credentials import Credentials, CredentialsKeyMissing, CredentialsUnreadable, generate_key
+from .meeting_settings import meeting_settings
+from .meeting_tables import agents as agent_rows
+from .meeting_tables import connect_requests
+from .store import utcnow
+
+log = logging.getLogger("chinwag.agents")
+CREDENTIALS_KEY = "chinwag.credentials"
+CONNECTED, NEEDS_RECONNECT, NOT_CONNECTED = "connected", "needs_reconnect", "not_connected"
+Result = TypeVar("Result")
+
+
+@attrs.frozen
+class AgentStatus:
+    """One line of ``chinwag agents list``."""
+
+    position: int
+    email: str
+    name: str
+    provider: str | None
+    status: str
+    reason: str | None
+
+
+def load_credentials(app: Any, has_stored_tokens: bool) -> Credentials | None:
+    """The token cipher from ``CHINWAG_SECRET_KEY``.
+
+    In demo mode (``chinwag serve --demo``) a missing key is replaced by a throwaway one, loudly;
+    otherwise a missing key is an error only when tokens are already stored (nothing to read).
+    """
+    try:
+        return Credentials.from_environment()
+    except CredentialsKeyMissing:
+        if os.environ.get("CHINWAG_DEMO"):
+            log.warning("!" * 72)
+            log.warning("DEMO MODE: CHINWAG_SECRET_KEY is not set; calendar tokens are encrypted with a throwaway")
+            log.warning("key that dies with this process. Never run a real deployment like this.")
+            log.warning("!" * 72)
+            return Credentials(generate_key())
+        if has_stored_tokens:
+            raise
+        return None
+
+
+def credentials(app: Any) -> Credentials:
+    """The app's token cipher; raise ``CredentialsKeyMissing`` (a clear message) when unset."""
+    cipher = app.state.get(CREDENTIALS_KEY)
+    if cipher is None:
+        return Credentials.from_environment()
+    return cipher
+
+
+async def sync_agents(app: Any) -> None:
+    """Add agents new in chinwag.yaml at the end of the queue; set up the token cipher."""
+    settings = meeting_settings(app)
+    async with app.store.transaction() as connection:
+        rows = {row.email: row for row in await connection.execute(sa.select(agent_rows))}
+        position = max((row.position for row in rows.values()), default=0)
+        for agent in settings.agents.values():
+            if agent.email not in rows:
+                position += 1
+                await connection.execute(sa.insert(agent_rows).values(
+                    email=agent.email, provider=agent.provider, calendar_id=agent.calendar_id, status=NOT_CONNECTED,
+                    position=position, updated_at=utcnow()))
+    has_tokens = any(row.credentials for row in rows.values())
+    app.state[CREDENTIALS_KEY] = load_credentials(app, has_tokens)
+
+
+async def queue(app: Any) -> list[AgentStatus]:
+    """Every configured agent in queue order, with status."""
+    settings = meeting_settings(app)
+    async with app.store.connect() as connection:
+        rows = (await connection.execute(sa.select(agent_rows).order_by(agent_rows.c.position))).all()
+    return [AgentStatus(index + 1, row.email, settings.agents[row.email].name, row.provider, row.status, row.status_reason)
+            for index, row in enumerate(row for row in rows if row.email in settings.agents)]
+
+
+async def connected_in_order(app: Any, emails: tuple[str, ...]) -> list[str]:
+    """The connected agents among ``emails``, in queue order."""
+    async with app.store.connect() as connection:
+        rows = await connection.execute(sa.select(agent_rows.c.email).where(
+            agent_rows.c.email.in_(emails), agent_rows.c.status == CONNECTED).order_by(agent_rows.c.position))
+        return list(rows.scalars())
+
+
+async def set_order(app: Any, emails: list[str]) -> None:
+    """Put ``emails`` first in the queue, in that order; the others keep their order after them."""
+    current = [status.email for status in await queue(app)]
+    wanted = [email.lower() for email in emails]
+    unknown = [email for email in wanted if email not in current]
+    if unknown:
+        raise ValueError(f"unknown agent(s): {', '.join(unknown)}")
+    order = wanted + [email for email in current if email not in wanted]
+    async with app.store.transaction() as connection:
+        for position, email in enumerate(order, start=1):
+            await connection.execute(sa.update(agent_rows).where(agent_rows.c.email == email).values(position=position))
+
+
+async def start_connect(app: Any, email: str, provider_name: str) -> str:
+    """Record a connect request and return the provider's consent URL for the agent to open."""
+    settings = meeting_settings(app)
+    email = email.lower()
+    if email not in settings.agents:
+        raise ValueError(f"{email} is not listed under agents: in chinwag.yaml")
+    provider = app.calendar_providers.get(provider_name)
+    if provider is None:
+        raise ValueError(f"no calendar provider {provider_name!r} is installed")
+    nonce = secrets.token_urlsafe(32)
+    redirect_uri = f"{settings.public_url}/-/oauth/{provider_name}/callback"
+    async with app.store.transaction() as connection:
+        await connection.execute(sa.insert(connect_requests).values(
+            nonce=nonce, agent_email=email, provider=provider_name, redirect_uri=redirect_uri, created_at=utcnow()))
+    return provider.authorization_url(app, nonce, redirect_uri)
+
+
+async def take_connect_request(app: Any, nonce: str, max_age_seconds: int = 3600) -> Any:
+    """The connect request for ``nonce`` (deleted: single use), or None when unknown or stale."""
+    async with app.store.transaction() as connection:
+        row = (await connection.execute(sa.select(connect_requests).where(connect_requests.c.nonce == nonce))).first()
+        if row is None:
+            return None
+        await connection.execute(sa.delete(connect_requests).where(connect_requests.c.nonce == nonce))
+    from .store import utc
+
+    age = (utcnow() - utc(row.created_at)).total_seconds()  # type: ignore[operator]
+    return row if age <= max_age_seconds else None
+
+
+async def store_tokens(app: Any, email: str, provider: str, tokens: dict[str, Any]) -> None:
+    """Keep the tokens encrypted and put the agent (back) in the queue."""
+    encrypted = credentials(app).encrypt(tokens)
+    async with app.store.transaction() as connection:
+        await connection.execute(sa.update(agent_rows).where(agent_rows.c.email == email).values(
+            provider=provider, credentials=encrypted, status=CONNECTED, status_reason=None, updated_at=utcnow()))
+
+
+async def mark_needs_reconnect(app: Any, email: str, reason: str) -> None:
+    """Take the agent out of the queue until they connect again, saying why."""
+    log.warning("agent %s needs to reconnect their calendar: %s", email, reason)
+    async with app.store.transaction() as connection:
+        await connection.execute(sa.update(agent_rows).where(agent_rows.c.email == email).values(
+            status=NEEDS_RECONNECT, status_reason=reason, updated_at=utcnow()))
+
+
+async def load_grant(app: Any, email: str) -> Grant | None:
+    """The agent's decrypted grant, whose refreshed tokens are saved back encrypted; None if unusable."""
+    async with app.store.connect() as connection:
+        row = (await connection.execute(sa.select(agent_rows).where(agent_rows.c.email == email))).first()
+    if row is None or row.status != CONNECTED or not row.credentials:
+        return None
+    try:
+        tokens = credentials(app).decrypt(row.credentials)
+    except CredentialsUnreadable as error:
+        await mark_needs_reconnect(app, email, str(error))
+        return None
+
+    async def save(new_tokens: dict[str, Any]) -> None:
+        encrypted = credentials(app).encrypt(new_tokens)
+        async with app.store.transaction() as connection:
+            await connection.execute(sa.update(agent_rows).where(agent_rows.c.email == email).values(
+                credentials=encrypted, updated_at=utcnow()))
+
+    return Grant(email, row.calendar_id or "", tokens, save)
+
+
+async def with_grant(app: Any, email: str, call: Callable[[Any, Grant], Awaitable[Result]]) -> Result | None:
+    """``await call(provider, grant)`` for a connected agent; None when the agent is unusable.
+
+    A revoked grant is tried once more with the tokens stored now (another process may have
+    rotated them meanwhile); revoked again, the agent is marked ``needs_reconnect``.
+    """
+    settings = meeting_settings(app)
+    provider = app.calendar_providers.get(settings.agents[email].provider)
+    for attempt in (1, 2):
+        grant = await load_grant(app, email)
+        if grant is None or provider is None:
+            return None
+        before = dict(grant.tokens)
+        try:
+            return await call(provider, grant)
+        except GrantRevoked as error:
+            reloaded = await load_grant(app, email)
+            if attempt == 2 or reloaded is None or reloaded.tokens == before:
+                await mark_needs_reconnect(app, email, str(error))
+                return None
+    return None

@@ -1,0 +1,58 @@
+"""Meetings, built in as a plugin: the ``meeting`` card, agents, OAuth callback, admin and CLI.
+
+Routing strategies come from plugins (``chinwag-round-robin`` registers round_robin, weighted and
+fewest_meetings); calendar providers too (``chinwag-google-calendar``, ``chinwag-outlook``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from . import meeting_tables  # noqa: F401  (declares the meeting tables on the core metadata)
+from .hookspecs import hookimpl
+from .problems import Problem
+
+
+@hookimpl
+def register_cards(register: Callable[[Any], Any], app: Any) -> None:
+    """The ``meeting`` card."""
+    from .meeting_card import MeetingCard
+
+    register(MeetingCard(app))
+
+
+@hookimpl
+def check_config(config: Any, app: Any) -> list[Problem]:
+    """Check ``agents:`` and ``meetings:``; keep the parsed settings for the app."""
+    from .meeting_settings import SETTINGS_KEY, parse_meeting_settings
+
+    settings, problems = parse_meeting_settings(config, app)
+    app.state[SETTINGS_KEY] = settings
+    return problems
+
+
+@hookimpl
+async def startup(app: Any) -> None:
+    """Record new agents in the queue and load the token key (a clear error if it is missing)."""
+    from .agent_state import sync_agents
+
+    await sync_agents(app)
+
+
+@hookimpl
+def register_routes(register: Callable[[Any], Any], app: Any) -> None:
+    """The OAuth callback and the meetings admin endpoints."""
+    from .meeting_routes import meeting_routes
+    from .oauth import oauth_routes
+
+    for route in [*oauth_routes(), *meeting_routes()]:
+        register(route)
+
+
+@hookimpl
+def register_commands(cli: Any) -> None:
+    """``chinwag agents ...`` and ``chinwag meetings ...``."""
+    from .meeting_commands import agents, meetings
+
+    cli.add_command(agents)
+    cli.add_command(meetings)

@@ -1,0 +1,175 @@
+"""The ``meeting`` card: offer real free times in the visitor's zone, book one, say so.
+
+    - id: book
+      type: meeting
+      text: Pick a time that suits you
+      route: round_robin            # or rules, {agent: ada@example.com}, {team: emea}
+      strategy: round_robin         # how a queue or team chooses: round_robin, weighted, fewest_meetings
+      field: lead.meetingAgent      # optional: store the agent's email on the lead
+      slots: 30                     # at most this many times offered
+      online_meeting: true          # optional: overrides meetings.online_meeting
+      booked_text: You're booked with {agent} on {time}.
+      taken_text: Someone just took that time. Here are the next free ones.
+      fallback: ...                 # optional: overrides meetings.fallback
+
+Steps: ``enter`` asks for the ``offer`` effect; its result becomes a ``slots`` question; the answer
+asks for the ``book`` effect; its result is a confirmation (and ``meeting_booked``), a fresh offer
+when the time was taken meanwhile, or a clear message when the calendar service failed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from .booking import BookingRequest, book
+from .cards import CardContext, Effect, Outcome, Question
+from .dialogue import Card, Dialogue
+from .meeting_settings import meeting_settings
+from .meeting_slots import offer
+from .routing import RoutingDecision, check_route, decide
+from .store import utcnow
+
+OPTIONS = {"text", "route", "strategy", "field", "slots", "online_meeting", "booked_text", "taken_text", "fallback",
+           "no_email_text", "delay"}
+DEFAULT_TEXT = {
+    "booked_text": "You're booked with {agent} on {time}. The invitation is on its way to your inbox.",
+    "taken_text": "Sorry, that time was just taken. Here are the next free times.",
+    "no_email_text": "I need your email address to send a meeting invitation, so let's skip booking for now.",
+}
+
+
+class MeetingCard:
+    """Meeting booking: routing, slots, the booking itself (an effectful card type)."""
+
+    name = "meeting"
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    # -- validation ------------------------------------------------------------------------------
+
+    def check(self, card: Card, dialogue: Dialogue, attributes: Any) -> list[str]:
+        """``text`` is required; ``route``, ``strategy`` and ``field`` must name known things."""
+        problems = [f"unknown option {key!r}" for key in sorted(set(card.options) - OPTIONS, key=str)]
+        if not isinstance(card.get("text"), str) or not card.get("text").strip():
+            problems.append("'text' is required")
+        problems += check_route(card.get("route", "round_robin"), meeting_settings(self.app),
+                                self.app.routing_strategies, card.get("strategy", "round_robin"))
+        field = card.get("field")
+        if field is not None and (attributes.get(field) is None or not attributes.get(field).writable):
+            problems.append(f"'field' must be a writable lead.* or company.* attribute (got {field!r})")
+        limit = card.get("slots", 30)
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 200:
+            problems.append("'slots' must be a whole number from 1 to 200")
+        return problems
+
+    def targets(self, card: Card) -> list[str | None]:
+        """Its default way on."""
+        return [None]
+
+    # -- the steps -------------------------------------------------------------------------------
+
+    def enter(self, card: Card, context: CardContext) -> Outcome:
+        """Ask the session for the free times (nothing to offer without an email to invite)."""
+        if not context.attribute("lead.email"):
+            return Outcome(say=(self._text(card, "no_email_text"),))
+        return Outcome(effect=Effect("offer"))
+
+    def receive(self, card: Card, context: CardContext, value: Any) -> Outcome:
+        """An effect's result (offer, booked, taken, failed), or the visitor's chosen slot id."""
+        result = context.effect_result
+        if result is None:
+            return self._chosen(card, context, value)
+        if result["kind"] == "booked":
+            meeting = result["meeting"]
+            field = card.get("field")
+            text = self._text(card, "booked_text").replace("{agent}", meeting["agent_name"]).replace(
+                "{time}", _local(meeting["start"], _zone(context)))
+            return Outcome(say=(text,), set_fields={field: meeting["agent_email"]} if field else {},
+                           events=(("meeting_booked", meeting),))
+        if result["kind"] == "failed":
+            return Outcome(say=(result["message"],))
+        preface = (self._text(card, "taken_text"),) if result["kind"] == "taken" else ()
+        if not result["slots"]:
+            return Outcome(say=(*preface, card.get("fallback") or meeting_settings(self.app).fallback))
+        slots = result["slots"]
+        shown = [{"id": slot["start"], "start": slot["start"], "end": slot["end"]} for slot in slots]
+        minutes = int((_instant(slots[0]["end"]) - _instant(slots[0]["start"])).total_seconds() // 60)
+        return Outcome(say=preface, ask=Question("slots", card.get("text"), {"slots": shown, "timezone": _zone(context), "duration": minutes}),
+                       remember={"slots": {slot["start"]: slot for slot in slots}, "decision": result["decision"]})
+
+    def _chosen(self, card: Card, context: CardContext, value: Any) -> Outcome:
+        slot = context.memory.get("slots", {}).get(value) if isinstance(value, str) else None
+        if slot is None:
+            return Outcome(invalid="Please choose one of the times offered.")
+        return Outcome(effect=Effect("book", {"slot": slot}), answer=value, answer_text=_local(value, _zone(context)))
+
+    # -- effects ---------------------------------------------------------------------------------
+
+    async def fulfil(self, card: Card, effect: Effect, context: Any, app: Any) -> Mapping[str, Any]:
+        """``offer``: route and find free times; ``book``: book the chosen one."""
+        if effect.kind == "offer":
+            decision = decide(meeting_settings(app), card.get("route", "round_robin"), card.get("strategy", "round_robin"),
+                              lambda name: context.lead.get(name))
+            return await self._offer(card, app, decision, "offer")
+        memory = context.state.memory.get(card.id, {})
+        decision = RoutingDecision(**{**memory["decision"], "agents": tuple(memory["decision"]["agents"])})
+        slot = effect.data["slot"]
+        result = await book(app, BookingRequest(
+            idempotency_key=f"{context.session_id}/{card.id}/{context.state.step}/{slot['start']}",
+            decision=decision, start=_instant(slot["start"]), end=_instant(slot["end"]), agents=tuple(slot["agents"]),
+            lead=context.lead, visitor_time_zone=_zone_of(context.visit), session_id=context.session_id,
+            dialogue_id=context.state.dialogue_id, page_url=context.visit.get("visit.page_url"),
+            online_meeting=card.get("online_meeting", meeting_settings(app).online_meeting)))
+        if result.outcome == "booked":
+            meeting = result.meeting
+            agent = meeting_settings(app).agents[meeting["agent_email"]]
+            return {"kind": "booked", "meeting": {
+                "meeting_id": meeting["id"], "agent_email": agent.email, "agent_name": agent.name,
+                "start": _iso(meeting["start"]), "end": _iso(meeting["end"]), "scheduled_for": _iso(meeting["start"]),
+                "queue": decision.queue, "status": "scheduled", "page_url": context.visit.get("visit.page_url"),
+                "join_url": meeting.get("join_url")}}
+        if result.outcome == "failed":
+            return {"kind": "failed", "message": result.message}
+        return await self._offer(card, app, decision, "taken")
+
+    async def _offer(self, card: Card, app: Any, decision: RoutingDecision, kind: str) -> dict[str, Any]:
+        slots = (await offer(app, decision, utcnow()))[: card.get("slots", 30)]
+        return {"kind": kind, "decision": {"queue": decision.queue, "agents": list(decision.agents), "strategy": decision.strategy},
+                "slots": [{"start": _iso(s.start), "end": _iso(s.end), "agents": list(s.agents)} for s in slots]}
+
+    def _text(self, card: Card, key: str) -> str:
+        return card.get(key) or DEFAULT_TEXT[key]
+
+
+def _zone_of(visit: Mapping[str, Any]) -> str:
+    """The visitor's IANA zone from the hello frame, UTC when missing or unknown."""
+    name = visit.get("visit.timezone")
+    try:
+        ZoneInfo(str(name))
+    except (ZoneInfoNotFoundError, ValueError):
+        return "UTC"
+    return str(name)
+
+
+def _zone(context: CardContext) -> str:
+    return _zone_of(context.visit)
+
+
+def _instant(text: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(dt.timezone.utc)
+
+
+def _iso(moment: dt.datetime) -> str:
+    if moment.tzinfo is None:  # SQLite hands back naive UTC
+        moment = moment.replace(tzinfo=dt.timezone.utc)
+    return moment.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _local(iso: str, zone: str) -> str:
+    """How the visitor reads a time: ``Wednesday 25 November, 10:00 (Europe/London)``."""
+    moment = _instant(iso).astimezone(ZoneInfo(zone))
+    return f"{moment.strftime('%A')} {moment.day} {moment.strftime('%B, %H:%M')} ({zone})"

@@ -1,0 +1,135 @@
+"""``chinwag agents list|order|connect`` and ``chinwag meetings [cancel|reschedule]``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+PROJECT_OPTION = click.option("--project", "-p", default=".", show_default=True,
+                              type=click.Path(file_okay=False, path_type=Path), help="The project folder.")
+
+
+def _run(project: Path, work: Any) -> Any:
+    from .cli import run_with_store
+
+    return run_with_store(project, work)
+
+
+def _fail(error: Exception) -> None:
+    raise click.ClickException(str(error))
+
+
+@click.group()
+def agents() -> None:
+    """Sales agents: the routing queue, their calendars."""
+
+
+@agents.command("list")
+@PROJECT_OPTION
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def list_agents(project: Path, as_json: bool) -> None:
+    """The routing queue in order, with each agent's calendar status."""
+    from .agent_state import queue
+
+    rows = _run(project, queue)
+    if as_json:
+        click.echo(json.dumps([{"position": r.position, "email": r.email, "name": r.name, "provider": r.provider,
+                                "status": r.status, "reason": r.reason} for r in rows], indent=2))
+        return
+    for row in rows:
+        note = "  (needs reconnect: run chinwag agents connect)" if row.status == "needs_reconnect" else ""
+        click.echo(f"{row.position:>3}  {row.email:<32} {row.name:<24} {row.provider or '-':<8} {row.status}{note}")
+
+
+@agents.command()
+@PROJECT_OPTION
+@click.argument("emails", nargs=-1, required=True)
+def order(project: Path, emails: tuple[str, ...]) -> None:
+    """Set the routing queue: EMAILS first, in this order; the others follow."""
+    from .agent_state import set_order
+
+    try:
+        _run(project, lambda app: set_order(app, list(emails)))
+    except ValueError as error:
+        _fail(error)
+    click.echo("queue: " + ", ".join(emails))
+
+
+@agents.command()
+@PROJECT_OPTION
+@click.option("--provider", required=True, help="The calendar provider: google, outlook, ...")
+@click.argument("email")
+def connect(project: Path, provider: str, email: str) -> None:
+    """Print the consent URL EMAIL opens to connect their calendar (valid for an hour, once)."""
+    from .agent_state import start_connect
+
+    try:
+        url = _run(project, lambda app: start_connect(app, email, provider))
+    except ValueError as error:
+        _fail(error)
+    click.echo(f"Ask {email} to open this link and allow access:\n{url}")
+
+
+@click.group(invoke_without_command=True)
+@PROJECT_OPTION
+@click.option("--agent", default=None, help="Only this agent's meetings.")
+@click.option("--since", default=None, help="Only meetings starting at or after this ISO 8601 time.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def meetings(context: click.Context, project: Path, agent: str | None, since: str | None, as_json: bool) -> None:
+    """Booked meetings: lead, agent, time, status and whether the time has passed."""
+    if context.invoked_subcommand is not None:
+        return
+    from .meeting_admin import list_meetings
+    from .meeting_routes import parse_time
+
+    try:
+        start = parse_time(since)
+    except ValueError:
+        raise click.BadParameter("must be an ISO 8601 time", param_hint="--since") from None
+    rows = _run(project, lambda app: list_meetings(app, agent, start))
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    for row in rows:
+        click.echo(f"{row['id']}  {row['start']}  {row['status']:<11} {'passed' if row['passed'] else 'upcoming':<8} "
+                   f"{row['agent_email']:<28} {row['lead_email'] or '-'}")
+
+
+@meetings.command()
+@PROJECT_OPTION
+@click.argument("meeting_id")
+def cancel(project: Path, meeting_id: str) -> None:
+    """Cancel a meeting; the provider tells the attendee."""
+    from .calendars import CalendarError
+    from .meeting_admin import MeetingError, cancel_meeting
+
+    try:
+        meeting = _run(project, lambda app: cancel_meeting(app, meeting_id))
+    except (MeetingError, CalendarError) as error:
+        _fail(error)
+    click.echo(f"{meeting['id']} cancelled")
+
+
+@meetings.command()
+@PROJECT_OPTION
+@click.argument("meeting_id")
+@click.option("--to", "to", required=True, help="The new start, ISO 8601 (UTC unless an offset is given).")
+def reschedule(project: Path, meeting_id: str, to: str) -> None:
+    """Move a meeting to a new start; the provider tells the attendee."""
+    from .calendars import CalendarError
+    from .meeting_admin import MeetingError, reschedule_meeting
+    from .meeting_routes import parse_time
+
+    try:
+        start = parse_time(to)
+    except ValueError:
+        raise click.BadParameter("must be an ISO 8601 time", param_hint="--to") from None
+    try:
+        meeting = _run(project, lambda app: reschedule_meeting(app, meeting_id, start))
+    except (MeetingError, CalendarError) as error:
+        _fail(error)
+    click.echo(f"{meeting['id']} rescheduled to {meeting['start']}")

@@ -1,0 +1,93 @@
+"""The tables of agents, meetings and routing, declared on the core ``metadata``.
+
+No double booking is the database's job: every live meeting claims the five-minute cells its
+time covers (start to end plus the agent's buffer) in ``meeting_claims``, whose primary key is
+(agent, cell). Two meetings of one agent that overlap by even a minute, whatever their lengths,
+want a common cell, so the second insert fails on every database and in every process.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import sqlalchemy as sa
+
+from .tables import metadata
+
+CLAIM_CELL = dt.timedelta(minutes=5)
+
+# One row per agent named in chinwag.yaml: calendar connection and place in the routing queue.
+agents = sa.Table(
+    "agents",
+    metadata,
+    sa.Column("email", sa.String(320), primary_key=True),
+    sa.Column("provider", sa.String(40), nullable=True),
+    sa.Column("calendar_id", sa.String(320), nullable=True),
+    sa.Column("credentials", sa.Text, nullable=True),  # Fernet-encrypted token dict (chinwag.credentials)
+    sa.Column("status", sa.String(20), nullable=False),  # not_connected | connected | needs_reconnect
+    sa.Column("status_reason", sa.Text, nullable=True),
+    sa.Column("position", sa.Integer, nullable=False),  # order in the round-robin queue
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+# A pending "connect your calendar" link: the OAuth ``state`` is this random, single-use nonce.
+connect_requests = sa.Table(
+    "calendar_connect_requests",
+    metadata,
+    sa.Column("nonce", sa.String(64), primary_key=True),
+    sa.Column("agent_email", sa.String(320), nullable=False),
+    sa.Column("provider", sa.String(40), nullable=False),
+    sa.Column("redirect_uri", sa.Text, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+meetings = sa.Table(
+    "meetings",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("idempotency_key", sa.String(200), nullable=False, unique=True),
+    sa.Column("agent_email", sa.String(320), nullable=False, index=True),
+    sa.Column("queue", sa.String(200), nullable=False),  # the routing queue name (reported with the event)
+    sa.Column("status", sa.String(20), nullable=False),  # pending | scheduled | rescheduled | cancelled
+    sa.Column("start", sa.DateTime(timezone=True), nullable=False, index=True),
+    sa.Column("end", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("lead_email", sa.String(320), nullable=True),
+    sa.Column("lead_name", sa.String(200), nullable=True),
+    sa.Column("session_id", sa.String(40), nullable=True),
+    sa.Column("dialogue_id", sa.String(200), nullable=True),
+    sa.Column("page_url", sa.Text, nullable=True),
+    sa.Column("remote_id", sa.Text, nullable=True),
+    sa.Column("join_url", sa.Text, nullable=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+meeting_claims = sa.Table(
+    "meeting_claims",
+    metadata,
+    sa.Column("agent_email", sa.String(320), primary_key=True),
+    sa.Column("cell", sa.DateTime(timezone=True), primary_key=True),
+    sa.Column("meeting_id", sa.String(40), sa.ForeignKey("meetings.id", ondelete="CASCADE"), nullable=False, index=True),
+)
+
+# The round-robin pointer of each routing queue: who took its last meeting. Locked (by an
+# UPDATE, which is a row lock on PostgreSQL and the write lock on SQLite) while a booking
+# chooses its agent, so processes booking at once take turns.
+routing_pointers = sa.Table(
+    "routing_pointers",
+    metadata,
+    sa.Column("queue", sa.String(200), primary_key=True),
+    sa.Column("last_agent", sa.String(320), nullable=True),
+    sa.Column("turns", sa.Integer, nullable=False),
+)
+
+
+def claim_cells(start: dt.datetime, end: dt.datetime) -> list[dt.datetime]:
+    """The cells [start, end) touches: the first one holding ``start`` up to the one before ``end``."""
+    epoch = dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)
+    cell = epoch + ((start - epoch) // CLAIM_CELL) * CLAIM_CELL
+    cells = []
+    while cell < end:
+        cells.append(cell)
+        cell += CLAIM_CELL
+    return cells

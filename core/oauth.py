@@ -1,0 +1,56 @@
+"""Where calendar providers send an agent back after consent: ``/-/oauth/{provider}/callback``.
+
+One route serves every registered provider. ``chinwag agents connect`` records a single-use
+random ``state`` (``chinwag.agent_state.start_connect``) in the database, so the callback works
+on any server process and a forged or replayed callback connects nobody.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import Route
+
+from .agent_state import store_tokens, take_connect_request
+from .calendars import CalendarError
+from .credentials import CredentialsKeyMissing
+
+log = logging.getLogger("chinwag.oauth")
+
+
+async def oauth_callback(request: Request) -> Response:
+    """Trade the authorization code for tokens and put the agent in the routing queue."""
+    app = request.app.state.chinwag
+    provider_name = request.path_params["provider"]
+    provider = app.calendar_providers.get(provider_name)
+    params = request.query_params
+    if provider is None:
+        return _page("Unknown calendar provider", f"No calendar provider {provider_name!r} is installed.", 404)
+    if params.get("error"):
+        return _page("Calendar not connected", f"The provider said: {params.get('error_description') or params['error']}.", 400)
+    connect = await take_connect_request(app, params.get("state", ""))
+    if connect is None or connect.provider != provider_name or not params.get("code"):
+        return _page("Link expired", "This connection link is unknown, used or expired. Run chinwag agents connect again.", 400)
+    try:
+        tokens = await provider.exchange_code(app, params["code"], connect.redirect_uri)
+        await store_tokens(app, connect.agent_email, provider_name, tokens)
+    except (CalendarError, CredentialsKeyMissing) as error:
+        log.warning("connecting %s's calendar failed: %s", connect.agent_email, error)
+        return _page("Calendar not connected", str(error), 502)
+    log.info("agent %s connected their %s calendar", connect.agent_email, provider_name)
+    return _page("Calendar connected", f"{connect.agent_email} is now in the meeting queue. You can close this page.")
+
+
+def _page(title: str, message: str, status: int = 200) -> Response:
+    body = (f"<!doctype html><meta charset=utf-8><title>{html.escape(title)}</title>"
+            f"<h1>{html.escape(title)}</h1><p>{html.escape(message)}</p>")
+    return HTMLResponse(body, status_code=status)
+
+
+def oauth_routes() -> list[Any]:
+    """The callback route for every provider."""
+    return [Route("/-/oauth/{provider}/callback", oauth_callback)]

@@ -1,0 +1,131 @@
+"""Booking meetings end to end: real server, real WebSocket, real HTTP to the calendar sandboxes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import httpx
+from meetings_support import (  # noqa: F401  (fixtures)
+    agent, book, choose, cli, connect_agent, free_port, google, meetings_rows, outlook, project, secret_key, serve, to_slots,
+)
+
+
+async def test_google_booking_end_to_end(tmp_path: Path, google) -> None:
+    port = free_port()
+    folder = project(tmp_path / "p", port, [agent("ada@example.com")], google=google, field="lead.meetingAgent")
+    with serve(folder, port) as server:
+        await connect_agent(server, folder, "ada@example.com")
+        visitor, question = await to_slots(server, "visitor@client.com", timezone="America/New_York")
+        shown = question["input"]
+        assert shown["kind"] == "slots" and shown["timezone"] == "America/New_York" and shown["duration"] == 30
+        first = shown["slots"][0]
+        assert first["id"].endswith("Z") and first["start"] == first["id"]
+        reply = await choose(visitor, first["id"])
+        start = dt.datetime.fromisoformat(first["start"].replace("Z", "+00:00"))
+        local = start.astimezone(__import__("zoneinfo").ZoneInfo("America/New_York"))
+        assert reply["text"].startswith("You're booked with Ada on ") and f"{local:%H:%M} (America/New_York)" in reply["text"]
+        event = await visitor.until("event")
+        while event["name"] != "meeting_booked":
+            event = await visitor.until("event")
+        assert event["data"]["agent_email"] == "ada@example.com" and event["data"]["scheduled_for"] == first["start"]
+        assert event["data"]["queue"] == "all agents" and event["data"]["page_url"] == "http://127.0.0.1/"
+        await visitor.close()
+        [row] = meetings_rows(server)
+        assert row["status"] == "scheduled" and row["lead_email"] == "visitor@client.com" and row["remote_id"]
+    [created] = google.state.events["ada@example.com"].values()
+    assert created["attendees"][-1]["email"] == "visitor@client.com"
+    assert "Thanks for booking a meeting with Ada" in created["description"]
+    assert f"{local:%H:%M} (America/New_York)" in created["description"]
+    [mail] = google.state.notifications
+    assert mail["kind"] == "invitation" and mail["to"] == ["visitor@client.com"] and mail["send_updates"] == "all"
+
+
+async def test_outlook_booking_end_to_end(tmp_path: Path, outlook) -> None:
+    port = free_port()
+    folder = project(tmp_path / "p", port, [agent("grace@example.com", provider="outlook")], outlook=outlook)
+    with serve(folder, port) as server:
+        await connect_agent(server, folder, "grace@example.com", provider="outlook")
+        visitor, reply = await book(server, "visitor@client.com")
+        assert reply["text"].startswith("You're booked with Grace")
+        await visitor.close()
+        [row] = meetings_rows(server)
+    [created] = outlook.state.events["grace@example.com"].values()
+    assert created["transactionId"] == row["idempotency_key"]
+    assert created["attendees"][0]["emailAddress"]["address"] == "visitor@client.com"
+    assert "Thanks for booking a meeting with Grace" in created["body"]["content"]
+    assert [mail["kind"] for mail in outlook.state.notifications] == ["invitation"]
+
+
+async def test_a_time_taken_meanwhile_is_refused_and_the_next_times_offered(tmp_path: Path, google) -> None:
+    port = free_port()
+    folder = project(tmp_path / "p", port, [agent("ada@example.com")], google=google)
+    with serve(folder, port) as server:
+        await connect_agent(server, folder, "ada@example.com")
+        first, question_one = await to_slots(server, "one@client.com")
+        second, question_two = await to_slots(server, "two@client.com")
+        wanted = question_one["input"]["slots"][0]["id"]
+        assert question_two["input"]["slots"][0]["id"] == wanted
+        assert (await choose(first, wanted))["text"].startswith("You're booked")
+        told = await choose(second, wanted)
+        assert told["text"] == "Sorry, that time was just taken. Here are the next free times."
+        again = await second.question()
+        offered = [slot["id"] for slot in again["input"]["slots"]]
+        assert wanted not in offered
+        # The agent's own calendar fills the next time: the fresh check with Google catches it.
+        busy_start = dt.datetime.fromisoformat(offered[0].replace("Z", "+00:00"))
+        google.state.add_busy("ada@example.com", busy_start, busy_start + dt.timedelta(minutes=30))
+        assert (await choose(second, offered[0]))["text"].startswith("Sorry, that time was just taken")
+        await second.question()
+        for visitor in (first, second):
+            await visitor.close()
+        assert len(meetings_rows(server)) == 1
+    assert len(google.state.events["ada@example.com"]) == 1
+
+
+async def test_provider_outage_mid_booking_leaves_nothing_behind(tmp_path: Path, google) -> None:
+    port = free_port()
+    folder = project(tmp_path / "p", port, [agent("ada@example.com")], google=google)
+    with serve(folder, port) as server:
+        await connect_agent(server, folder, "ada@example.com")
+        visitor, question = await to_slots(server, "visitor@client.com")
+        google.state.fail_next(503, times=10, path="/events", method="POST")
+        reply = await choose(visitor, question["input"]["slots"][0]["id"])
+        assert reply["text"].startswith("The calendar service isn't answering right now")
+        assert (await visitor.until("message"))["text"] == "Bye!"
+        await visitor.close()
+        assert meetings_rows(server) == []
+    assert google.state.events.get("ada@example.com", {}) == {}
+
+
+async def test_cancel_and_reschedule_update_the_remote_event(tmp_path: Path, google) -> None:
+    port = free_port()
+    folder = project(tmp_path / "p", port, [agent("ada@example.com")], google=google)
+    with serve(folder, port) as server:
+        await connect_agent(server, folder, "ada@example.com")
+        visitor, _ = await book(server, "visitor@client.com")
+        await visitor.close()
+        [row] = meetings_rows(server)
+        listing = json.loads((await cli(folder, "meetings", "--json")).output)
+        assert [(m["id"], m["lead_email"], m["agent_email"], m["status"], m["passed"]) for m in listing] == [
+            (row["id"], "visitor@client.com", "ada@example.com", "scheduled", False)]
+        later = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=30)).replace(minute=0, second=0, microsecond=0)
+        text = (await cli(folder, "meetings", "reschedule", row["id"], "--to", later.isoformat())).output
+        assert "rescheduled to" in text
+        event = google.state.events["ada@example.com"][row["remote_id"]]
+        assert event["start"]["dateTime"] == later.isoformat().replace("+00:00", "Z")
+        assert google.state.notifications[-1]["kind"] == "update"
+        table = (await cli(folder, "meetings", "--agent", "ada@example.com")).output
+        assert row["id"] in table and "rescheduled" in table and "upcoming" in table
+        headers = {"Authorization": "Bearer a-test-admin-token-0123456789"}
+        async with httpx.AsyncClient(base_url=server.url) as client:
+            assert (await client.get("/-/admin/meetings.json")).status_code == 401
+            cancelled = await client.post(f"/-/admin/meetings/{row['id']}/cancel", headers=headers)
+            assert cancelled.status_code == 200 and cancelled.json()["meeting"]["status"] == "cancelled"
+            listed = (await client.get("/-/admin/meetings.json", headers=headers)).json()["meetings"]
+            assert [m["status"] for m in listed] == ["cancelled"]
+            again = await client.post(f"/-/admin/meetings/{row['id']}/cancel", headers=headers)
+            assert again.status_code == 409
+    assert google.state.events["ada@example.com"][row["remote_id"]]["status"] == "cancelled"
+    assert google.state.notifications[-1]["kind"] == "cancellation"
