@@ -58,7 +58,8 @@ def create_app(chinwag: Chinwag, demo: bool = False) -> Starlette:
 async def widget_js(request: Request) -> Response:
     """The embeddable widget script."""
     return FileResponse(STATIC_DIR / "widget.js", media_type="text/javascript; charset=utf-8",
-                        headers={"Cache-Control": "public, max-age=300", "Access-Control-Allow-Origin": "*"})
+                        headers={"Cache-Control": "public, max-age=300", "Access-Control-Allow-Origin": "*",
+                                 "Cross-Origin-Resource-Policy": "cross-origin"})
 
 
 async def healthz(request: Request) -> Response:

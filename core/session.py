@@ -102,7 +102,8 @@ class Conversations:
                 dialogue, _ = parse_dialogue(definition, f"<{dialogue_id} v{version}>")
                 if dialogue is None:
                     return None
-            self._engines[key] = Engine(dialogue, self.app.cards, self.app.config.response_delay)
+            # The theme's response delay (a widget_theme setting) is the default typing delay.
+            self._engines[key] = Engine(dialogue, self.app.cards, self.app.theme["options"]["responseDelay"])
         return self._engines[key]
 
     # -- hello ---------------------------------------------------------------------------------------

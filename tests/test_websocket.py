@@ -186,3 +186,12 @@ async def test_foreign_origin_is_refused_and_allowed_origin_accepted(tmp_path: P
             await ScriptedVisitor(server.ws_url, origin=None).connect()
         async with ScriptedVisitor(server, origin="https://www.example.com") as allowed:
             assert (await allowed.connect())["type"] == "welcome"
+
+
+async def test_theme_response_delay_sets_the_typing_delay(tmp_path: Path) -> None:
+    project = write_project(tmp_path / "p", copy_from=QUICKSTART, config={"plugins": {"widget_theme": {"response_delay": 2.5}}})
+    with ServerThread(project, demo=False) as server:
+        async with ScriptedVisitor(server) as visitor:
+            await visitor.connect()
+            message = await visitor.until("message")
+    assert message["delay"] == 2.5
