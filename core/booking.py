@@ -28,6 +28,7 @@ from .calendars import CalendarError, EventRequest
 from .invitation import render_invitation, render_summary
 from .meeting_settings import meeting_settings
 from .meeting_slots import LIVE
+from .meeting_tables import agents as agent_rows
 from .meeting_tables import claim_cells, meeting_claims, meetings, routing_pointers
 from .routing import RoutingContext, RoutingDecision, period_start
 from .session import new_id
@@ -181,8 +182,10 @@ async def _hold_locked(app: Any, connection: Any, request: BookingRequest, tried
             query = query.where(meetings.c.created_at >= since)
         return {row[0]: row[1] for row in await connection.execute(query)}
 
+    in_queue_order = (await connection.execute(sa.select(agent_rows.c.email).where(
+        agent_rows.c.email.in_(request.decision.agents)).order_by(agent_rows.c.position))).scalars()
     ordered = await strategy.order(RoutingContext(
-        queue=queue, agents=tuple(a for a in request.agents if a in settings.agents), candidates=free,
+        queue=queue, agents=tuple(in_queue_order), candidates=free,
         last_agent=pointer.last_agent, weights={a: settings.agents[a].weight for a in free},
         period_start=period_start(utcnow(), settings.period), meetings_since=meetings_since))
     if not ordered:
