@@ -15,6 +15,7 @@ from .events import EventDispatcher
 from .problems import InvalidProject, Problem
 from .session import Conversations
 from .store import Store
+from .turn_writer import TurnWriter
 
 log = logging.getLogger("chinwag")
 
@@ -36,6 +37,7 @@ class Chinwag:
         self.dialogues: dict[str, Dialogue] = {}
         self.theme: dict[str, Any] = {}
         self.store: Store | None = None
+        self.turn_writer: TurnWriter | None = None
         self.templates = jinja2.Environment(
             loader=jinja2.ChoiceLoader([
                 jinja2.FileSystemLoader(str(config.templates_dir)),
@@ -88,6 +90,7 @@ class Chinwag:
 
         self.plugins.hook.register_tables(metadata=metadata)
         self.store = Store(self.config.database)
+        self.turn_writer = TurnWriter(self.store)
         await self.store.create_schema()
         await self.conversations.publish()
         for plugin_name, _ in await self.plugins.call_each("startup", isolate=False, app=self):
@@ -95,6 +98,8 @@ class Chinwag:
 
     async def stop(self) -> None:
         """Run the ``shutdown`` hooks and close the store."""
+        if self.turn_writer is not None:
+            await self.turn_writer.close()
         await self.events.drain()
         await self.plugins.call_each("shutdown", app=self)
         if self.store is not None:

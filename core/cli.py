@@ -66,6 +66,9 @@ def serve(project: Path, host: str, port: int, reload: bool, demo: bool) -> None
     click.echo(f"chinwag serving {project} at http://{host}:{port}/" + (" (demo pages at /)" if demo else ""))
     uvicorn.run("chinwag.server:app_from_environment", factory=True, host=host, port=port, reload=reload,
                 reload_dirs=[str(project.resolve())] if reload else None, ws_max_size=1 << 20,
+                # Chat frames are a few hundred bytes: per-connection compression state would
+                # cost more memory per idle visitor (about 45 KiB) than it saves in bandwidth.
+                ws_per_message_deflate=False,
                 log_level="info", proxy_headers=True)
 
 

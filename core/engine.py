@@ -44,8 +44,14 @@ class State:
     goals: list[str] = attrs.field(factory=list)
 
     def to_json(self) -> dict[str, Any]:
-        """A JSON-ready dict."""
-        return attrs.asdict(self)
+        """A JSON-ready dict (written out by hand: this runs twice on every turn)."""
+        return {
+            "dialogue_id": self.dialogue_id, "dialogue_version": self.dialogue_version, "status": self.status,
+            "card": self.card, "awaiting": self.awaiting,
+            "pending": dict(self.pending) if self.pending is not None else None, "step": self.step,
+            "answers": dict(self.answers), "memory": {card: dict(data) for card, data in self.memory.items()},
+            "engaged": self.engaged, "lead_captured": self.lead_captured, "goals": list(self.goals),
+        }
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> State:

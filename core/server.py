@@ -22,7 +22,8 @@ from .admin import admin_routes
 from .app import STATIC_DIR, Chinwag
 from .engine import EngineError
 from .protocol import Answer, FrameError, Hello, Ping, decode, encode, error_frame
-from .session import Conversation, SessionConflict
+from .session import Conversation
+from .turn_writer import SessionConflict
 
 log = logging.getLogger("chinwag.server")
 

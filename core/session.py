@@ -1,7 +1,7 @@
 """One visitor's conversation across connections: load state, run the engine, save, emit events.
 
 The database holds the truth. A connection keeps a ``Conversation`` as a cache, and every save
-checks the session's ``revision``, so a visitor may reconnect to any server process, or answer
+(through ``turn_writer``, which commits concurrent turns together) checks the session's ``revision``, so a visitor may reconnect to any server process, or answer
 in two tabs, without a turn being lost or played twice.
 """
 
@@ -20,16 +20,13 @@ from .engine import Engine, EngineError, State, Turn
 from .events import CLIENT_EVENTS, ChatEvent
 from .protocol import PROTOCOL_VERSION, Answer, Hello
 from .store import utcnow
-from .tables import dialogue_versions, events, sessions, transcript, visitors
+from .tables import dialogue_versions, sessions, transcript, visitors
+from .turn_writer import SessionConflict, TurnRecord
 
 log = logging.getLogger("chinwag.session")
 
 MAX_EFFECTS_PER_TURN = 8
 TRANSCRIPT_FRAMES = frozenset({"message", "question", "answered"})
-
-
-class SessionConflict(Exception):
-    """The session changed in the database since this connection loaded it."""
 
 
 @attrs.define
@@ -242,32 +239,28 @@ class Conversations:
     # -- saving --------------------------------------------------------------------------------------
 
     async def _save(self, conversation: Conversation, turn: Turn, new: bool = False) -> list[dict[str, Any]]:
-        """Store the turn in one transaction, then notify observers; return the frames to send."""
+        """Store the turn (batched with others, see ``turn_writer``), then notify observers.
+
+        Returns the frames to send; raises ``SessionConflict`` when the session changed elsewhere.
+        """
         now = utcnow()
         chat_events = [conversation.event(name, data) for name, data in turn.events]
-        status = turn.state.status
-        async with self.store.transaction() as connection:
-            if new:
-                await connection.execute(sa.insert(sessions).values(
-                    id=conversation.session_id, visitor_id=conversation.visitor_id,
-                    dialogue_id=conversation.dialogue.id, dialogue_version=conversation.dialogue.version,  # type: ignore[union-attr]
-                    status=status, state=turn.state.to_json(), revision=1,
-                    page_url=conversation.visit.get("visit.page_url"), created_at=now, updated_at=now))
-            else:
-                result = await connection.execute(sa.update(sessions).where(
-                    sessions.c.id == conversation.session_id, sessions.c.revision == conversation.revision,
-                ).values(state=turn.state.to_json(), status=status, revision=conversation.revision + 1, updated_at=now))
-                if result.rowcount != 1:
-                    raise SessionConflict(conversation.session_id)
-            stored = [frame for frame in turn.frames if frame["type"] in TRANSCRIPT_FRAMES]
-            if stored:
-                await connection.execute(sa.insert(transcript), [
-                    {"session_id": conversation.session_id, "frame": frame, "created_at": now} for frame in stored])
-            if chat_events:
-                await connection.execute(sa.insert(events), [event.row() for event in chat_events])
-            if turn.lead_updates:
-                lead = {**conversation.lead, **turn.lead_updates}
-                await connection.execute(sa.update(visitors).where(visitors.c.id == conversation.visitor_id).values(lead=lead))
+        state = turn.state.to_json()
+        new_session = None
+        if new:
+            new_session = {
+                "id": conversation.session_id, "visitor_id": conversation.visitor_id,
+                "dialogue_id": conversation.dialogue.id, "dialogue_version": conversation.dialogue.version,  # type: ignore[union-attr]
+                "status": turn.state.status, "state": state, "revision": 1,
+                "page_url": conversation.visit.get("visit.page_url"), "created_at": now, "updated_at": now}
+        await self.app.turn_writer.write(TurnRecord(
+            session_id=conversation.session_id, visitor_id=conversation.visitor_id,  # type: ignore[arg-type]
+            revision=conversation.revision, state=state, status=turn.state.status, now=now, new_session=new_session,
+            transcript=tuple({"session_id": conversation.session_id, "frame": frame, "created_at": now}
+                             for frame in turn.frames if frame["type"] in TRANSCRIPT_FRAMES),
+            events=tuple(event.row() for event in chat_events),
+            lead={**conversation.lead, **turn.lead_updates} if turn.lead_updates else None,
+        ))
         conversation.state, conversation.revision = turn.state, 1 if new else conversation.revision + 1
         conversation.lead.update(turn.lead_updates)
         self.app.events.dispatch(chat_events)

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import json
 import os
@@ -84,7 +85,8 @@ class ServerThread:
         """Start serving; return when the server accepts connections."""
         import uvicorn
 
-        config = uvicorn.Config(self.asgi, log_level="warning", ws_max_size=1 << 20, lifespan="on")
+        config = uvicorn.Config(self.asgi, log_level="warning", ws_max_size=1 << 20, ws_per_message_deflate=False,
+                                lifespan="on")
         self._server = uvicorn.Server(config)
         ready = threading.Event()
 
@@ -263,4 +265,6 @@ def _postgres_admin(url: Any, statement: str) -> None:
         finally:
             await connection.close()
 
-    asyncio.run(run())
+    # On a thread of its own, so the fixture works from async tests and fixtures too.
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(asyncio.run, run()).result()

@@ -1,0 +1,137 @@
+"""Group commit: every turn waiting to be stored goes into the database in one transaction.
+
+One transaction per turn makes concurrent visitors queue for the database (SQLite has a single
+writer; every commit costs a round trip either way). The writer takes all turns that arrived
+while the previous transaction ran, stores them together, and releases each turn's reply only
+after the commit. Each turn keeps its own revision check: a turn whose session changed elsewhere
+fails alone with ``SessionConflict`` and writes nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from typing import Any
+
+import attrs
+import sqlalchemy as sa
+
+from .store import Store
+from .tables import events, sessions, transcript, visitors
+
+log = logging.getLogger("chinwag.turn_writer")
+
+MAX_BATCH = 256
+
+
+class SessionConflict(Exception):
+    """The session changed in the database since this connection loaded it."""
+
+
+@attrs.frozen
+class TurnRecord:
+    """The rows one turn writes."""
+
+    session_id: str
+    visitor_id: str
+    revision: int  # the revision the turn was played on; 0 for a new session
+    state: dict[str, Any]
+    status: str
+    now: dt.datetime
+    new_session: dict[str, Any] | None = None  # the full row, for a session's first turn
+    transcript: tuple[dict[str, Any], ...] = ()
+    events: tuple[dict[str, Any], ...] = ()
+    lead: dict[str, Any] | None = None  # the visitor's whole lead, when the turn changed it
+
+
+_UPDATE_SESSION = sessions.update().where(
+    sessions.c.id == sa.bindparam("b_id"), sessions.c.revision == sa.bindparam("b_revision"),
+).values(state=sa.bindparam("b_state"), status=sa.bindparam("b_status"),
+         revision=sa.bindparam("b_new_revision"), updated_at=sa.bindparam("b_now"))
+_UPDATE_LEAD = visitors.update().where(visitors.c.id == sa.bindparam("b_id")).values(lead=sa.bindparam("b_lead"))
+
+
+def _write_batch(connection: sa.Connection, records: list[TurnRecord]) -> set[int]:
+    """Write every record; return the indexes of those whose revision check failed."""
+    conflicts: set[int] = set()
+    transcript_rows: list[dict[str, Any]] = []
+    event_rows: list[dict[str, Any]] = []
+    for index, record in enumerate(records):
+        if record.new_session is not None:
+            connection.execute(sa.insert(sessions), record.new_session)
+        else:
+            result = connection.execute(_UPDATE_SESSION, {
+                "b_id": record.session_id, "b_revision": record.revision, "b_state": record.state,
+                "b_status": record.status, "b_new_revision": record.revision + 1, "b_now": record.now})
+            if result.rowcount != 1:
+                conflicts.add(index)
+                continue
+        transcript_rows.extend(record.transcript)
+        event_rows.extend(record.events)
+        if record.lead is not None:
+            connection.execute(_UPDATE_LEAD, {"b_id": record.visitor_id, "b_lead": record.lead})
+    if transcript_rows:
+        connection.execute(sa.insert(transcript), transcript_rows)
+    if event_rows:
+        connection.execute(sa.insert(events), event_rows)
+    return conflicts
+
+
+class TurnWriter:
+    """Stores turns in batches; ``await write(record)`` returns once the record is committed."""
+
+    def __init__(self, store: Store, max_batch: int = MAX_BATCH) -> None:
+        self.store = store
+        self.max_batch = max_batch
+        self._pending: list[tuple[TurnRecord, asyncio.Future[None]]] = []
+        self._task: asyncio.Task[None] | None = None
+
+    async def write(self, record: TurnRecord) -> None:
+        """Store one turn; raise ``SessionConflict`` if its session changed meanwhile."""
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._pending.append((record, future))
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._drain())
+        await future
+
+    async def _drain(self) -> None:
+        # Turns that arrive while a batch commits wait here and form the next batch.
+        while self._pending:
+            batch, self._pending = self._pending[: self.max_batch], self._pending[self.max_batch:]
+            try:
+                conflicts = await self._commit([record for record, _ in batch])
+            except Exception:
+                log.warning("a batch of %d turns failed; storing them one by one", len(batch), exc_info=True)
+                await self._one_by_one(batch)
+                continue
+            for index, (_, future) in enumerate(batch):
+                _settle(future, SessionConflict() if index in conflicts else None)
+
+    async def _commit(self, records: list[TurnRecord]) -> set[int]:
+        async with self.store.transaction() as connection:
+            return await connection.run_sync(_write_batch, records)
+
+    async def _one_by_one(self, batch: list[tuple[TurnRecord, asyncio.Future[None]]]) -> None:
+        """After a failed batch: each turn in its own transaction, so only a bad one fails."""
+        for record, future in batch:
+            try:
+                conflicts = await self._commit([record])
+            except Exception as error:
+                _settle(future, error)
+            else:
+                _settle(future, SessionConflict() if conflicts else None)
+
+    async def close(self) -> None:
+        """Wait until every pending turn is stored."""
+        if self._task is not None:
+            await asyncio.gather(self._task, return_exceptions=True)
+
+
+def _settle(future: asyncio.Future[None], error: BaseException | None) -> None:
+    if future.done():  # the visitor's connection went away and the waiter was cancelled
+        return
+    if error is None:
+        future.set_result(None)
+    else:
+        future.set_exception(error)
