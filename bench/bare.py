@@ -67,7 +67,8 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8100)
     args = parser.parse_args()
     # Same settings as chinwag.cli.serve: the difference measured is chinwag's, not uvicorn's.
-    uvicorn.run(app, host=args.host, port=args.port, ws_max_size=1 << 20, log_level="info", proxy_headers=True)
+    uvicorn.run(app, host=args.host, port=args.port, ws_max_size=1 << 20, ws_per_message_deflate=False,
+                log_level="info", proxy_headers=True)
 
 
 if __name__ == "__main__":
