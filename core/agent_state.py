@@ -21,6 +21,7 @@ from .credentials import Credentials, CredentialsKeyMissing, CredentialsUnreadab
 from .meeting_settings import meeting_settings
 from .meeting_tables import agents as agent_rows
 from .meeting_tables import connect_requests
+from .mounted_sandboxes import in_sandbox
 from .store import utcnow
 
 log = logging.getLogger("chinwag.agents")
@@ -44,13 +45,16 @@ class AgentStatus:
 def load_credentials(app: Any, has_stored_tokens: bool) -> Credentials | None:
     """The token cipher from ``CHINWAG_SECRET_KEY``.
 
-    In demo mode (``chinwag serve --demo``) a missing key is replaced by a throwaway one, loudly;
-    otherwise a missing key is an error only when tokens are already stored (nothing to read).
+    In demo mode (``chinwag serve --demo``, or every agent on a sandbox calendar) a missing key is
+    replaced by a throwaway one, loudly; otherwise a missing key is an error only when tokens are
+    already stored (there is nothing to read them with).
     """
     try:
         return Credentials.from_environment()
     except CredentialsKeyMissing:
-        if os.environ.get("CHINWAG_DEMO"):
+        agents = meeting_settings(app).agents.values()
+        all_sandboxed = bool(agents) and all(in_sandbox(app.calendar_providers.get(a.provider)) for a in agents)
+        if os.environ.get("CHINWAG_DEMO") or all_sandboxed:
             log.warning("!" * 72)
             log.warning("DEMO MODE: CHINWAG_SECRET_KEY is not set; calendar tokens are encrypted with a throwaway")
             log.warning("key that dies with this process. Never run a real deployment like this.")
@@ -83,6 +87,10 @@ async def sync_agents(app: Any) -> None:
                     position=position, updated_at=utcnow()))
     has_tokens = any(row.credentials for row in rows.values())
     app.state[CREDENTIALS_KEY] = load_credentials(app, has_tokens)
+    for agent in settings.agents.values():
+        provider = app.calendar_providers.get(agent.provider)
+        if in_sandbox(provider):  # a fresh sandbox knows no earlier tokens: connect again
+            await store_tokens(app, agent.email, agent.provider, provider.sandbox_tokens(agent.email))
 
 
 async def queue(app: Any) -> list[AgentStatus]:
