@@ -184,7 +184,7 @@ async def _hold_locked(app: Any, connection: Any, request: BookingRequest, tried
 
     in_queue_order = (await connection.execute(sa.select(agent_rows.c.email).where(
         agent_rows.c.email.in_(request.decision.agents)).order_by(agent_rows.c.position))).scalars()
-    ordered = await strategy.order(RoutingContext(
+    ordered = await strategy.choose(RoutingContext(
         queue=queue, agents=tuple(in_queue_order), candidates=free,
         last_agent=pointer.last_agent, weights={a: settings.agents[a].weight for a in free},
         period_start=period_start(utcnow(), settings.period), meetings_since=meetings_since))

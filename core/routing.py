@@ -56,7 +56,7 @@ class RoutingStrategy(Protocol):
 
     name: str
 
-    async def order(self, context: RoutingContext) -> list[str]:
+    async def choose(self, context: RoutingContext) -> list[str]:
         """``context.candidates`` in the order to try them."""
 
 

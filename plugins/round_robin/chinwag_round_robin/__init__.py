@@ -25,7 +25,7 @@ class RoundRobin:
 
     name = "round_robin"
 
-    async def order(self, context: RoutingContext) -> list[str]:
+    async def choose(self, context: RoutingContext) -> list[str]:
         """The free agents, starting after the last one to take a meeting."""
         turn = rotation(context.agents, context.last_agent)
         return [agent for agent in turn if agent in context.candidates]
@@ -36,7 +36,7 @@ class Weighted:
 
     name = "weighted"
 
-    async def order(self, context: RoutingContext) -> list[str]:
+    async def choose(self, context: RoutingContext) -> list[str]:
         """Lowest (meetings + 1) / weight first; ties in rotation order."""
         counts = await context.meetings_since(context.period_start)
         turn = [agent for agent in rotation(context.agents, context.last_agent) if agent in context.candidates]
@@ -48,7 +48,7 @@ class FewestMeetings:
 
     name = "fewest_meetings"
 
-    async def order(self, context: RoutingContext) -> list[str]:
+    async def choose(self, context: RoutingContext) -> list[str]:
         """Fewest meetings since the period started first; ties in rotation order."""
         counts = await context.meetings_since(context.period_start)
         turn = [agent for agent in rotation(context.agents, context.last_agent) if agent in context.candidates]
