@@ -268,3 +268,23 @@ def _postgres_admin(url: Any, statement: str) -> None:
     # On a thread of its own, so the fixture works from async tests and fixtures too.
     with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
         pool.submit(asyncio.run, run()).result()
+
+
+# -- provider plugins with a sandbox (see chinwag.sandbox) ------------------------------------------
+
+# Provider settings that keep retry tests fast: three quick retries, short waits.
+FAST_RETRY_SETTINGS = {"max_retries": 3, "retry_base_delay": 0.01, "retry_max_delay": 2}
+
+
+def sandbox_grant(state: Any, agent_email: str, calendar_id: str, saved: list[dict[str, Any]]) -> Any:
+    """The ``Grant`` chinwag holds once ``agent_email`` connected through a sandbox.
+
+    ``state`` is a ``chinwag.sandbox.SandboxState``; every token dict the provider asks chinwag to
+    store is appended to ``saved``.
+    """
+    from .calendars import Grant
+
+    async def save(tokens: dict[str, Any]) -> None:
+        saved.append(dict(tokens))
+
+    return Grant(agent_email=agent_email, calendar_id=calendar_id, tokens=state.stored_tokens(agent_email), saver=save)

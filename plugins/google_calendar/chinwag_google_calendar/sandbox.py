@@ -9,51 +9,32 @@ Run it alone: ``python -m chinwag_google_calendar.sandbox --port 8701``.
 
 from __future__ import annotations
 
-import argparse
-import base64
 import datetime as dt
-import html
-import socket
-import threading
-import time
-from collections.abc import Awaitable, Callable
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
 
 import attrs
-import uvicorn
+from chinwag import sandbox
+from chinwag.sandbox import SandboxServer
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from .sandbox_state import GoogleApiError, GoogleSandboxState
+from .sandbox_state import Fault, GoogleApiError, GoogleSandboxState
 
-Endpoint = Callable[[Request], Awaitable[Response]]
+__all__ = ["SandboxServer", "create_sandbox", "main", "plugin_config", "serve_in_thread"]
 
 
 def create_sandbox(state: GoogleSandboxState | None = None) -> Starlette:
     """The sandbox ASGI app; its state is ``app.state.sandbox`` (a ``GoogleSandboxState``)."""
     state = state or GoogleSandboxState()
 
-    def api(endpoint: Endpoint) -> Endpoint:
-        """Apply injected faults, then answer Google API errors in Google's shape."""
-
-        async def guarded(request: Request) -> Response:
-            fault = state.take_fault(request.method, request.url.path)
-            if fault and not fault.after_processing:
-                return _fault_response(fault.status, fault.reason, fault.retry_after)
-            try:
-                response = await endpoint(request)
-            except GoogleApiError as error:
-                response = JSONResponse(error.body(), status_code=error.code)
-            return _fault_response(fault.status, fault.reason, fault.retry_after) if fault else response
-
-        return guarded
+    # Apply injected faults, then answer Google API errors in Google's shape.
+    api = sandbox.fault_guard(state, _fault_response, GoogleApiError,
+                              lambda error: JSONResponse(error.body(), status_code=error.code))
 
     def user(request: Request) -> str:
-        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-        owner = state.user_of(token) if scheme.lower() == "bearer" else None
+        owner = sandbox.bearer_user(request, state)
         if owner is None:
             raise GoogleApiError(401, "authError", ("header", "Authorization"))
         return owner
@@ -66,12 +47,10 @@ def create_sandbox(state: GoogleSandboxState | None = None) -> Starlette:
         return owner
 
     async def token(request: Request) -> Response:
-        form = dict(parse_qsl((await request.body()).decode()))
-        client_id, client_secret = _client_credentials(request, form)
-        if (client_id, client_secret) != (state.client_id, state.client_secret):
+        form = await sandbox.token_form(request, state)
+        if form is None:
             return JSONResponse({"error": "invalid_client", "error_description": "The OAuth client was not found."}, 401)
         grant_type = form.get("grant_type", "")
-        state.token_requests.append(grant_type)
         if grant_type == "authorization_code":
             tokens = state.redeem_code(form.get("code", ""), form.get("redirect_uri", ""))
             error = "Bad Request"
@@ -87,16 +66,18 @@ def create_sandbox(state: GoogleSandboxState | None = None) -> Starlette:
     async def consent(request: Request) -> Response:
         if request.method == "GET":
             params = dict(request.query_params)
-            if params.get("client_id") != state.client_id or params.get("response_type") != "code":
+            if not sandbox.is_authorization_request(params, state):
                 return HTMLResponse("<h1>Error 401: invalid_client</h1><p>The OAuth client was not found.</p>", 401)
-            return HTMLResponse(_consent_page(params))
-        form = dict(parse_qsl((await request.body()).decode()))
+            return HTMLResponse(sandbox.consent_page(
+                params, title="Sign in - Google Accounts (sandbox)", heading="Google sandbox",
+                asks="chinwag wants to access your Google Account:", owner_label="Calendar owner", allow_label="Allow"))
+        form = await sandbox.read_form(request)
         answer: dict[str, str] = {"state": form.get("state", "")}
         if form.get("decision") == "allow" and form.get("email"):
             answer.update(code=state.issue_code(form["email"], form.get("redirect_uri", "")), scope=form.get("scope", ""))
         else:
             answer["error"] = "access_denied"
-        return RedirectResponse(f"{form.get('redirect_uri', '')}?{urlencode(answer)}", status_code=303)
+        return sandbox.redirect_to_client(form, answer)
 
     async def free_busy(request: Request) -> Response:
         owner, body = user(request), await request.json()
@@ -136,11 +117,6 @@ def create_sandbox(state: GoogleSandboxState | None = None) -> Starlette:
             "faults": [attrs.asdict(fault) for fault in state.faults],
         })
 
-    async def add_fault(request: Request) -> Response:
-        options = await request.json()
-        fault = state.fail_next(int(options.pop("status")), int(options.pop("times", 1)), **options)
-        return JSONResponse(attrs.asdict(fault), 201)
-
     async def add_busy(request: Request) -> Response:
         body = await request.json()
         state.add_busy(body["calendar"], _instant(body["start"]), _instant(body["end"]))
@@ -158,7 +134,7 @@ def create_sandbox(state: GoogleSandboxState | None = None) -> Starlette:
         Route("/calendar/v3/calendars/{calendar_id}/events", api(insert), methods=["POST"]),
         Route("/calendar/v3/calendars/{calendar_id}/events/{event_id}", api(one_event), methods=["GET", "PATCH", "DELETE"]),
         Route("/_sandbox", inspect, methods=["GET"]),
-        Route("/_sandbox/faults", add_fault, methods=["POST"]),
+        Route("/_sandbox/faults", sandbox.fault_endpoint(state), methods=["POST"]),
         Route("/_sandbox/busy", add_busy, methods=["POST"]),
         Route("/_sandbox/revoke", revoke, methods=["POST"]),
     ])
@@ -174,66 +150,15 @@ def plugin_config(url: str, state: GoogleSandboxState | None = None) -> dict[str
             "client_id": state.client_id, "client_secret": state.client_secret}
 
 
-@attrs.define
-class SandboxServer:
-    """A sandbox served by uvicorn on a background thread; ``stop()`` ends it."""
-
-    url: str
-    state: GoogleSandboxState
-    _server: uvicorn.Server
-    _thread: threading.Thread
-
-    def plugin_config(self) -> dict[str, Any]:
-        """The plugin settings that point chinwag at this server."""
-        return plugin_config(self.url, self.state)
-
-    def stop(self) -> None:
-        """Ask the server to finish and wait for its thread."""
-        self._server.should_exit = True
-        self._thread.join(timeout=10)
-
-
-def serve_in_thread(host: str = "127.0.0.1", port: int = 0, state: GoogleSandboxState | None = None) -> SandboxServer:
+def serve_in_thread(host: str = "127.0.0.1", port: int = 0,
+                    state: GoogleSandboxState | None = None) -> SandboxServer[GoogleSandboxState]:
     """Serve a sandbox on ``host:port`` (0: any free port) in a daemon thread; return once it listens."""
     state = state or GoogleSandboxState()
-    listener = socket.create_server((host, port))
-    bound_host, bound_port = listener.getsockname()[:2]
-    server = uvicorn.Server(uvicorn.Config(create_sandbox(state), log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, name="google-sandbox", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError(f"the Google sandbox did not start on {host}:{port}")
-        time.sleep(0.01)
-    return SandboxServer(f"http://{bound_host}:{bound_port}", state, server, thread)
+    return sandbox.serve_in_thread(create_sandbox(state), state, plugin_config, host, port, label="Google sandbox")
 
 
-def _fault_response(status: int, reason: str | None, retry_after: str | None) -> Response:
-    headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
-    return JSONResponse(GoogleApiError(status, reason).body(), status_code=status, headers=headers)
-
-
-def _client_credentials(request: Request, form: dict[str, str]) -> tuple[str | None, str | None]:
-    """client_secret_post or client_secret_basic: Google accepts both."""
-    scheme, _, encoded = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() == "basic":
-        client_id, _, client_secret = base64.b64decode(encoded).decode().partition(":")
-        return client_id, client_secret
-    return form.get("client_id"), form.get("client_secret")
-
-
-def _consent_page(params: dict[str, str]) -> str:
-    hidden = "".join(f'<input type="hidden" name="{html.escape(k)}" value="{html.escape(v)}">'
-                     for k, v in params.items() if k in ("redirect_uri", "state", "scope"))
-    email = html.escape(params.get("login_hint", "agent@example.com"))
-    scopes = "".join(f"<li>{html.escape(s)}</li>" for s in params.get("scope", "").split())
-    return f"""<!doctype html><html><head><meta charset="utf-8"><title>Sign in - Google Accounts (sandbox)</title></head>
-<body style="font-family: sans-serif; max-width: 32rem; margin: 3rem auto">
-<h1>Google sandbox</h1><p>chinwag wants to access your Google Account:</p><ul>{scopes}</ul>
-<form method="post">{hidden}<label>Calendar owner <input name="email" type="email" value="{email}" required></label>
-<p><button name="decision" value="allow">Allow</button> <button name="decision" value="deny">Cancel</button></p></form>
-</body></html>"""
+def _fault_response(fault: Fault) -> Response:
+    return JSONResponse(GoogleApiError(fault.status, fault.reason).body(), status_code=fault.status, headers=fault.headers())
 
 
 def _instant(text: Any) -> dt.datetime | None:
@@ -250,13 +175,8 @@ def _z(moment: dt.datetime) -> str:
 
 def main() -> None:
     """Serve the sandbox in the foreground for a demo."""
-    parser = argparse.ArgumentParser(description="A local stand-in for Google Calendar's servers")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8701)
-    options = parser.parse_args()
-    print(f"Google sandbox on http://{options.host}:{options.port}; plugin settings: "
-          f"{plugin_config(f'http://{options.host}:{options.port}')}")
-    uvicorn.run(create_sandbox(), host=options.host, port=options.port, log_level="warning")
+    sandbox.serve_in_foreground(create_sandbox(), plugin_config, label="Google sandbox", port=8701,
+                                description="A local stand-in for Google Calendar's servers")
 
 
 if __name__ == "__main__":

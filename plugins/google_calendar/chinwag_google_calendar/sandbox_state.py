@@ -12,10 +12,11 @@ import re
 import secrets
 import string
 import time
-from typing import Any
+from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
 import attrs
+from chinwag import sandbox
 
 EVENT_ID = re.compile(r"^[a-v0-9]{5,1024}$")
 
@@ -60,59 +61,32 @@ class GoogleApiError(Exception):
 
 
 @attrs.define
-class Fault:
-    """An error to answer instead of (or after) doing the work, for the next ``remaining`` matching calls."""
+class Fault(sandbox.Fault):
+    """A ``chinwag.sandbox.Fault`` that may name the Google error ``reason`` to answer with."""
 
-    status: int
-    remaining: int = 1
-    path: str | None = None  # substring of the URL path; None matches every API and token call
-    method: str | None = None
-    retry_after: str | None = None
     reason: str | None = None
-    after_processing: bool = False  # do the work, then fail: the client never sees the success
-
-    def matches(self, method: str, path: str) -> bool:
-        """Whether this fault applies to a request."""
-        return (self.path is None or self.path in path) and (self.method is None or self.method == method.upper())
 
 
 @attrs.define
-class GoogleSandboxState:
+class GoogleSandboxState(sandbox.SandboxState):
     """In-memory Google: one OAuth client, users by email, one calendar per user."""
 
-    client_id: str = "sandbox-client"
-    client_secret: str = "sandbox-secret"
-    access_token_lifetime: int = 3600
+    fault_class: ClassVar[type[sandbox.Fault]] = Fault
+    code_prefix: ClassVar[str] = "4/sandbox-"
+    access_token_prefix: ClassVar[str] = "ya29.sandbox-"
+
     conference_pending: bool = False  # Meet links appear on a later events.get, as Google may do
     busy: dict[str, list[tuple[dt.datetime, dt.datetime]]] = attrs.field(factory=dict)
-    codes: dict[str, tuple[str, str]] = attrs.field(factory=dict)  # code -> (user, redirect_uri)
-    refresh_tokens: dict[str, str] = attrs.field(factory=dict)  # refresh token -> user
-    access_tokens: dict[str, tuple[str, float]] = attrs.field(factory=dict)  # token -> (user, expires_at)
     events: dict[str, dict[str, dict[str, Any]]] = attrs.field(factory=dict)  # calendar -> id -> event
     notifications: list[dict[str, Any]] = attrs.field(factory=list)  # mail Google would have sent
-    token_requests: list[str] = attrs.field(factory=list)  # grant_type of each token call, in order
-    faults: list[Fault] = attrs.field(factory=list)
 
     # -- OAuth -------------------------------------------------------------------------------------
-
-    def issue_code(self, user: str, redirect_uri: str) -> str:
-        """An authorization code for ``user``, as the consent page hands out."""
-        code = "4/sandbox-" + secrets.token_urlsafe(16)
-        self.codes[code] = (user.lower(), redirect_uri)
-        return code
-
-    def redeem_code(self, code: str, redirect_uri: str) -> dict[str, Any] | None:
-        """Tokens for a code (single use, redirect URI must match), or None."""
-        user, expected_uri = self.codes.pop(code, (None, None))
-        if user is None or expected_uri != redirect_uri:
-            return None
-        return self.issue_tokens(user)
 
     def issue_tokens(self, user: str) -> dict[str, Any]:
         """A fresh refresh and access token for ``user`` (the token endpoint's answer)."""
         refresh_token = "1//sandbox-" + secrets.token_urlsafe(24)
         self.refresh_tokens[refresh_token] = user.lower()
-        return {**self._access(user.lower()), "refresh_token": refresh_token}
+        return {**self._access(user), "refresh_token": refresh_token}
 
     def refresh(self, refresh_token: str) -> dict[str, Any] | None:
         """A new access token for a live refresh token (Google sends no new refresh token), or None."""
@@ -120,16 +94,9 @@ class GoogleSandboxState:
         return self._access(user) if user else None
 
     def _access(self, user: str) -> dict[str, Any]:
-        token = "ya29.sandbox-" + secrets.token_urlsafe(24)
-        self.access_tokens[token] = (user, time.time() + self.access_token_lifetime)
-        return {"access_token": token, "expires_in": self.access_token_lifetime,
+        return {"access_token": self.new_access_token(user), "expires_in": self.access_token_lifetime,
                 "scope": "https://www.googleapis.com/auth/calendar.events https://www.googleapis.com/auth/calendar.freebusy",
                 "token_type": "Bearer"}
-
-    def user_of(self, access_token: str) -> str | None:
-        """The user an unexpired access token belongs to."""
-        user, expires_at = self.access_tokens.get(access_token, (None, 0.0))
-        return user if expires_at > time.time() else None
 
     def revoke(self, refresh_token: str | None = None, user: str | None = None) -> None:
         """Revoke one refresh token, or all of a user's, and their access tokens (the user removed access)."""
@@ -137,28 +104,6 @@ class GoogleSandboxState:
             if token == refresh_token or owner == (user or "").lower():
                 del self.refresh_tokens[token]
                 self.access_tokens = {t: v for t, v in self.access_tokens.items() if v[0] != owner}
-
-    def expire_access_tokens(self) -> None:
-        """Make every issued access token invalid, so the next API call gets 401."""
-        self.access_tokens.clear()
-
-    # -- faults ------------------------------------------------------------------------------------
-
-    def fail_next(self, status: int, times: int = 1, **options: Any) -> Fault:
-        """Answer ``status`` to the next ``times`` matching calls (options: see ``Fault``)."""
-        fault = Fault(status, times, **options)
-        self.faults.append(fault)
-        return fault
-
-    def take_fault(self, method: str, path: str) -> Fault | None:
-        """The first fault matching a request, counted down (and dropped when used up)."""
-        for fault in self.faults:
-            if fault.matches(method, path):
-                fault.remaining -= 1
-                if fault.remaining <= 0:
-                    self.faults.remove(fault)
-                return fault
-        return None
 
     # -- calendars ---------------------------------------------------------------------------------
 

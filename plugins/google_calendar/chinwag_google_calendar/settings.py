@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlparse
 
 import attrs
 from chinwag.calendars import RetryPolicy
+from chinwag.plugin_settings import HTTP_CLIENT_LIMITS, SettingsCheck, retry_policy
 from chinwag.problems import Problem
-from chinwag.yamlfile import line_of
 
 PLUGIN_NAME = "google_calendar"
 URL_DEFAULTS = {
@@ -18,13 +17,7 @@ URL_DEFAULTS = {
     "auth_url": "https://accounts.google.com/o/oauth2/v2/auth",
 }
 REQUIRED_KEYS = ("client_id", "client_secret")
-# key: (smallest, largest, whole numbers only)
-NUMBER_LIMITS: dict[str, tuple[float, float, bool]] = {
-    "timeout": (0.1, 300, False),
-    "max_retries": (0, 10, True),
-    "retry_base_delay": (0, 60, False),
-    "retry_max_delay": (0, 3600, False),
-}
+NUMBER_LIMITS = HTTP_CLIENT_LIMITS  # timeout and retries
 KNOWN_KEYS = set(URL_DEFAULTS) | set(REQUIRED_KEYS) | set(NUMBER_LIMITS)
 
 
@@ -43,17 +36,12 @@ class GoogleSettings:
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> GoogleSettings:
         """Settings from the plugin's configuration mapping (assumed checked by ``config_problems``)."""
-        defaults = RetryPolicy()
         return cls(
             client_id=config.get("client_id"),
             client_secret=config.get("client_secret"),
             **{key: str(config.get(key, default)).rstrip("/") for key, default in URL_DEFAULTS.items()},
             timeout=float(config.get("timeout", 10.0)),
-            retry=RetryPolicy(
-                max_retries=int(config.get("max_retries", defaults.max_retries)),
-                base_delay=float(config.get("retry_base_delay", defaults.base_delay)),
-                max_delay=float(config.get("retry_max_delay", defaults.max_delay)),
-            ),
+            retry=retry_policy(config),
         )
 
 
@@ -65,33 +53,9 @@ def config_problems(config: Mapping[str, Any], file: str, source: Any = None) ->
     """
     if not config:
         return []
-    where = f"plugins.{PLUGIN_NAME}"
-    problems = []
-
-    def problem(key: str, message: str) -> None:
-        problems.append(Problem(file, line_of(source, key), f"{where}.{key}", message))
-
-    for key in sorted(set(config) - KNOWN_KEYS, key=str):
-        problem(key, f"unknown setting (known: {', '.join(sorted(KNOWN_KEYS))})")
-    for key in REQUIRED_KEYS:
-        if not isinstance(config.get(key), str) or not config[key]:
-            problem(key, "is required: the OAuth client from the Google Cloud console (read secrets with $env)")
-    for key in URL_DEFAULTS:
-        value = config.get(key)
-        if value is not None and not _is_http_url(value):
-            problem(key, "must be an http:// or https:// URL")
-    for key, (smallest, largest, whole) in NUMBER_LIMITS.items():
-        value = config.get(key)
-        if value is None:
-            continue
-        kind = int if whole else (int, float)
-        if isinstance(value, bool) or not isinstance(value, kind) or not smallest <= value <= largest:
-            problem(key, f"must be a {'whole ' if whole else ''}number from {smallest} to {largest}")
-    return problems
-
-
-def _is_http_url(value: Any) -> bool:
-    if not isinstance(value, str):
-        return False
-    parsed = urlparse(value)
-    return parsed.scheme in ("http", "https") and bool(parsed.netloc)
+    check = SettingsCheck(PLUGIN_NAME, config, file, source)
+    check.unknown_keys(KNOWN_KEYS)
+    check.required_text(REQUIRED_KEYS, "is required: the OAuth client from the Google Cloud console (read secrets with $env)")
+    check.http_urls(URL_DEFAULTS)
+    check.numbers(NUMBER_LIMITS)
+    return check.problems

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
 from chinwag.calendars import Grant
+from chinwag.testing import FAST_RETRY_SETTINGS, sandbox_grant
 from chinwag_google_calendar.provider import GoogleCalendarProvider
 from chinwag_google_calendar.sandbox import SandboxServer, serve_in_thread
 from chinwag_google_calendar.sandbox_state import GoogleSandboxState
@@ -19,16 +19,14 @@ AGENT = "agent@example.com"
 @pytest.fixture
 def sandbox() -> Iterator[SandboxServer]:
     """A fresh sandbox served over HTTP on 127.0.0.1."""
-    server = serve_in_thread(state=GoogleSandboxState())
-    yield server
-    server.stop()
+    with serve_in_thread(state=GoogleSandboxState()) as server:
+        yield server
 
 
 @pytest.fixture
 async def provider(sandbox: SandboxServer) -> AsyncIterator[GoogleCalendarProvider]:
     """The real provider, with short backoff so retry tests stay fast."""
-    config = {**sandbox.plugin_config(), "max_retries": 3, "retry_base_delay": 0.01, "retry_max_delay": 2}
-    provider = GoogleCalendarProvider(GoogleSettings.from_config(config))
+    provider = GoogleCalendarProvider(GoogleSettings.from_config({**sandbox.plugin_config(), **FAST_RETRY_SETTINGS}))
     yield provider
     await provider.aclose()
 
@@ -42,11 +40,4 @@ def saved() -> list[dict[str, Any]]:
 @pytest.fixture
 def grant(sandbox: SandboxServer, saved: list[dict[str, Any]]) -> Grant:
     """The agent's grant, as chinwag holds it after the agent connected their calendar."""
-    issued = sandbox.state.issue_tokens(AGENT)
-
-    async def save(tokens: dict[str, Any]) -> None:
-        saved.append(dict(tokens))
-
-    tokens = {"access_token": issued["access_token"], "refresh_token": issued["refresh_token"],
-              "expires_at": time.time() + issued["expires_in"]}
-    return Grant(agent_email=AGENT, calendar_id="primary", tokens=tokens, saver=save)
+    return sandbox_grant(sandbox.state, AGENT, "primary", saved)

@@ -10,12 +10,12 @@ import base64
 import copy
 import datetime as dt
 import secrets
-import time
 import uuid
-from typing import Any
+from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
 import attrs
+from chinwag.sandbox import Fault, SandboxState  # noqa: F401 (Fault is importable from here, as before)
 
 # Entra token errors: error -> (AADSTS code, description)
 TOKEN_ERRORS = {
@@ -64,67 +64,31 @@ def token_error(error: str) -> dict[str, Any]:
 
 
 @attrs.define
-class Fault:
-    """An error to answer instead of (or after) doing the work, for the next ``remaining`` matching calls."""
-
-    status: int
-    remaining: int = 1
-    path: str | None = None  # substring of the URL path; None matches every API and token call
-    method: str | None = None
-    retry_after: str | None = None
-    after_processing: bool = False  # do the work, then fail: the client never sees the success
-
-    def matches(self, method: str, path: str) -> bool:
-        """Whether this fault applies to a request."""
-        return (self.path is None or self.path in path) and (self.method is None or self.method == method.upper())
-
-
-@attrs.define
-class GraphSandboxState:
+class GraphSandboxState(SandboxState):
     """In-memory Microsoft 365: one app registration, mailboxes by address, one calendar each."""
 
-    client_id: str = "sandbox-client"
-    client_secret: str = "sandbox-secret"
-    access_token_lifetime: int = 3600
+    code_prefix: ClassVar[str] = "M.sandbox-"
+    access_token_prefix: ClassVar[str] = "eyJ0eXAiOiJKV1QiLCJhbGciOiJub25lIn0.sandbox-"
+
     # Microsoft hands out a new refresh token on every refresh; here the old one then stops
     # working, so a client that forgets to store the new one finds out at once.
     strict_rotation: bool = True
     busy: dict[str, list[tuple[dt.datetime, dt.datetime]]] = attrs.field(factory=dict)
-    codes: dict[str, tuple[str, str]] = attrs.field(factory=dict)  # code -> (user, redirect_uri)
-    refresh_tokens: dict[str, str] = attrs.field(factory=dict)  # refresh token -> user
     refused: dict[str, str] = attrs.field(factory=dict)  # refresh token -> token error to answer
-    access_tokens: dict[str, tuple[str, float]] = attrs.field(factory=dict)  # token -> (user, expires_at)
     events: dict[str, dict[str, dict[str, Any]]] = attrs.field(factory=dict)  # mailbox -> id -> event
     transactions: dict[tuple[str, str], str] = attrs.field(factory=dict)  # (mailbox, transactionId) -> id
     notifications: list[dict[str, Any]] = attrs.field(factory=list)  # mail Outlook would have sent
-    token_requests: list[str] = attrs.field(factory=list)  # grant_type of each token call, in order
-    faults: list[Fault] = attrs.field(factory=list)
 
     # -- OAuth -------------------------------------------------------------------------------------
-
-    def issue_code(self, user: str, redirect_uri: str) -> str:
-        """An authorization code for ``user``, as the sign-in page hands out."""
-        code = "M.sandbox-" + secrets.token_urlsafe(24)
-        self.codes[code] = (user.lower(), redirect_uri)
-        return code
-
-    def redeem_code(self, code: str, redirect_uri: str) -> dict[str, Any] | None:
-        """Tokens for a code (single use, redirect URI must match), or None."""
-        user, expected_uri = self.codes.pop(code, (None, None))
-        if user is None or expected_uri != redirect_uri:
-            return None
-        return self.issue_tokens(user)
 
     def issue_tokens(self, user: str) -> dict[str, Any]:
         """A fresh access and refresh token for ``user`` (the token endpoint's answer)."""
         user = user.lower()
         refresh_token = "0.sandbox-" + secrets.token_urlsafe(32)
         self.refresh_tokens[refresh_token] = user
-        access_token = "eyJ0eXAiOiJKV1QiLCJhbGciOiJub25lIn0.sandbox-" + secrets.token_urlsafe(24)
-        self.access_tokens[access_token] = (user, time.time() + self.access_token_lifetime)
         return {"token_type": "Bearer", "scope": "https://graph.microsoft.com/Calendars.ReadWrite",
                 "expires_in": self.access_token_lifetime, "ext_expires_in": self.access_token_lifetime,
-                "access_token": access_token, "refresh_token": refresh_token}
+                "access_token": self.new_access_token(user), "refresh_token": refresh_token}
 
     def refresh(self, refresh_token: str) -> dict[str, Any] | str:
         """New tokens, including a new refresh token; or the name of the token error to answer."""
@@ -137,11 +101,6 @@ class GraphSandboxState:
             del self.refresh_tokens[refresh_token]
         return self.issue_tokens(user)
 
-    def user_of(self, access_token: str) -> str | None:
-        """The user an unexpired access token belongs to."""
-        user, expires_at = self.access_tokens.get(access_token, (None, 0.0))
-        return user if expires_at > time.time() else None
-
     def revoke(self, refresh_token: str | None = None, user: str | None = None, error: str = "invalid_grant") -> None:
         """Refuse one refresh token, or all of a user's, with ``error`` (invalid_grant,
         interaction_required, consent_required, expired); their access tokens stop working."""
@@ -149,28 +108,6 @@ class GraphSandboxState:
             if token == refresh_token or owner == (user or "").lower():
                 self.refused[token] = error
                 self.access_tokens = {t: v for t, v in self.access_tokens.items() if v[0] != owner}
-
-    def expire_access_tokens(self) -> None:
-        """Make every issued access token invalid, so the next API call gets 401."""
-        self.access_tokens.clear()
-
-    # -- faults ------------------------------------------------------------------------------------
-
-    def fail_next(self, status: int, times: int = 1, **options: Any) -> Fault:
-        """Answer ``status`` to the next ``times`` matching calls (options: see ``Fault``)."""
-        fault = Fault(status, times, **options)
-        self.faults.append(fault)
-        return fault
-
-    def take_fault(self, method: str, path: str) -> Fault | None:
-        """The first fault matching a request, counted down (and dropped when used up)."""
-        for fault in self.faults:
-            if fault.matches(method, path):
-                fault.remaining -= 1
-                if fault.remaining <= 0:
-                    self.faults.remove(fault)
-                return fault
-        return None
 
     # -- calendars ---------------------------------------------------------------------------------
 
