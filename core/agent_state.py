@@ -22,7 +22,7 @@ from .meeting_settings import meeting_settings
 from .meeting_tables import agents as agent_rows
 from .meeting_tables import connect_requests
 from .mounted_sandboxes import in_sandbox
-from .store import utcnow
+from .store import utc, utcnow
 
 log = logging.getLogger("chinwag.agents")
 CREDENTIALS_KEY = "chinwag.credentials"
@@ -147,8 +147,6 @@ async def take_connect_request(app: Any, nonce: str, max_age_seconds: int = 3600
         if row is None:
             return None
         await connection.execute(sa.delete(connect_requests).where(connect_requests.c.nonce == nonce))
-    from .store import utc
-
     age = (utcnow() - utc(row.created_at)).total_seconds()  # type: ignore[operator]
     return row if age <= max_age_seconds else None
 

@@ -18,6 +18,7 @@ import datetime as dt
 import logging
 from collections.abc import Mapping
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import attrs
 import sqlalchemy as sa
@@ -123,8 +124,6 @@ def _template_context(app: Any, request: BookingRequest, hold: _Hold) -> dict[st
         group, _, field = name.partition(".")
         if group in nested:
             nested[group][field] = value
-    from zoneinfo import ZoneInfo
-
     return {
         **nested,
         "agent": {"email": agent.email, "name": agent.name, "time_zone": agent.time_zone},
