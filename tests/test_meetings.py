@@ -129,3 +129,25 @@ async def test_cancel_and_reschedule_update_the_remote_event(tmp_path: Path, goo
             assert again.status_code == 409
     assert google.state.events["ada@example.com"][row["remote_id"]]["status"] == "cancelled"
     assert google.state.notifications[-1]["kind"] == "cancellation"
+
+
+async def test_rescheduling_onto_a_taken_time_is_refused(tmp_path: Path, google) -> None:
+    port = free_port()
+    folder = project(tmp_path / "p", port, [agent("ada@example.com", buffer_after=15)], google=google)
+    with serve(folder, port) as server:
+        await connect_agent(server, folder, "ada@example.com")
+        for email, slot in (("one@client.com", 0), ("two@client.com", 5)):
+            visitor, _ = await book(server, email, slot=slot)
+            await visitor.close()
+        first, second = meetings_rows(server)
+        headers = {"Authorization": "Bearer a-test-admin-token-0123456789"}
+        # 15 minutes after the first meeting ends is still inside its buffer
+        clash = (first["end"].replace(tzinfo=dt.timezone.utc) + dt.timedelta(minutes=10)).isoformat()
+        async with httpx.AsyncClient(base_url=server.url) as client:
+            refused = await client.post(f"/-/admin/meetings/{second['id']}/reschedule", json={"start": clash}, headers=headers)
+            assert refused.status_code == 409 and "already has a meeting" in refused.json()["error"]
+            free = (first["end"].replace(tzinfo=dt.timezone.utc) + dt.timedelta(minutes=15)).isoformat()
+            moved = await client.post(f"/-/admin/meetings/{second['id']}/reschedule", json={"start": free}, headers=headers)
+            assert moved.status_code == 200 and moved.json()["meeting"]["status"] == "rescheduled"
+    event = google.state.events["ada@example.com"][second["remote_id"]]
+    assert event["start"]["dateTime"] == free.replace("+00:00", "Z")
