@@ -52,27 +52,50 @@ _UPDATE_SESSION = sessions.update().where(
 _UPDATE_LEAD = visitors.update().where(visitors.c.id == sa.bindparam("b_id")).values(lead=sa.bindparam("b_lead"))
 
 
+class BatchRaced(Exception):
+    """A session's revision changed between reading and writing it (another process)."""
+
+
 def _write_batch(connection: sa.Connection, records: list[TurnRecord]) -> set[int]:
-    """Write every record; return the indexes of those whose revision check failed."""
+    """Write every record with a handful of statements; return the indexes whose revision check failed.
+
+    The revisions of all sessions in the batch are read (and locked, on PostgreSQL) at once,
+    conflicts are decided here, and the rest is written with one ``executemany`` per table.
+    """
     conflicts: set[int] = set()
-    transcript_rows: list[dict[str, Any]] = []
-    event_rows: list[dict[str, Any]] = []
+    updated = [record for record in records if record.new_session is None]
+    revisions: dict[str, int] = {}
+    if updated:
+        query = sa.select(sessions.c.id, sessions.c.revision).where(
+            sessions.c.id.in_({record.session_id for record in updated})).with_for_update()
+        revisions = {row.id: row.revision for row in connection.execute(query)}
+    session_updates, kept = [], []
     for index, record in enumerate(records):
-        if record.new_session is not None:
-            connection.execute(sa.insert(sessions), record.new_session)
-        else:
-            result = connection.execute(_UPDATE_SESSION, {
-                "b_id": record.session_id, "b_revision": record.revision, "b_state": record.state,
-                "b_status": record.status, "b_new_revision": record.revision + 1, "b_now": record.now})
-            if result.rowcount != 1:
-                conflicts.add(index)
+        if record.new_session is None:
+            if revisions.get(record.session_id) != record.revision:
+                conflicts.add(index)  # e.g. two tabs answered the same question: the first wins
                 continue
-        transcript_rows.extend(record.transcript)
-        event_rows.extend(record.events)
-        if record.lead is not None:
-            connection.execute(_UPDATE_LEAD, {"b_id": record.visitor_id, "b_lead": record.lead})
+            revisions[record.session_id] = record.revision + 1
+            session_updates.append({"b_id": record.session_id, "b_revision": record.revision, "b_state": record.state,
+                                    "b_status": record.status, "b_new_revision": record.revision + 1, "b_now": record.now})
+        kept.append(record)
+    new_sessions = [record.new_session for record in kept if record.new_session is not None]
+    if new_sessions:
+        connection.execute(sa.insert(sessions), new_sessions)
+    if session_updates:
+        # PostgreSQL holds the rows read FOR UPDATE; on SQLite a writer from another process makes
+        # this statement fail (the read snapshot is stale). Where the driver counts rows of an
+        # executemany, the count is checked as well.
+        result = connection.execute(_UPDATE_SESSION, session_updates)
+        if connection.dialect.supports_sane_multi_rowcount and result.rowcount != len(session_updates):
+            raise BatchRaced("a session changed while its batch was written")
+    leads = [{"b_id": record.visitor_id, "b_lead": record.lead} for record in kept if record.lead is not None]
+    if leads:
+        connection.execute(_UPDATE_LEAD, leads)
+    transcript_rows = [row for record in kept for row in record.transcript]
     if transcript_rows:
         connection.execute(sa.insert(transcript), transcript_rows)
+    event_rows = [row for record in kept for row in record.events]
     if event_rows:
         connection.execute(sa.insert(events), event_rows)
     return conflicts
