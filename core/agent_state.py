@@ -21,7 +21,7 @@ from .credentials import Credentials, CredentialsKeyMissing, CredentialsUnreadab
 from .meeting_settings import meeting_settings
 from .meeting_tables import agents as agent_rows
 from .meeting_tables import connect_requests
-from .mounted_sandboxes import in_sandbox
+from .mounted_sandboxes import in_sandbox, sandbox_grant_tokens
 from .store import utc, utcnow
 
 log = logging.getLogger("chinwag.agents")
@@ -90,7 +90,7 @@ async def sync_agents(app: Any) -> None:
     for agent in settings.agents.values():
         provider = app.calendar_providers.get(agent.provider)
         if in_sandbox(provider):  # a fresh sandbox knows no earlier tokens: connect again
-            await store_tokens(app, agent.email, agent.provider, provider.sandbox_tokens(agent.email))
+            await store_tokens(app, agent.email, agent.provider, sandbox_grant_tokens(provider, agent.email))
 
 
 async def queue(app: Any) -> list[AgentStatus]:
