@@ -6,6 +6,8 @@
 * ``registered_plugin(plugin, name)`` registers an in-process plugin for the length of a ``with``.
 * Fixtures: ``chinwag_project`` (a copy of the quickstart), ``chinwag_server`` (serving it),
   ``postgres_url`` (a fresh PostgreSQL database; needs ``CHINWAG_TEST_POSTGRES_URL``).
+* For provider plugins: ``FAST_RETRY_SETTINGS`` (retries that keep tests quick) and
+  ``sandbox_grant`` (a ``Grant`` for an account of a sandbox).
 """
 
 from __future__ import annotations
