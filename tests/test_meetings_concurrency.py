@@ -131,3 +131,22 @@ async def _meetings(url: str) -> list[dict]:
             return [dict(row._mapping) for row in await connection.execute(sa.select(meetings))]
     finally:
         await engine.dispose()
+
+
+async def test_visitors_booking_at_once_on_sqlite_never_double_book(tmp_path: Path, google) -> None:
+    from meetings_support import meetings_rows, serve, to_slots
+
+    port = free_port()
+    folder = project(tmp_path / "p", port, [agent(email) for email in AGENTS[:3]], google=google)
+    with serve(folder, port) as server:
+        for email in AGENTS[:3]:
+            await connect_agent(server, folder, email)
+        reached = await asyncio.gather(*(to_slots(server, f"v{n}@client.com") for n in range(20)))
+        replies = await asyncio.gather(*(choose(visitor, question["input"]["slots"][n % 2]["id"])
+                                         for n, (visitor, question) in enumerate(reached)))
+        await asyncio.gather(*(visitor.close() for visitor, _ in reached))
+        rows = meetings_rows(server)
+    booked = [reply for reply in replies if reply["text"].startswith("You're booked")]
+    assert len(booked) == len(rows) == 6 and all(row["status"] == "scheduled" for row in rows)
+    assert len({(row["agent_email"], row["start"]) for row in rows}) == 6
+    assert sorted(Counter(row["agent_email"] for row in rows).values()) == [2, 2, 2]
