@@ -129,6 +129,8 @@ async def start_connect(app: Any, email: str, provider_name: str) -> str:
     email = email.lower()
     if email not in settings.agents:
         raise ValueError(f"{email} is not listed under agents: in chinwag.yaml")
+    if settings.agents[email].provider != provider_name:
+        raise ValueError(f"{email} uses the {settings.agents[email].provider} provider in chinwag.yaml, not {provider_name}")
     provider = app.calendar_providers.get(provider_name)
     if provider is None:
         raise ValueError(f"no calendar provider {provider_name!r} is installed")

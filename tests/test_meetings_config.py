@@ -83,6 +83,9 @@ async def test_oauth_callback_refuses_unknown_used_or_denied_links(tmp_path: Pat
     unknown_agent = subprocess.run([CHINWAG, "agents", "connect", "--provider", "google", "zed@example.com", "--project", str(folder)],
                                    capture_output=True, text=True, timeout=60)
     assert unknown_agent.returncode == 1 and "zed@example.com is not listed under agents:" in unknown_agent.stderr
+    other_provider = subprocess.run([CHINWAG, "agents", "connect", "--provider", "outlook", "ada@example.com", "--project", str(folder)],
+                                    capture_output=True, text=True, timeout=60)
+    assert other_provider.returncode == 1 and "uses the google provider" in other_provider.stderr
 
 
 async def _stored_credentials(app) -> str:
