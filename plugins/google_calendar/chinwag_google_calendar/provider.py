@@ -29,8 +29,9 @@ class GoogleCalendarProvider:
 
     name = "google"
 
-    def __init__(self, settings: GoogleSettings) -> None:
+    def __init__(self, settings: GoogleSettings, sandbox: Any = None) -> None:
         self.settings = settings
+        self.sandbox = sandbox  # the in-process sandbox's state with ``sandbox: true`` (the demo)
         self._client: httpx.AsyncClient | None = None
 
     @property

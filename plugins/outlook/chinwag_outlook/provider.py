@@ -30,8 +30,9 @@ class OutlookCalendarProvider:
 
     name = "outlook"
 
-    def __init__(self, settings: OutlookSettings) -> None:
+    def __init__(self, settings: OutlookSettings, sandbox: Any = None) -> None:
         self.settings = settings
+        self.sandbox = sandbox  # the in-process sandbox's state with ``sandbox: true`` (the demo)
         self._client: httpx.AsyncClient | None = None
 
     @property

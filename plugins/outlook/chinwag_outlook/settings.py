@@ -20,7 +20,7 @@ URL_DEFAULTS = {
 DEFAULT_TENANT = "common"  # any work, school or personal Microsoft account
 REQUIRED_KEYS = ("client_id", "client_secret")
 NUMBER_LIMITS = HTTP_CLIENT_LIMITS  # timeout and retries
-KNOWN_KEYS = set(URL_DEFAULTS) | set(REQUIRED_KEYS) | set(NUMBER_LIMITS) | {"tenant"}
+KNOWN_KEYS = set(URL_DEFAULTS) | set(REQUIRED_KEYS) | set(NUMBER_LIMITS) | {"sandbox"} | {"tenant"}
 
 
 @attrs.frozen
@@ -58,7 +58,10 @@ def config_problems(config: Mapping[str, Any], file: str, source: Any = None) ->
         return []
     check = SettingsCheck(PLUGIN_NAME, config, file, source)
     check.unknown_keys(KNOWN_KEYS)
-    check.required_text(REQUIRED_KEYS, "is required: the app registration from Microsoft Entra (read secrets with $env)")
+    if not isinstance(config.get("sandbox", False), bool):
+        check.problem("sandbox", "must be true or false (true serves a stand-in for the vendor inside chinwag, for demos)")
+    if config.get("sandbox") is not True:  # the sandbox brings its own OAuth client
+        check.required_text(REQUIRED_KEYS, "is required: the app registration from Microsoft Entra (read secrets with $env)")
     tenant = config.get("tenant")
     if tenant is not None and (not isinstance(tenant, str) or not tenant or "/" in tenant):
         check.problem("tenant", "must be a tenant id or domain, or common, organizations or consumers")
