@@ -26,6 +26,8 @@ from .store import utc, utcnow
 
 log = logging.getLogger("chinwag.agents")
 CREDENTIALS_KEY = "chinwag.credentials"
+THROWAWAY_KEY = "chinwag.credentials.throwaway"  # set when the demo made up a key for this process
+SERVING_KEY = "chinwag.serving"  # set when this process serves HTTP (so mounted sandboxes are live)
 CONNECTED, NEEDS_RECONNECT, NOT_CONNECTED = "connected", "needs_reconnect", "not_connected"
 Result = TypeVar("Result")
 
@@ -59,6 +61,7 @@ def load_credentials(app: Any, has_stored_tokens: bool) -> Credentials | None:
             log.warning("DEMO MODE: CHINWAG_SECRET_KEY is not set; calendar tokens are encrypted with a throwaway")
             log.warning("key that dies with this process. Never run a real deployment like this.")
             log.warning("!" * 72)
+            app.state[THROWAWAY_KEY] = True
             return Credentials(generate_key())
         if has_stored_tokens:
             raise
@@ -87,6 +90,8 @@ async def sync_agents(app: Any) -> None:
                     position=position, updated_at=utcnow()))
     has_tokens = any(row.credentials for row in rows.values())
     app.state[CREDENTIALS_KEY] = load_credentials(app, has_tokens)
+    if not app.state.get(SERVING_KEY):
+        return  # a command-line run: the sandboxes that count are the serving process's
     for agent in settings.agents.values():
         provider = app.calendar_providers.get(agent.provider)
         if in_sandbox(provider):  # a fresh sandbox knows no earlier tokens: connect again
@@ -178,6 +183,9 @@ async def load_grant(app: Any, email: str) -> Grant | None:
     try:
         tokens = credentials(app).decrypt(row.credentials)
     except CredentialsUnreadable as error:
+        if app.state.get(THROWAWAY_KEY):  # another demo process's tokens: not this agent's fault
+            log.warning("cannot read %s's calendar tokens with this process's throwaway key", email)
+            return None
         await mark_needs_reconnect(app, email, str(error))
         return None
 

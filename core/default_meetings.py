@@ -42,8 +42,11 @@ async def startup(app: Any) -> None:
 @hookimpl
 def register_routes(register: Callable[[Any], Any], app: Any) -> None:
     """The OAuth callback and the meetings admin endpoints."""
+    from .agent_state import SERVING_KEY
     from .meeting_routes import meeting_routes
     from .oauth import oauth_routes
+
+    app.state[SERVING_KEY] = True  # only a serving process connects agents of mounted sandboxes
 
     for route in [*oauth_routes(), *meeting_routes()]:
         register(route)

@@ -1,4 +1,4 @@
-"""The quickstart's meeting path, and stored calendar tokens refused without their key."""
+"""The quickstart books real (sandbox) meetings with no setup; stored tokens need their key."""
 
 from __future__ import annotations
 
@@ -11,17 +11,29 @@ from chinwag.testing import QUICKSTART, ScriptedVisitor, ServerThread, write_pro
 from meetings_support import agent, connect_agent, free_port, google, project, secret_key  # noqa: F401
 
 
-async def test_the_quickstart_meeting_path_falls_back_while_no_agent_is_connected(tmp_path: Path) -> None:
-    folder = write_project(tmp_path / "demo", copy_from=QUICKSTART)
-    with ServerThread(folder) as server:
+async def test_the_quickstart_books_on_its_own_sandbox_calendars(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                  caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch.delenv("CHINWAG_SECRET_KEY")
+    port = free_port()
+    meetings = {"public_url": f"http://127.0.0.1:{port}", "fallback": "Nobody is free."}
+    folder = write_project(tmp_path / "demo", {"meetings": meetings}, copy_from=QUICKSTART)
+    with ServerThread(folder, port=port) as server:
+        assert "throwaway" in caplog.text  # the demo's ephemeral key is announced loudly
         async with ScriptedVisitor(server, timezone="Asia/Tokyo") as visitor:
             await visitor.connect()
             for answer in ("meeting", "Ada", "ada@client.com", "11-50"):
                 await visitor.question()
                 await visitor.answer(answer)
-            told = await visitor.until("message")
-            assert told["text"] == "Sorry, no one can take a meeting right now. We'll email you to find a time."
+            question = await visitor.question()
+            assert question["input"]["kind"] == "slots" and question["input"]["timezone"] == "Asia/Tokyo"
+            await visitor.answer(question["input"]["slots"][0]["id"])
+            booked = await visitor.until("message")
+            assert booked["text"].startswith("You're booked with ") and "(Asia/Tokyo)" in booked["text"]
             assert (await visitor.until("message"))["text"] == "Thanks Ada, we'll be in touch soon!"
+        sandboxes = [server.app.calendar_providers[name].sandbox for name in ("google", "outlook")]
+        [event] = [event for sandbox in sandboxes for calendar in sandbox.events.values() for event in calendar.values()]
+        invited = event["attendees"][-1]
+        assert "ada@client.com" in (invited.get("email"), invited.get("emailAddress", {}).get("address"))
 
 
 async def test_stored_tokens_without_a_key_stop_the_server(tmp_path: Path, google, monkeypatch: pytest.MonkeyPatch) -> None:
