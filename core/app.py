@@ -10,7 +10,7 @@ import jinja2
 
 from .config import Config, load_config
 from .dialogue import Dialogue
-from .plugins import PluginHost, Registry, await_me_maybe, host
+from .plugins import PluginHost, Registry, host
 from .events import EventDispatcher
 from .problems import InvalidProject, Problem
 from .session import Conversations
@@ -104,7 +104,3 @@ class Chinwag:
         await self.plugins.call_each("shutdown", app=self)
         if self.store is not None:
             await self.store.close()
-
-    async def call(self, value: Any) -> Any:
-        """Await a hook result that may be a value, a callable or a coroutine."""
-        return await await_me_maybe(value)
