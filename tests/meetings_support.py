@@ -91,7 +91,7 @@ def serve(project_dir: Path, port: int) -> ServerThread:
     return ServerThread(project_dir, port=port, demo=False)
 
 
-async def connect_agent(server: ServerThread | str, project_dir: Path, email: str, provider: str = "google") -> None:
+async def connect_agent(project_dir: Path, email: str, provider: str = "google") -> None:
     """``chinwag agents connect``, then the agent opens the link and allows access."""
     result = await cli(project_dir, "agents", "connect", "--provider", provider, email)
     url = result.output.strip().splitlines()[-1]

@@ -16,7 +16,7 @@ async def test_google_booking_end_to_end(tmp_path: Path, google) -> None:
     port = free_port()
     folder = project(tmp_path / "p", port, [agent("ada@example.com")], google=google, field="lead.meetingAgent")
     with serve(folder, port) as server:
-        await connect_agent(server, folder, "ada@example.com")
+        await connect_agent(folder, "ada@example.com")
         visitor, question = await to_slots(server, "visitor@client.com", timezone="America/New_York")
         shown = question["input"]
         assert shown["kind"] == "slots" and shown["timezone"] == "America/New_York" and shown["duration"] == 30
@@ -46,7 +46,7 @@ async def test_outlook_booking_end_to_end(tmp_path: Path, outlook) -> None:
     port = free_port()
     folder = project(tmp_path / "p", port, [agent("grace@example.com", provider="outlook")], outlook=outlook)
     with serve(folder, port) as server:
-        await connect_agent(server, folder, "grace@example.com", provider="outlook")
+        await connect_agent(folder, "grace@example.com", provider="outlook")
         visitor, reply = await book(server, "visitor@client.com")
         assert reply["text"].startswith("You're booked with Grace")
         await visitor.close()
@@ -62,7 +62,7 @@ async def test_a_time_taken_meanwhile_is_refused_and_the_next_times_offered(tmp_
     port = free_port()
     folder = project(tmp_path / "p", port, [agent("ada@example.com")], google=google)
     with serve(folder, port) as server:
-        await connect_agent(server, folder, "ada@example.com")
+        await connect_agent(folder, "ada@example.com")
         first, question_one = await to_slots(server, "one@client.com")
         second, question_two = await to_slots(server, "two@client.com")
         wanted = question_one["input"]["slots"][0]["id"]
@@ -88,7 +88,7 @@ async def test_provider_outage_mid_booking_leaves_nothing_behind(tmp_path: Path,
     port = free_port()
     folder = project(tmp_path / "p", port, [agent("ada@example.com")], google=google)
     with serve(folder, port) as server:
-        await connect_agent(server, folder, "ada@example.com")
+        await connect_agent(folder, "ada@example.com")
         visitor, question = await to_slots(server, "visitor@client.com")
         google.state.fail_next(503, times=10, path="/events", method="POST")
         reply = await choose(visitor, question["input"]["slots"][0]["id"])
@@ -103,7 +103,7 @@ async def test_cancel_and_reschedule_update_the_remote_event(tmp_path: Path, goo
     port = free_port()
     folder = project(tmp_path / "p", port, [agent("ada@example.com")], google=google)
     with serve(folder, port) as server:
-        await connect_agent(server, folder, "ada@example.com")
+        await connect_agent(folder, "ada@example.com")
         visitor, _ = await book(server, "visitor@client.com")
         await visitor.close()
         [row] = meetings_rows(server)
@@ -135,7 +135,7 @@ async def test_rescheduling_onto_a_taken_time_is_refused(tmp_path: Path, google)
     port = free_port()
     folder = project(tmp_path / "p", port, [agent("ada@example.com", buffer_after=15)], google=google)
     with serve(folder, port) as server:
-        await connect_agent(server, folder, "ada@example.com")
+        await connect_agent(folder, "ada@example.com")
         for email, slot in (("one@client.com", 0), ("two@client.com", 5)):
             visitor, _ = await book(server, email, slot=slot)
             await visitor.close()

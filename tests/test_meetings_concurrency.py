@@ -75,7 +75,7 @@ async def _visitor_reaches_slots(port: int, number: int, gate: asyncio.Semaphore
 async def test_two_hundred_visitors_two_processes_no_double_booking(two_servers, google, postgres_url: str) -> None:
     folder, ports = two_servers
     for email in AGENTS:
-        await connect_agent(f"http://127.0.0.1:{ports[0]}", folder, email)
+        await connect_agent(folder, email)
     gate = asyncio.Semaphore(40)
     reached = await asyncio.gather(*(_visitor_reaches_slots(ports[n % 2], n, gate) for n in range(VISITORS)))
     wanted = [question["input"]["slots"][n % CHOICES]["id"] for n, (_, question) in enumerate(reached)]
@@ -140,7 +140,7 @@ async def test_visitors_booking_at_once_on_sqlite_never_double_book(tmp_path: Pa
     folder = project(tmp_path / "p", port, [agent(email) for email in AGENTS[:3]], google=google)
     with serve(folder, port) as server:
         for email in AGENTS[:3]:
-            await connect_agent(server, folder, email)
+            await connect_agent(folder, email)
         reached = await asyncio.gather(*(to_slots(server, f"v{n}@client.com") for n in range(20)))
         replies = await asyncio.gather(*(choose(visitor, question["input"]["slots"][n % 2]["id"])
                                          for n, (visitor, question) in enumerate(reached)))

@@ -53,7 +53,7 @@ async def test_agent_template_override_and_online_meeting_link(tmp_path: Path, g
     (folder / "templates").mkdir()
     (folder / "templates" / "ada.txt").write_text("Dear {{ lead.email }} <{{ lead.interest }}>, Ada here.\n")
     with serve(folder, port) as server:
-        await connect_agent(server, folder, "ada@example.com")
+        await connect_agent(folder, "ada@example.com")
         visitor, reply = await book(server, "o'brien@client.com")
         await visitor.close()
         [row] = meetings_rows(server)
@@ -74,7 +74,7 @@ async def test_oauth_callback_refuses_unknown_used_or_denied_links(tmp_path: Pat
             assert denied.status_code == 400 and "access_denied" in denied.text
             unknown = await client.get("/-/oauth/fax/callback", params={"code": "x", "state": "x"})
             assert unknown.status_code == 404
-        await connect_agent(server, folder, "ada@example.com")
+        await connect_agent(folder, "ada@example.com")
         listing = (await cli(folder, "agents", "list")).output
         assert "ada@example.com" in listing and listing.rstrip().endswith("connected")
         stored = server.call(_stored_credentials)

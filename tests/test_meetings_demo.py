@@ -40,7 +40,7 @@ async def test_stored_tokens_without_a_key_stop_the_server(tmp_path: Path, googl
     port = free_port()
     folder = project(tmp_path / "p", port, [agent("ada@example.com")], google=google)
     with ServerThread(folder, port=port, demo=False):
-        await connect_agent(None, folder, "ada@example.com")
+        await connect_agent(folder, "ada@example.com")
     monkeypatch.delenv("CHINWAG_SECRET_KEY")
     app = Chinwag.from_project(folder)
     with pytest.raises(CredentialsKeyMissing, match="CHINWAG_SECRET_KEY is not set"):

@@ -27,7 +27,7 @@ async def test_strict_rotation_wraps_and_follows_the_queue_order(tmp_path: Path,
     folder = project(tmp_path / "p", port, [agent(email) for email in FIVE], google=google)
     with serve(folder, port) as server:
         for email in FIVE:
-            await connect_agent(server, folder, email)
+            await connect_agent(folder, email)
         listing = (await cli(folder, "agents", "list")).output.splitlines()
         assert [line.split()[1] for line in listing] == FIVE and all(line.endswith("connected") for line in listing)
         assert await booked_agents(server, 7) == [*FIVE, *FIVE[:2]]
@@ -43,7 +43,7 @@ async def test_weighted_shares_follow_the_weights(tmp_path: Path, google) -> Non
     folder = project(tmp_path / "p", port, agents, google=google, strategy="weighted")
     with serve(folder, port) as server:
         for email in ("heavy@example.com", "light@example.com"):
-            await connect_agent(server, folder, email)
+            await connect_agent(folder, email)
         taken = await booked_agents(server, 6, spread=True)
     assert taken.count("heavy@example.com") == 4 and taken.count("light@example.com") == 2
 
@@ -56,7 +56,7 @@ async def test_fewest_meetings_this_period_goes_first(tmp_path: Path, google) ->
     (folder / "accounts.csv").write_text("company,domain,agent\nBusy Corp,busy.com,a@example.com\n")
     with serve(folder, port) as server:
         for email in emails:
-            await connect_agent(server, folder, email)
+            await connect_agent(folder, email)
         for number in range(2):  # account routing gives a@ two meetings first
             visitor, reply = await book(server, f"buyer{number}@busy.com")
             assert "with A " in reply["text"]
@@ -75,7 +75,7 @@ async def test_custom_rules_route_to_an_agent_or_a_team(tmp_path: Path, google) 
                      meetings={"rules": rules, "teams": {"enterprise": ["cy@example.com"]}})
     with serve(folder, port) as server:
         for email in emails:
-            await connect_agent(server, folder, email)
+            await connect_agent(folder, email)
         for email, interest in (("x@small.com", "pricing"), ("y@big.com", "demo"), ("z@small.com", "demo")):
             visitor, reply = await book(server, email, interest=interest)
             await visitor.close()
@@ -94,7 +94,7 @@ async def test_a_revoked_grant_takes_the_agent_out_and_the_chat_goes_on(tmp_path
                      meetings={"fallback": "Nobody is free; we'll email you."})
     with serve(folder, port) as server:
         for email in emails:
-            await connect_agent(server, folder, email)
+            await connect_agent(folder, email)
         google.state.revoke(user="ada@example.com")
         visitor, reply = await book(server, "one@client.com")
         assert reply["text"].startswith("You're booked with Bob")
@@ -108,7 +108,7 @@ async def test_a_revoked_grant_takes_the_agent_out_and_the_chat_goes_on(tmp_path
         assert told["type"] == "message" and told["text"] == "Nobody is free; we'll email you."
         assert (await visitor.until("message"))["text"] == "Bye!"
         await visitor.close()
-        await connect_agent(server, folder, "ada@example.com")  # reconnecting puts her back in the queue
+        await connect_agent(folder, "ada@example.com")  # reconnecting puts her back in the queue
         visitor, reply = await book(server, "three@client.com")
         assert reply["text"].startswith("You're booked with Ada")
         await visitor.close()
