@@ -37,6 +37,7 @@ from .store import utcnow
 
 log = logging.getLogger("chinwag.booking")
 HOLD_ATTEMPTS = 5  # a hold loses a race only to a booking of the same agent from another queue
+AGENT_BUSY = object()  # the fresh check found the agent busy: try the next one
 OUTAGE_MESSAGE = "The calendar service isn't answering right now, so I couldn't book that time. Please try again in a few minutes."
 
 
@@ -94,7 +95,7 @@ async def book(app: Any, request: BookingRequest) -> BookingResult:
         except BaseException:
             await release(app, request.decision.queue, hold)
             raise
-        if created is None or created == "busy":  # revoked grant or a clash the offer did not know
+        if created is None or created is AGENT_BUSY:  # a revoked grant, or a clash the offer did not know
             await release(app, request.decision.queue, hold)
             continue
         return BookingResult("booked", await _confirm(app, hold.meeting_id, created))
@@ -105,7 +106,7 @@ async def _check_and_create(app: Any, provider: Any, grant: Any, request: Bookin
     buffer = dt.timedelta(minutes=agent.availability.buffer_after)
     busy = await provider.busy(app, grant, request.start - buffer, request.end + buffer)
     if busy:
-        return "busy"
+        return AGENT_BUSY
     context = _template_context(app, request, hold)
     event = EventRequest(
         idempotency_key=request.idempotency_key, start=request.start, end=request.end,
