@@ -33,7 +33,7 @@ ENTRY_POINT_GROUP = "chinwag"
 DEFAULT_PLUGINS: tuple[str, ...] = (
     "chinwag.default_cards",
     "chinwag.default_attributes",
-    "chinwag.default_meetings",
+    "chinwag.meetings.plugin",
 )
 
 

@@ -143,7 +143,7 @@ async def book(server: Any, email: str, slot: int = 0, **options: Any) -> tuple[
 def meetings_rows(server: ServerThread) -> list[dict[str, Any]]:
     """Every row of the meetings table."""
     import sqlalchemy as sa
-    from chinwag.meeting_tables import meetings
+    from chinwag.meetings.tables import meetings
 
     async def read(app: Any) -> list[dict[str, Any]]:
         async with app.store.connect() as connection:

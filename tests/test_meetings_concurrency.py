@@ -123,7 +123,7 @@ def _iso(row: dict) -> str:
 async def _meetings(url: str) -> list[dict]:
     from sqlalchemy.ext.asyncio import create_async_engine
 
-    from chinwag.meeting_tables import meetings
+    from chinwag.meetings.tables import meetings
 
     engine = create_async_engine(url)
     try:

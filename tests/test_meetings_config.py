@@ -90,7 +90,7 @@ async def test_oauth_callback_refuses_unknown_used_or_denied_links(tmp_path: Pat
 
 async def _stored_credentials(app) -> str:
     import sqlalchemy as sa
-    from chinwag.meeting_tables import agents
+    from chinwag.meetings.tables import agents
 
     async with app.store.connect() as connection:
         return (await connection.execute(sa.select(agents.c.credentials))).scalar_one()

@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from chinwag import hookimpl
-from chinwag.routing import RoutingContext, rotation
+from chinwag.meetings.routing import RoutingContext, rotation
 
 
 class RoundRobin:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from importlib import metadata
 
-from chinwag.routing import RoutingContext
+from chinwag.meetings.routing import RoutingContext
 from chinwag_round_robin import FewestMeetings, RoundRobin, Weighted
 
 QUEUE = ("a@x.com", "b@x.com", "c@x.com", "d@x.com", "e@x.com")

@@ -14,12 +14,12 @@ from typing import Any
 import sqlalchemy as sa
 
 from .agent_state import connected_in_order, with_grant
-from .calendars import CalendarError, Interval
-from .meeting_settings import meeting_settings
-from .meeting_tables import meetings
+from ..calendars import CalendarError, Interval
+from .settings import meeting_settings
+from .tables import meetings
 from .routing import RoutingDecision
-from .scheduling import Slot, UnionSlot, free_slots, union_slots
-from .store import utc
+from ..scheduling import Slot, UnionSlot, free_slots, union_slots
+from ..store import utc
 
 log = logging.getLogger("chinwag.meetings")
 LIVE = ("pending", "scheduled", "rescheduled")

@@ -15,7 +15,7 @@
         invitation_template: invitations/ada.txt
 
 The ``meetings:`` section (teams, rules, account routing, fallback, invitation) is read by
-``chinwag.routing`` and documented in docs/meetings.md.
+``chinwag.meetings.routing`` and documented in docs/meetings.md.
 """
 
 from __future__ import annotations
@@ -28,9 +28,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import attrs
 
-from .problems import Problem
-from .scheduling import AgentAvailability, WeeklyBlock
-from .yamlfile import line_of
+from ..problems import Problem
+from ..scheduling import AgentAvailability, WeeklyBlock
+from ..yamlfile import line_of
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 BLOCK = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")

@@ -2,7 +2,7 @@
 
 1. **Hold** (one transaction): lock the queue's round-robin pointer, let the routing strategy
    order the agents still free at that time, and insert the meeting (``pending``) with its
-   claims on the agent's time (``chinwag.meeting_tables``). A claim that another booking got
+   claims on the agent's time (``chinwag.meetings.tables``). A claim that another booking got
    first makes the insert fail; the next agent is tried.
 2. **Fresh free/busy check** with the provider for exactly that time (plus buffer): the agent may
    have accepted another meeting since the slots were shown. Busy means: release, next agent.
@@ -25,17 +25,17 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from .agent_state import with_grant
-from .calendars import CalendarError, EventRequest
+from ..calendars import CalendarError, EventRequest
 from .invitation import render_invitation, render_summary
-from .meeting_settings import meeting_settings
-from .meeting_slots import LIVE
-from .meeting_tables import agents as agent_rows
-from .meeting_tables import claim_cells, meeting_claims, meetings, routing_pointers
+from .settings import meeting_settings
+from .slots import LIVE
+from .tables import agents as agent_rows
+from .tables import claim_cells, meeting_claims, meetings, routing_pointers
 from .routing import RoutingContext, RoutingDecision, period_start
-from .session import new_id
-from .store import utcnow
+from ..session import new_id
+from ..store import utcnow
 
-log = logging.getLogger("chinwag.booking")
+log = logging.getLogger("chinwag.meetings.booking")
 HOLD_ATTEMPTS = 5  # a hold loses a race only to a booking of the same agent from another queue
 AGENT_BUSY = object()  # the fresh check found the agent busy: try the next one
 OUTAGE_MESSAGE = "The calendar service isn't answering right now, so I couldn't book that time. Please try again in a few minutes."

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .agents import Agent
-from .meeting_settings import meeting_settings
+from .settings import meeting_settings
 
 
 def _plain_text(app: Any) -> Any:

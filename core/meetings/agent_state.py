@@ -16,15 +16,15 @@ from typing import Any, TypeVar
 import attrs
 import sqlalchemy as sa
 
-from .calendars import Grant, GrantRevoked
-from .credentials import Credentials, CredentialsKeyMissing, CredentialsUnreadable, generate_key
-from .meeting_settings import meeting_settings
-from .meeting_tables import agents as agent_rows
-from .meeting_tables import connect_requests
-from .mounted_sandboxes import in_sandbox, sandbox_grant_tokens
-from .store import utc, utcnow
+from ..calendars import Grant, GrantRevoked
+from ..credentials import Credentials, CredentialsKeyMissing, CredentialsUnreadable, generate_key
+from .settings import meeting_settings
+from .tables import agents as agent_rows
+from .tables import connect_requests
+from ..mounted_sandboxes import in_sandbox, sandbox_grant_tokens
+from ..store import utc, utcnow
 
-log = logging.getLogger("chinwag.agents")
+log = logging.getLogger("chinwag.meetings.agents")
 CREDENTIALS_KEY = "chinwag.credentials"
 THROWAWAY_KEY = "chinwag.credentials.throwaway"  # set when the demo made up a key for this process
 SERVING_KEY = "chinwag.serving"  # set when this process serves HTTP (so mounted sandboxes are live)

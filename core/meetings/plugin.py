@@ -8,15 +8,15 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from . import meeting_tables  # noqa: F401  (declares the meeting tables on the core metadata)
-from .hookspecs import hookimpl
-from .problems import Problem
+from . import tables  # noqa: F401  (declares the meeting tables on the core metadata)
+from ..hookspecs import hookimpl
+from ..problems import Problem
 
 
 @hookimpl
 def register_cards(register: Callable[[Any], Any], app: Any) -> None:
     """The ``meeting`` card."""
-    from .meeting_card import MeetingCard
+    from .card import MeetingCard
 
     register(MeetingCard(app))
 
@@ -24,7 +24,7 @@ def register_cards(register: Callable[[Any], Any], app: Any) -> None:
 @hookimpl
 def check_config(config: Any, app: Any) -> list[Problem]:
     """Check ``agents:`` and ``meetings:``; keep the parsed settings for the app."""
-    from .meeting_settings import SETTINGS_KEY, parse_meeting_settings
+    from .settings import SETTINGS_KEY, parse_meeting_settings
 
     settings, problems = parse_meeting_settings(config, app)
     app.state[SETTINGS_KEY] = settings
@@ -43,7 +43,7 @@ async def startup(app: Any) -> None:
 def register_routes(register: Callable[[Any], Any], app: Any) -> None:
     """The OAuth callback and the meetings admin endpoints."""
     from .agent_state import SERVING_KEY
-    from .meeting_routes import meeting_routes
+    from .routes import meeting_routes
     from .oauth import oauth_routes
 
     app.state[SERVING_KEY] = True  # only a serving process connects agents of mounted sandboxes
@@ -55,7 +55,7 @@ def register_routes(register: Callable[[Any], Any], app: Any) -> None:
 @hookimpl
 def register_commands(cli: Any) -> None:
     """``chinwag agents ...`` and ``chinwag meetings ...``."""
-    from .meeting_commands import agents, meetings
+    from .commands import agents, meetings
 
     cli.add_command(agents)
     cli.add_command(meetings)

@@ -25,12 +25,12 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .booking import BookingRequest, book
-from .cards import CardContext, Effect, Outcome, Question
-from .dialogue import Card, Dialogue
-from .meeting_settings import meeting_settings
-from .meeting_slots import offer
+from ..cards import CardContext, Effect, Outcome, Question
+from ..dialogue import Card, Dialogue
+from .settings import meeting_settings
+from .slots import offer
 from .routing import RoutingDecision, check_route, decide
-from .store import utcnow
+from ..store import utcnow
 
 OPTIONS = {"text", "route", "strategy", "field", "slots", "online_meeting", "booked_text", "taken_text", "fallback",
            "no_email_text", "delay"}

@@ -24,10 +24,10 @@ from typing import Any
 
 import attrs
 
-from . import conditions
+from .. import conditions
 from .agents import Agent, parse_agents
-from .problems import Problem
-from .yamlfile import line_of
+from ..problems import Problem
+from ..yamlfile import line_of
 
 SETTINGS_KEY = "chinwag.meetings"  # where the parsed settings live in ``app.state``
 MEETING_KEYS = {"public_url", "fallback", "invitation_template", "summary", "online_meeting", "teams",

@@ -1,7 +1,7 @@
 """Where calendar providers send an agent back after consent: ``/-/oauth/{provider}/callback``.
 
 One route serves every registered provider. ``chinwag agents connect`` records a single-use
-random ``state`` (``chinwag.agent_state.start_connect``) in the database, so the callback works
+random ``state`` (``chinwag.meetings.agent_state.start_connect``) in the database, so the callback works
 on any server process and a forged or replayed callback connects nobody.
 """
 
@@ -16,10 +16,10 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from .agent_state import store_tokens, take_connect_request
-from .calendars import CalendarError
-from .credentials import CredentialsKeyMissing
+from ..calendars import CalendarError
+from ..credentials import CredentialsKeyMissing
 
-log = logging.getLogger("chinwag.oauth")
+log = logging.getLogger("chinwag.meetings.oauth")
 
 
 async def oauth_callback(request: Request) -> Response:

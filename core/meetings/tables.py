@@ -12,7 +12,7 @@ import datetime as dt
 
 import sqlalchemy as sa
 
-from .tables import metadata
+from ..tables import metadata
 
 CLAIM_CELL = dt.timedelta(minutes=5)
 

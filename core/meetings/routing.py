@@ -14,8 +14,8 @@ from typing import Any, Protocol
 
 import attrs
 
-from . import conditions
-from .meeting_settings import MeetingSettings
+from .. import conditions
+from .settings import MeetingSettings
 
 ALL_AGENTS = "all agents"
 

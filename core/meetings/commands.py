@@ -13,7 +13,7 @@ PROJECT_OPTION = click.option("--project", "-p", default=".", show_default=True,
 
 
 def _run(project: Path, work: Any) -> Any:
-    from .cli import run_with_store
+    from ..cli import run_with_store
 
     return run_with_store(project, work)
 
@@ -83,8 +83,8 @@ def meetings(context: click.Context, project: Path, agent: str | None, since: st
     """Booked meetings: lead, agent, time, status and whether the time has passed."""
     if context.invoked_subcommand is not None:
         return
-    from .meeting_admin import list_meetings
-    from .meeting_routes import parse_time
+    from .admin import list_meetings
+    from .routes import parse_time
 
     try:
         start = parse_time(since)
@@ -104,8 +104,8 @@ def meetings(context: click.Context, project: Path, agent: str | None, since: st
 @click.argument("meeting_id")
 def cancel(project: Path, meeting_id: str) -> None:
     """Cancel a meeting; the provider tells the attendee."""
-    from .calendars import CalendarError
-    from .meeting_admin import MeetingError, cancel_meeting
+    from ..calendars import CalendarError
+    from .admin import MeetingError, cancel_meeting
 
     try:
         meeting = _run(project, lambda app: cancel_meeting(app, meeting_id))
@@ -120,9 +120,9 @@ def cancel(project: Path, meeting_id: str) -> None:
 @click.option("--to", "to", required=True, help="The new start, ISO 8601 (UTC unless an offset is given).")
 def reschedule(project: Path, meeting_id: str, to: str) -> None:
     """Move a meeting to a new start; the provider tells the attendee."""
-    from .calendars import CalendarError
-    from .meeting_admin import MeetingError, reschedule_meeting
-    from .meeting_routes import parse_time
+    from ..calendars import CalendarError
+    from .admin import MeetingError, reschedule_meeting
+    from .routes import parse_time
 
     try:
         start = parse_time(to)

@@ -9,9 +9,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from .admin import admin_only
-from .calendars import CalendarError
-from .meeting_admin import MeetingError, cancel_meeting, list_meetings, reschedule_meeting
+from ..admin import admin_only
+from ..calendars import CalendarError
+from .admin import MeetingError, cancel_meeting, list_meetings, reschedule_meeting
 
 
 def parse_time(text: str | None) -> dt.datetime | None:

@@ -12,9 +12,9 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from .agent_state import with_grant
-from .meeting_settings import meeting_settings
-from .meeting_tables import claim_cells, meeting_claims, meetings
-from .store import utc, utcnow
+from .settings import meeting_settings
+from .tables import claim_cells, meeting_claims, meetings
+from ..store import utc, utcnow
 
 
 class MeetingError(Exception):
