@@ -12,6 +12,7 @@ from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import httpx
+from chinwag.calendar_plugin import HttpCalendarProvider
 from chinwag.calendars import (
     CalendarError, CreatedEvent, EventRequest, Grant, GrantRevoked, Interval, merge_intervals, split_range,
 )
@@ -24,28 +25,12 @@ EXPIRY_LEEWAY = 60  # seconds: refresh a little early so a token never expires m
 FREEBUSY_SPAN = dt.timedelta(days=60)  # Google refuses freeBusy ranges past about three months
 
 
-class GoogleCalendarProvider:
+class GoogleCalendarProvider(HttpCalendarProvider):
     """The ``google`` calendar provider (see ``chinwag.calendars.CalendarProvider``)."""
 
     name = "google"
 
-    def __init__(self, settings: GoogleSettings, sandbox: Any = None) -> None:
-        self.settings = settings
-        self.sandbox = sandbox  # the in-process sandbox's state with ``sandbox: true`` (the demo)
-        self._client: httpx.AsyncClient | None = None
-
-    @property
-    def client(self) -> httpx.AsyncClient:
-        """The HTTP client, created on first use so importing the plugin opens nothing."""
-        if self._client is None:
-            self._client = httpx.AsyncClient(timeout=self.settings.timeout)
-        return self._client
-
-    async def aclose(self) -> None:
-        """Close the HTTP client (the plugin's ``shutdown`` hook calls this)."""
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
+    settings: GoogleSettings
 
     # -- connecting an agent -----------------------------------------------------------------------
 

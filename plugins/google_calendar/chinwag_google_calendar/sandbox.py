@@ -25,6 +25,11 @@ from .sandbox_state import Fault, GoogleApiError, GoogleSandboxState
 __all__ = ["SandboxServer", "create_sandbox", "main", "plugin_config", "serve_in_thread"]
 
 
+def new_state() -> GoogleSandboxState:
+    """A fresh sandbox: no accounts, events or faults yet."""
+    return GoogleSandboxState()
+
+
 def create_sandbox(state: GoogleSandboxState | None = None) -> Starlette:
     """The sandbox ASGI app; its state is ``app.state.sandbox`` (a ``GoogleSandboxState``)."""
     state = state or GoogleSandboxState()

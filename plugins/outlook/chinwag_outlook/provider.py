@@ -9,6 +9,7 @@ from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import httpx
+from chinwag.calendar_plugin import HttpCalendarProvider
 from chinwag.calendars import (
     CalendarError, CreatedEvent, EventRequest, Grant, GrantRevoked, Interval, merge_intervals, split_range,
 )
@@ -25,28 +26,12 @@ SCHEDULE_SPAN = dt.timedelta(days=60)  # getSchedule takes periods shorter than 
 UTC_ONLY = {"Prefer": 'outlook.timezone="UTC"'}  # answers in UTC: no Windows time zone names to map
 
 
-class OutlookCalendarProvider:
+class OutlookCalendarProvider(HttpCalendarProvider):
     """The ``outlook`` calendar provider (see ``chinwag.calendars.CalendarProvider``)."""
 
     name = "outlook"
 
-    def __init__(self, settings: OutlookSettings, sandbox: Any = None) -> None:
-        self.settings = settings
-        self.sandbox = sandbox  # the in-process sandbox's state with ``sandbox: true`` (the demo)
-        self._client: httpx.AsyncClient | None = None
-
-    @property
-    def client(self) -> httpx.AsyncClient:
-        """The HTTP client, created on first use so importing the plugin opens nothing."""
-        if self._client is None:
-            self._client = httpx.AsyncClient(timeout=self.settings.timeout)
-        return self._client
-
-    async def aclose(self) -> None:
-        """Close the HTTP client (the plugin's ``shutdown`` hook calls this)."""
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
+    settings: OutlookSettings
 
     # -- connecting an agent -----------------------------------------------------------------------
 

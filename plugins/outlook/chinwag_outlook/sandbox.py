@@ -33,6 +33,11 @@ MAX_SCHEDULE_SPAN = dt.timedelta(days=62)
 PREFERRED_ZONE = re.compile(r'outlook\.timezone="([^"]+)"')
 
 
+def new_state() -> GraphSandboxState:
+    """A fresh sandbox: no accounts, events or faults yet."""
+    return GraphSandboxState()
+
+
 def create_sandbox(state: GraphSandboxState | None = None) -> Starlette:
     """The sandbox ASGI app; its state is ``app.state.sandbox`` (a ``GraphSandboxState``)."""
     state = state or GraphSandboxState()
