@@ -1,7 +1,9 @@
 """What every HTTP calendar provider plugin has in common, so each plugin holds only its vendor.
 
-* ``HttpCalendarProvider``: settings, the in-process sandbox (with ``sandbox: true``) and an
-  HTTP client opened on first use.
+* ``HttpCalendarProvider``: settings, the in-process sandbox (with ``sandbox: true``), an HTTP
+  client opened on first use, and the OAuth 2 flow every vendor shares: authorized calls that
+  refresh the token once on a 401, access tokens refreshed before they expire, refresh tokens
+  redeemed and the answer saved at once, token endpoint errors mapped to chinwag's.
 * ``CalendarProviderPlugin``: the plugin's hooks (register the provider, mount its sandbox, check
   its settings, close its client). A plugin module exposes them as module attributes::
 
@@ -20,20 +22,35 @@ only when a project asks for the sandbox.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import httpx
 
+from .calendars import CalendarError, Grant, GrantRevoked
 from .hookspecs import hookimpl
 from .mounted_sandboxes import sandbox_path, sandbox_url
 from .problems import Problem
 
 
+EXPIRY_LEEWAY = 60  # seconds: refresh a little early so a token never expires mid-request
+
+
 class HttpCalendarProvider:
-    """Base of providers that speak a vendor's REST API with httpx."""
+    """Base of providers that speak a vendor's REST API with httpx and OAuth 2 refresh tokens.
+
+    A subclass names itself (``name``, ``vendor``, ``api_label``, ``plugin_name``) and may set
+    ``api_headers`` (sent with every API call) and ``refresh_form`` (extra fields of a refresh
+    request), and override ``is_transient``, ``is_token_transient`` and ``token_error``.
+    """
 
     name: str
+    vendor: str  # "Google": used in messages to operators
+    api_label: str  # "Google Calendar"
+    plugin_name: str  # the plugins: key in chinwag.yaml
+    api_headers: Mapping[str, str] = {}
+    refresh_form: Mapping[str, str] = {}
 
     def __init__(self, settings: Any, sandbox: Any = None) -> None:
         self.settings = settings
@@ -52,6 +69,87 @@ class HttpCalendarProvider:
         if self._client is not None:
             await self._client.aclose()
             self._client = None
+
+    # -- what a vendor may change --------------------------------------------------------------------
+
+    @staticmethod
+    def is_transient(response: httpx.Response) -> bool:
+        """Whether an API answer is worth retrying: 429 and 5xx unless the vendor says more."""
+        return response.status_code == 429 or response.status_code >= 500
+
+    def is_token_transient(self, response: httpx.Response) -> bool:
+        """Whether a token endpoint answer is worth retrying."""
+        return response.status_code == 429 or response.status_code >= 500
+
+    def token_error(self, error: str, description: str) -> CalendarError:
+        """The exception for a token endpoint error: ``invalid_grant`` means the agent must reconnect."""
+        if error == "invalid_grant":
+            return GrantRevoked(f"{self.vendor} refused the agent's authorization ({description}): the agent must reconnect")
+        return CalendarError(f"{self.vendor} token endpoint: {error}: {description}")
+
+    # -- the OAuth flow ------------------------------------------------------------------------------
+
+    async def _api(self, grant: Grant, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """An authorized API call with retries; a 401 refreshes the token and retries once."""
+        url = self.settings.base_url + path
+        for refreshed in (False, True):
+            headers = {"Authorization": f"Bearer {await self._access_token(grant)}", **self.api_headers}
+            response = await self.settings.retry.send(
+                lambda: self.client.request(method, url, headers=headers, **kwargs),
+                self.is_transient, f"{self.api_label} {method} {path}",
+            )
+            if response.status_code != 401:
+                return response
+            if not refreshed:
+                await self._refresh(grant)
+        raise GrantRevoked(f"{self.vendor} rejects {grant.agent_email}'s access even after a token refresh: the agent must reconnect")
+
+    async def _access_token(self, grant: Grant) -> str:
+        """The stored access token, refreshed first when it is missing or about to expire."""
+        if not grant.tokens.get("access_token") or grant.tokens.get("expires_at", 0) - EXPIRY_LEEWAY <= time.time():
+            await self._refresh(grant)
+        return grant.tokens["access_token"]
+
+    async def _refresh(self, grant: Grant) -> None:
+        """Redeem the refresh token and save the answer at once (some vendors rotate refresh tokens)."""
+        refresh_token = grant.tokens.get("refresh_token")
+        if not refresh_token:
+            raise GrantRevoked(f"no {self.vendor} refresh token is stored for {grant.agent_email}: the agent must reconnect")
+        tokens = await self._token_request({"grant_type": "refresh_token", "refresh_token": refresh_token, **self.refresh_form})
+        tokens["refresh_token"] = tokens.get("refresh_token") or refresh_token
+        await grant.save(tokens)
+
+    async def _token_request(self, form: dict[str, str]) -> dict[str, Any]:
+        """POST to the token endpoint (client_secret_post); map OAuth errors to chinwag's."""
+        form = {**form, "client_id": self._client_id(), "client_secret": self.settings.client_secret or ""}
+        response = await self.settings.retry.send(
+            lambda: self.client.post(self.settings.token_url, data=form), self.is_token_transient,
+            f"{self.vendor} token request")
+        payload = response_json(response)
+        if response.status_code != 200:
+            error, description = payload.get("error", f"HTTP {response.status_code}"), payload.get("error_description", "")
+            raise self.token_error(error, description)
+        return {
+            "access_token": payload["access_token"],
+            "refresh_token": payload.get("refresh_token"),
+            "expires_at": time.time() + float(payload.get("expires_in", 3600)),
+            "token_type": payload.get("token_type", "Bearer"),
+            "scope": payload.get("scope", ""),
+        }
+
+    def _client_id(self) -> str:
+        if not self.settings.client_id:
+            raise CalendarError(f"the {self.plugin_name} plugin has no client_id: set plugins.{self.plugin_name} in chinwag.yaml")
+        return self.settings.client_id
+
+
+def response_json(response: httpx.Response) -> dict[str, Any]:
+    """The JSON object of an answer, or an empty dict when it has none."""
+    try:
+        payload = response.json()
+    except ValueError:
+        return {}
+    return payload if isinstance(payload, dict) else {}
 
 
 class CalendarProviderPlugin:

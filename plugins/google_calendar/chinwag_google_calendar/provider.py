@@ -6,22 +6,20 @@ import asyncio
 import base64
 import datetime as dt
 import hashlib
-import time
 from typing import Any
 from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import httpx
-from chinwag.calendar_plugin import HttpCalendarProvider
+from chinwag.calendar_plugin import HttpCalendarProvider, response_json
 from chinwag.calendars import (
-    CalendarError, CreatedEvent, EventRequest, Grant, GrantRevoked, Interval, merge_intervals, split_range,
+    CalendarError, CreatedEvent, EventRequest, Grant, Interval, merge_intervals, split_range,
 )
 
 from .settings import GoogleSettings
 
 SCOPES = "https://www.googleapis.com/auth/calendar.events https://www.googleapis.com/auth/calendar.freebusy"
 RATE_LIMIT_REASONS = {"rateLimitExceeded", "userRateLimitExceeded"}
-EXPIRY_LEEWAY = 60  # seconds: refresh a little early so a token never expires mid-request
 FREEBUSY_SPAN = dt.timedelta(days=60)  # Google refuses freeBusy ranges past about three months
 
 
@@ -29,8 +27,14 @@ class GoogleCalendarProvider(HttpCalendarProvider):
     """The ``google`` calendar provider (see ``chinwag.calendars.CalendarProvider``)."""
 
     name = "google"
+    vendor, api_label, plugin_name = "Google", "Google Calendar", "google_calendar"
 
     settings: GoogleSettings
+
+    @staticmethod
+    def is_transient(response: httpx.Response) -> bool:
+        """Google's retry rule: 5xx, 429, and 403 only for the rate-limit reasons."""
+        return _is_transient(response)
 
     # -- connecting an agent -----------------------------------------------------------------------
 
@@ -122,61 +126,6 @@ class GoogleCalendarProvider(HttpCalendarProvider):
             attempt += 1
         return event
 
-    async def _api(self, grant: Grant, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        """An authorized Calendar API call with retries; a 401 refreshes the token and retries once."""
-        url = self.settings.base_url + path
-        for refreshed in (False, True):
-            token = await self._access_token(grant)
-            response = await self.settings.retry.send(
-                lambda: self.client.request(method, url, headers={"Authorization": f"Bearer {token}"}, **kwargs),
-                _is_transient, f"Google Calendar {method} {path}",
-            )
-            if response.status_code != 401:
-                return response
-            if not refreshed:
-                await self._refresh(grant)
-        raise GrantRevoked(f"Google rejects {grant.agent_email}'s access even after a token refresh: the agent must reconnect")
-
-    async def _access_token(self, grant: Grant) -> str:
-        """The stored access token, refreshed first when it is missing or about to expire."""
-        if not grant.tokens.get("access_token") or grant.tokens.get("expires_at", 0) - EXPIRY_LEEWAY <= time.time():
-            await self._refresh(grant)
-        return grant.tokens["access_token"]
-
-    async def _refresh(self, grant: Grant) -> None:
-        """Use the refresh token and save the new tokens; Google keeps the old refresh token valid."""
-        refresh_token = grant.tokens.get("refresh_token")
-        if not refresh_token:
-            raise GrantRevoked(f"no Google refresh token is stored for {grant.agent_email}: the agent must reconnect")
-        tokens = await self._token_request({"grant_type": "refresh_token", "refresh_token": refresh_token})
-        tokens["refresh_token"] = tokens.get("refresh_token") or refresh_token
-        await grant.save(tokens)
-
-    async def _token_request(self, form: dict[str, str]) -> dict[str, Any]:
-        """POST to the token endpoint (client_secret_post); map OAuth errors to chinwag's."""
-        form = {**form, "client_id": self._client_id(), "client_secret": self.settings.client_secret or ""}
-        response = await self.settings.retry.send(
-            lambda: self.client.post(self.settings.token_url, data=form),
-            lambda r: r.status_code >= 500 or r.status_code == 429, "Google token request",
-        )
-        payload = _json(response)
-        if response.status_code != 200:
-            error, description = payload.get("error", f"HTTP {response.status_code}"), payload.get("error_description", "")
-            if error == "invalid_grant":
-                raise GrantRevoked(f"Google refused the agent's authorization ({description}): the agent must reconnect")
-            raise CalendarError(f"Google token endpoint: {error}: {description}")
-        return {
-            "access_token": payload["access_token"],
-            "refresh_token": payload.get("refresh_token"),
-            "expires_at": time.time() + float(payload.get("expires_in", 3600)),
-            "token_type": payload.get("token_type", "Bearer"),
-            "scope": payload.get("scope", ""),
-        }
-
-    def _client_id(self) -> str:
-        if not self.settings.client_id:
-            raise CalendarError("the google_calendar plugin has no client_id: set plugins.google_calendar in chinwag.yaml")
-        return self.settings.client_id
 
 
 def google_event_id(idempotency_key: str) -> str:
@@ -214,22 +163,14 @@ def _is_transient(response: httpx.Response) -> bool:
     return response.status_code == 403 and _reason(response) in RATE_LIMIT_REASONS
 
 
-def _json(response: httpx.Response) -> dict[str, Any]:
-    try:
-        payload = response.json()
-    except ValueError:
-        return {}
-    return payload if isinstance(payload, dict) else {}
-
-
 def _reason(response: httpx.Response) -> str | None:
     """``error.errors[0].reason`` of a Calendar API error body."""
-    errors = _json(response).get("error", {}).get("errors") or [{}]
+    errors = response_json(response).get("error", {}).get("errors") or [{}]
     return errors[0].get("reason")
 
 
 def _failure(response: httpx.Response, action: str) -> CalendarError:
-    error = _json(response).get("error", {})
+    error = response_json(response).get("error", {})
     return CalendarError(f"Google Calendar refused {action}: HTTP {response.status_code} "
                          f"{_reason(response) or ''} {error.get('message', '')}".rstrip())
 

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-import time
 from typing import Any
 from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import httpx
-from chinwag.calendar_plugin import HttpCalendarProvider
+from chinwag.calendar_plugin import HttpCalendarProvider, response_json
 from chinwag.calendars import (
     CalendarError, CreatedEvent, EventRequest, Grant, GrantRevoked, Interval, merge_intervals, split_range,
 )
@@ -21,7 +20,6 @@ SCOPES = "offline_access https://graph.microsoft.com/Calendars.ReadWrite"
 REVOKED_ERRORS = {"invalid_grant", "interaction_required", "consent_required"}
 BUSY_STATUSES = {"busy", "oof", "tentative"}  # tentative too: a slot the agent may attend is not free
 SELF = {"", "me", "primary"}  # calendar ids meaning "the signed-in agent's own calendar"
-EXPIRY_LEEWAY = 60  # seconds: refresh a little early so a token never expires mid-request
 SCHEDULE_SPAN = dt.timedelta(days=60)  # getSchedule takes periods shorter than 62 days
 UTC_ONLY = {"Prefer": 'outlook.timezone="UTC"'}  # answers in UTC: no Windows time zone names to map
 
@@ -30,8 +28,22 @@ class OutlookCalendarProvider(HttpCalendarProvider):
     """The ``outlook`` calendar provider (see ``chinwag.calendars.CalendarProvider``)."""
 
     name = "outlook"
+    vendor, api_label, plugin_name = "Microsoft", "Microsoft Graph", "outlook"
+    api_headers = UTC_ONLY
+    refresh_form = {"scope": SCOPES}
 
     settings: OutlookSettings
+
+    def is_token_transient(self, response: httpx.Response) -> bool:
+        """Also Entra's ``temporarily_unavailable``."""
+        return self.is_transient(response) or response_json(response).get("error") == "temporarily_unavailable"
+
+    def token_error(self, error: str, description: str) -> CalendarError:
+        """Entra's several ways of saying the consent is gone; only the first line of its description."""
+        summary = description.splitlines()[0] if description else ""
+        if error in REVOKED_ERRORS:
+            return GrantRevoked(f"Microsoft refused the agent's authorization ({error}: {summary}): the agent must reconnect")
+        return CalendarError(f"Microsoft token endpoint: {error}: {summary}")
 
     # -- connecting an agent -----------------------------------------------------------------------
 
@@ -95,60 +107,6 @@ class OutlookCalendarProvider(HttpCalendarProvider):
 
     # -- plumbing ----------------------------------------------------------------------------------
 
-    async def _api(self, grant: Grant, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        """An authorized Graph call with retries; a 401 refreshes the token and retries once."""
-        url = self.settings.base_url + path
-        for refreshed in (False, True):
-            headers = {"Authorization": f"Bearer {await self._access_token(grant)}", **UTC_ONLY}
-            response = await self.settings.retry.send(
-                lambda: self.client.request(method, url, headers=headers, **kwargs),
-                _is_transient, f"Microsoft Graph {method} {path}",
-            )
-            if response.status_code != 401:
-                return response
-            if not refreshed:
-                await self._refresh(grant)
-        raise GrantRevoked(f"Microsoft rejects {grant.agent_email}'s access even after a token refresh: the agent must reconnect")
-
-    async def _access_token(self, grant: Grant) -> str:
-        """The stored access token, refreshed first when it is missing or about to expire."""
-        if not grant.tokens.get("access_token") or grant.tokens.get("expires_at", 0) - EXPIRY_LEEWAY <= time.time():
-            await self._refresh(grant)
-        return grant.tokens["access_token"]
-
-    async def _refresh(self, grant: Grant) -> None:
-        """Redeem the refresh token and save the answer at once: Microsoft rotates refresh tokens."""
-        refresh_token = grant.tokens.get("refresh_token")
-        if not refresh_token:
-            raise GrantRevoked(f"no Microsoft refresh token is stored for {grant.agent_email}: the agent must reconnect")
-        tokens = await self._token_request({"grant_type": "refresh_token", "refresh_token": refresh_token, "scope": SCOPES})
-        tokens["refresh_token"] = tokens.get("refresh_token") or refresh_token
-        await grant.save(tokens)
-
-    async def _token_request(self, form: dict[str, str]) -> dict[str, Any]:
-        """POST to the Entra token endpoint; map its errors to chinwag's."""
-        form = {**form, "client_id": self._client_id(), "client_secret": self.settings.client_secret or ""}
-        response = await self.settings.retry.send(
-            lambda: self.client.post(self.settings.token_url, data=form), _token_transient, "Microsoft token request")
-        payload = _json(response)
-        if response.status_code != 200:
-            error, description = payload.get("error", f"HTTP {response.status_code}"), payload.get("error_description", "")
-            summary = description.splitlines()[0] if description else ""
-            if error in REVOKED_ERRORS:
-                raise GrantRevoked(f"Microsoft refused the agent's authorization ({error}: {summary}): the agent must reconnect")
-            raise CalendarError(f"Microsoft token endpoint: {error}: {summary}")
-        return {
-            "access_token": payload["access_token"],
-            "refresh_token": payload.get("refresh_token"),
-            "expires_at": time.time() + float(payload.get("expires_in", 3600)),
-            "token_type": payload.get("token_type", "Bearer"),
-            "scope": payload.get("scope", ""),
-        }
-
-    def _client_id(self) -> str:
-        if not self.settings.client_id:
-            raise CalendarError("the outlook plugin has no client_id: set plugins.outlook in chinwag.yaml")
-        return self.settings.client_id
 
 
 def _mailbox(grant: Grant) -> str:
@@ -179,25 +137,8 @@ def _event_body(event: EventRequest) -> dict[str, Any]:
     return body
 
 
-def _is_transient(response: httpx.Response) -> bool:
-    """Graph throttling (429) and server trouble (5xx, 503 often with Retry-After)."""
-    return response.status_code == 429 or response.status_code >= 500
-
-
-def _token_transient(response: httpx.Response) -> bool:
-    return _is_transient(response) or _json(response).get("error") == "temporarily_unavailable"
-
-
-def _json(response: httpx.Response) -> dict[str, Any]:
-    try:
-        payload = response.json()
-    except ValueError:
-        return {}
-    return payload if isinstance(payload, dict) else {}
-
-
 def _failure(response: httpx.Response, action: str) -> CalendarError:
-    error = _json(response).get("error", {})
+    error = response_json(response).get("error", {})
     return CalendarError(f"Microsoft Graph refused {action}: HTTP {response.status_code} "
                          f"{error.get('code', '')} {error.get('message', '')}".rstrip())
 
