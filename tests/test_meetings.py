@@ -151,3 +151,39 @@ async def test_rescheduling_onto_a_taken_time_is_refused(tmp_path: Path, google)
             assert moved.status_code == 200 and moved.json()["meeting"]["status"] == "rescheduled"
     event = google.state.events["ada@example.com"][second["remote_id"]]
     assert event["start"]["dateTime"] == free.replace("+00:00", "Z")
+
+
+async def test_a_hold_left_by_a_dead_booking_is_released_and_a_live_one_kept(tmp_path: Path, google) -> None:
+    import sqlalchemy as sa
+
+    from chinwag.meetings.tables import claim_cells, meeting_claims, meetings
+    from chinwag.store import utcnow
+
+    port = free_port()
+    folder = project(tmp_path / "p", port, [agent("ada@example.com")], google=google)
+    with serve(folder, port) as server:
+        await connect_agent(folder, "ada@example.com")
+        visitor, question = await to_slots(server, "one@client.com")
+        await visitor.close()
+        dead, live = question["input"]["slots"][0]["id"], question["input"]["slots"][1]["id"]
+
+        async def hold(app, slot_id: str, age: dt.timedelta) -> None:
+            start = dt.datetime.fromisoformat(slot_id.replace("Z", "+00:00"))
+            end, created = start + dt.timedelta(minutes=30), utcnow() - age
+            async with app.store.transaction() as connection:
+                await connection.execute(sa.insert(meetings).values(
+                    id=f"m_{slot_id}", idempotency_key=f"k_{slot_id}", agent_email="ada@example.com", queue="all agents",
+                    status="pending", start=start, end=end, created_at=created, updated_at=created))
+                await connection.execute(sa.insert(meeting_claims), [
+                    {"agent_email": "ada@example.com", "cell": cell, "meeting_id": f"m_{slot_id}"} for cell in claim_cells(start, end)])
+
+        server.call(lambda app: hold(app, dead, dt.timedelta(hours=1)))
+        server.call(lambda app: hold(app, live, dt.timedelta(seconds=5)))
+    with serve(folder, port) as server:  # a restart releases the dead booking's hold
+        visitor, question = await to_slots(server, "two@client.com")
+        offered = [slot["id"] for slot in question["input"]["slots"]]
+        assert dead in offered and live not in offered
+        assert (await choose(visitor, dead))["text"].startswith("You're booked")
+        await visitor.close()
+        rows = {row["idempotency_key"]: row["status"] for row in meetings_rows(server)}
+    assert f"k_{dead}" not in rows and rows[f"k_{live}"] == "pending" and sorted(rows.values()) == ["pending", "scheduled"]

@@ -10,6 +10,11 @@
    ``transactionId``), so a retry never makes two events.
 4. **Confirm** the meeting (``scheduled``), or on any failure **release** the hold: the meeting row
    and its claims are deleted and the pointer goes back, so no orphan remains.
+
+A process that dies between steps 1 and 4 leaves a ``pending`` hold behind; ``release_stale_holds``
+deletes holds older than ``STALE_HOLD`` (at startup and before each booking), so the time is
+offered again. If the remote event was made before the crash, step 2 of the next booking sees
+the agent busy then, so nobody is booked twice.
 """
 
 from __future__ import annotations
@@ -38,6 +43,8 @@ from ..store import utcnow
 log = logging.getLogger("chinwag.meetings.booking")
 HOLD_ATTEMPTS = 5  # a hold loses a race only to a booking of the same agent from another queue
 AGENT_BUSY = object()  # the fresh check found the agent busy: try the next one
+# Far beyond a booking's slowest path (a fresh check and a create, each with its retries).
+STALE_HOLD = dt.timedelta(minutes=15)
 OUTAGE_MESSAGE = "The calendar service isn't answering right now, so I couldn't book that time. Please try again in a few minutes."
 
 
@@ -75,8 +82,22 @@ class _Hold:
     turn: int
 
 
+async def release_stale_holds(app: Any) -> int:
+    """Delete ``pending`` holds older than ``STALE_HOLD`` (their booking died); return how many."""
+    cutoff = utcnow() - STALE_HOLD
+    stale = (meetings.c.status == "pending") & (meetings.c.created_at < cutoff)
+    async with app.store.transaction() as connection:
+        await connection.execute(sa.delete(meeting_claims).where(
+            meeting_claims.c.meeting_id.in_(sa.select(meetings.c.id).where(stale))))
+        released = (await connection.execute(sa.delete(meetings).where(stale))).rowcount
+    if released:
+        log.warning("released %d meeting hold(s) left by a booking that never finished", released)
+    return released
+
+
 async def book(app: Any, request: BookingRequest) -> BookingResult:
     """Book the meeting; see the module notes for the steps."""
+    await release_stale_holds(app)
     existing = await _meeting_by_key(app, request.idempotency_key)
     if existing is not None and existing["status"] in LIVE and existing["status"] != "pending":
         return BookingResult("booked", existing)  # a replayed turn: the booking is already made

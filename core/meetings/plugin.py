@@ -33,10 +33,13 @@ def check_config(config: Any, app: Any) -> list[Problem]:
 
 @hookimpl
 async def startup(app: Any) -> None:
-    """Record new agents in the queue and load the token key (a clear error if it is missing)."""
+    """Record new agents in the queue, load the token key (a clear error if it is missing), and
+    release holds that a process which died mid-booking left behind."""
     from .agent_state import sync_agents
+    from .booking import release_stale_holds
 
     await sync_agents(app)
+    await release_stale_holds(app)
 
 
 @hookimpl
