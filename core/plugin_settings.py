@@ -49,6 +49,17 @@ class SettingsCheck:
             if not isinstance(self.config.get(key), str) or not self.config[key]:
                 self.problem(key, message)
 
+    def provider_client(self, keys: Iterable[str], where_from: str) -> None:
+        """A provider plugin's OAuth client (``keys``), required unless ``sandbox: true``.
+
+        ``sandbox: true`` serves a stand-in for the vendor inside chinwag, which brings its own
+        client; ``where_from`` tells the operator where a real client comes from.
+        """
+        if not isinstance(self.config.get("sandbox", False), bool):
+            self.problem("sandbox", "must be true or false (true serves a stand-in for the vendor inside chinwag, for demos)")
+        if self.config.get("sandbox") is not True:
+            self.required_text(keys, f"is required: {where_from} (read secrets with $env)")
+
     def http_urls(self, keys: Iterable[str]) -> None:
         """Report each of ``keys`` that is given but not an http:// or https:// URL."""
         for key in keys:

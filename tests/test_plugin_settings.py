@@ -49,3 +49,16 @@ def test_retry_policy_from_settings_keeps_defaults_for_missing_keys() -> None:
     assert retry_policy({}) == RetryPolicy()
     policy = retry_policy({"max_retries": 2, "retry_max_delay": 5})
     assert (policy.max_retries, policy.base_delay, policy.max_delay) == (2, RetryPolicy().base_delay, 5.0)
+
+
+def test_provider_client_is_required_unless_the_sandbox_brings_one() -> None:
+    def problems(config: dict) -> dict[str, str]:
+        check = SettingsCheck("calendar", config, "chinwag.yaml")
+        check.provider_client(["client_id", "client_secret"], "the vendor's console")
+        return {problem.where: problem.message for problem in check.problems}
+
+    missing = problems({"client_id": "abc"})
+    assert missing == {"plugins.calendar.client_secret": "is required: the vendor's console (read secrets with $env)"}
+    assert problems({"sandbox": True}) == {}
+    assert problems({"sandbox": "yes", "client_id": "a", "client_secret": "b"}) == {
+        "plugins.calendar.sandbox": "must be true or false (true serves a stand-in for the vendor inside chinwag, for demos)"}

@@ -55,10 +55,7 @@ def config_problems(config: Mapping[str, Any], file: str, source: Any = None) ->
         return []
     check = SettingsCheck(PLUGIN_NAME, config, file, source)
     check.unknown_keys(KNOWN_KEYS)
-    if not isinstance(config.get("sandbox", False), bool):
-        check.problem("sandbox", "must be true or false (true serves a stand-in for the vendor inside chinwag, for demos)")
-    if config.get("sandbox") is not True:  # the sandbox brings its own OAuth client
-        check.required_text(REQUIRED_KEYS, "is required: the OAuth client from the Google Cloud console (read secrets with $env)")
+    check.provider_client(REQUIRED_KEYS, "the OAuth client from the Google Cloud console")
     check.http_urls(URL_DEFAULTS)
     check.numbers(NUMBER_LIMITS)
     return check.problems

@@ -58,10 +58,7 @@ def config_problems(config: Mapping[str, Any], file: str, source: Any = None) ->
         return []
     check = SettingsCheck(PLUGIN_NAME, config, file, source)
     check.unknown_keys(KNOWN_KEYS)
-    if not isinstance(config.get("sandbox", False), bool):
-        check.problem("sandbox", "must be true or false (true serves a stand-in for the vendor inside chinwag, for demos)")
-    if config.get("sandbox") is not True:  # the sandbox brings its own OAuth client
-        check.required_text(REQUIRED_KEYS, "is required: the app registration from Microsoft Entra (read secrets with $env)")
+    check.provider_client(REQUIRED_KEYS, "the app registration from Microsoft Entra")
     tenant = config.get("tenant")
     if tenant is not None and (not isinstance(tenant, str) or not tenant or "/" in tenant):
         check.problem("tenant", "must be a tenant id or domain, or common, organizations or consumers")
