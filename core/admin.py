@@ -50,7 +50,7 @@ async def report_json(request: Request) -> Response:
     if not days.isdigit() or int(days) < 1:
         return JSONResponse({"error": "days must be a whole number of at least 1"}, status_code=400)
     chinwag = request.app.state.chinwag
-    return JSONResponse(await dialogue_report(chinwag.store, int(days)))
+    return JSONResponse(await dialogue_report(chinwag, int(days)))
 
 
 def admin_routes() -> list[Any]:

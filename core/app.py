@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import jinja2
+import sqlalchemy as sa
 
-from .config import Config, load_config
+from . import tables
+from .config import Config, read_config
 from .dialogue import Dialogue
-from .plugins import PluginHost, Registry, host
 from .events import EventDispatcher
+from .plugins import PluginHost, Registry, host
 from .problems import InvalidProject, Problem
 from .session import Conversations
 from .store import Store
@@ -21,6 +23,8 @@ log = logging.getLogger("chinwag")
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 STATIC_DIR = Path(__file__).parent / "static"
+
+PluginState = TypeVar("PluginState")
 
 
 class Chinwag:
@@ -34,6 +38,10 @@ class Chinwag:
         self.calendar_providers = Registry("calendar provider")
         self.routing_strategies = Registry("routing strategy")
         self.crm_connectors = Registry("CRM connector")
+        self.event_types = Registry("event type")
+        self.config_sections = Registry("configuration section")
+        self.tables = Registry("table")
+        self.metadata = sa.MetaData()  # this app's schema: core's tables and its plugins'
         self.dialogues: dict[str, Dialogue] = {}
         self.theme: dict[str, Any] = {}
         self.store: Store | None = None
@@ -45,23 +53,41 @@ class Chinwag:
             ]),
             autoescape=jinja2.select_autoescape(default=True, default_for_string=True),
         )
-        self.state: dict[str, Any] = {}  # per-app scratch space for plugins, keyed by plugin name
+        self._plugin_states: dict[type, Any] = {}
         self.events = EventDispatcher(self)
         self.conversations = Conversations(self)
 
     @classmethod
     def from_project(cls, project_dir: Path | str, plugins: PluginHost = host) -> Chinwag:
-        """Read a project folder and fill the registries; raise ``InvalidProject`` on any problem."""
-        app = cls(load_config(project_dir), plugins)
-        app.prepare()
+        """Read a project folder and fill the registries; raise ``InvalidProject`` naming every problem
+        (chinwag.yaml's, the plugins' and the dialogues')."""
+        config, problems = read_config(project_dir)
+        app = cls(config, plugins)
+        app.prepare(problems)
         return app
 
-    def prepare(self) -> None:
-        """Fill every registry, build the theme and load and validate the dialogues."""
+    def plugin_state(self, kind: type[PluginState]) -> PluginState:
+        """This app's instance of a plugin's state class, made with ``kind()`` on first use.
+
+        Plugins keep per-app data here, typed by their own class instead of string keys:
+        ``app.plugin_state(MeetingsState).settings``.
+        """
+        if kind not in self._plugin_states:
+            self._plugin_states[kind] = kind()
+        return self._plugin_states[kind]
+
+    def prepare(self, problems: list[Problem] | None = None) -> None:
+        """Fill every registry, build the schema and the theme, and load and validate the dialogues.
+
+        ``problems`` already found (in chinwag.yaml) are reported with the rest.
+        """
         from .theme import default_theme
         from .validation import check_project
 
         for hook_name, registry in (
+            ("register_config_sections", self.config_sections),
+            ("register_event_types", self.event_types),
+            ("register_tables", self.tables),
             ("register_cards", self.cards),
             ("register_attributes", self.attributes),
             ("register_calendar_providers", self.calendar_providers),
@@ -69,31 +95,41 @@ class Chinwag:
             ("register_crm_connectors", self.crm_connectors),
         ):
             self.plugins.collect(hook_name, registry, app=self)
+        self._build_schema()
         self.theme = default_theme(self.config)
-        self.plugins.hook.prepare_theme(theme=self.theme, app=self)
-        dialogues, problems = check_project(self)
-        problems += self.plugin_problems()
+        self.plugins.call("prepare_theme", theme=self.theme, app=self)
+        problems = [*(problems or []), *self.config.unknown_sections(set(self.config_sections.names()))]
+        dialogues, dialogue_problems = check_project(self)
+        problems += dialogue_problems + self.plugin_problems()
         if problems:
             raise InvalidProject(problems)
         self.dialogues = dialogues
 
+    def _build_schema(self) -> None:
+        """Copy core's tables and every registered table into this app's ``metadata``."""
+        for table in tables.metadata.tables.values():
+            table.to_metadata(self.metadata)
+        for table in self.tables:
+            if table.name in self.metadata.tables:
+                log.error("plugin %s registered table %r, which core already has; ignored",
+                          self.tables.plugin_of(table.name), table.name)
+                continue
+            table.to_metadata(self.metadata)
+
     def plugin_problems(self) -> list[Problem]:
         """Problems plugins find in their configuration (the ``check_config`` hook)."""
         problems: list[Problem] = []
-        for result in self.plugins.hook.check_config(config=self.config, app=self):
+        for _, result in self.plugins.call("check_config", config=self.config, app=self):
             problems.extend(result or [])
         return problems
 
     async def start(self) -> None:
-        """Open the store, create tables and run the ``startup`` hooks."""
-        from .tables import metadata
-
-        self.plugins.hook.register_tables(metadata=metadata)
-        self.store = Store(self.config.database)
+        """Open the store, create missing tables and run the ``startup`` hooks."""
+        self.store = Store(self.config.database, self.metadata)
         self.turn_writer = TurnWriter(self.store)
         await self.store.create_schema()
         await self.conversations.publish()
-        for plugin_name, _ in await self.plugins.call_each("startup", isolate=False, app=self):
+        for plugin_name, _ in await self.plugins.acall("startup", app=self):
             log.debug("started plugin %s", plugin_name)
 
     async def stop(self) -> None:
@@ -101,6 +137,6 @@ class Chinwag:
         if self.turn_writer is not None:
             await self.turn_writer.close()
         await self.events.drain()
-        await self.plugins.call_each("shutdown", app=self)
+        await self.plugins.acall("shutdown", app=self)
         if self.store is not None:
             await self.store.close()

@@ -24,7 +24,7 @@ from __future__ import annotations
 import importlib
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -32,6 +32,9 @@ from .calendars import CalendarError, Grant, GrantRevoked
 from .hookspecs import hookimpl
 from .mounted_sandboxes import sandbox_path, sandbox_url
 from .problems import Problem
+
+if TYPE_CHECKING:
+    from .app import Chinwag
 
 
 EXPIRY_LEEWAY = 60  # seconds: refresh a little early so a token never expires mid-request
@@ -163,12 +166,12 @@ class CalendarProviderPlugin:
         self.config_problems = config_problems
         self.sandbox_module = sandbox_module
 
-    def _provider(self, app: Any) -> HttpCalendarProvider | None:
+    def _provider(self, app: Chinwag) -> HttpCalendarProvider | None:
         provider = app.calendar_providers.get(self.provider_class.name)
         return provider if isinstance(provider, self.provider_class) else None
 
     @hookimpl
-    def register_calendar_providers(self, register: Any, app: Any) -> None:
+    def register_calendar_providers(self, register: Any, app: Chinwag) -> None:
         """Register the provider, configured from ``plugins: <plugin name>``.
 
         With ``sandbox: true`` it talks to a stand-in for the vendor's servers that this chinwag
@@ -183,7 +186,7 @@ class CalendarProviderPlugin:
         register(self.provider_class(self.settings_class.from_config(config), sandbox))
 
     @hookimpl
-    def register_routes(self, register: Any, app: Any) -> None:
+    def register_routes(self, register: Any, app: Chinwag) -> None:
         """Mount the sandbox at ``/-/sandbox/<provider>`` when configured with ``sandbox: true``."""
         provider = self._provider(app)
         if provider is not None and provider.sandbox is not None:
@@ -193,13 +196,13 @@ class CalendarProviderPlugin:
             register(Mount(sandbox_path(provider.name), app=module.create_sandbox(provider.sandbox)))
 
     @hookimpl
-    def check_config(self, config: Any, app: Any) -> list[Problem]:
+    def check_config(self, config: Any, app: Chinwag) -> list[Problem]:
         """Problems in ``plugins: <plugin name>``; none when the plugin is not configured."""
         source = (config.raw.get("plugins") or {}).get(self.plugin_name)
         return self.config_problems(config.plugin_config(self.plugin_name), str(config.file), source)
 
     @hookimpl
-    async def shutdown(self, app: Any) -> None:
+    async def shutdown(self, app: Chinwag) -> None:
         """Close the provider's HTTP client."""
         provider = self._provider(app)
         if provider is not None:

@@ -10,10 +10,13 @@ import asyncio
 import datetime as dt
 import random
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
 import httpx
+
+if TYPE_CHECKING:
+    from .app import Chinwag
 
 
 class CalendarError(Exception):
@@ -90,22 +93,22 @@ class CalendarProvider(Protocol):
 
     name: str  # "google", "outlook", ...
 
-    def authorization_url(self, app: Any, state: str, redirect_uri: str) -> str:
+    def authorization_url(self, app: Chinwag, state: str, redirect_uri: str) -> str:
         """The consent URL an agent opens to connect their calendar."""
 
-    async def exchange_code(self, app: Any, code: str, redirect_uri: str) -> dict[str, Any]:
+    async def exchange_code(self, app: Chinwag, code: str, redirect_uri: str) -> dict[str, Any]:
         """Trade an authorization code for tokens (stored encrypted by chinwag)."""
 
-    async def busy(self, app: Any, grant: Grant, start: dt.datetime, end: dt.datetime) -> list[Interval]:
+    async def busy(self, app: Chinwag, grant: Grant, start: dt.datetime, end: dt.datetime) -> list[Interval]:
         """Busy intervals of the agent's calendar between ``start`` and ``end``."""
 
-    async def create_event(self, app: Any, grant: Grant, event: EventRequest) -> CreatedEvent:
+    async def create_event(self, app: Chinwag, grant: Grant, event: EventRequest) -> CreatedEvent:
         """Create the meeting and send the invitation; idempotent on ``event.idempotency_key``."""
 
-    async def cancel_event(self, app: Any, grant: Grant, remote_id: str) -> None:
+    async def cancel_event(self, app: Chinwag, grant: Grant, remote_id: str) -> None:
         """Cancel the meeting and notify the attendee."""
 
-    async def move_event(self, app: Any, grant: Grant, remote_id: str, start: dt.datetime, end: dt.datetime) -> None:
+    async def move_event(self, app: Chinwag, grant: Grant, remote_id: str, start: dt.datetime, end: dt.datetime) -> None:
         """Reschedule the meeting and notify the attendee."""
 
 

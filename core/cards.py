@@ -10,11 +10,14 @@ back to ``receive`` as ``CardContext.effect_result``.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
 
 from .dialogue import Card, Dialogue
+
+if TYPE_CHECKING:
+    from .app import Chinwag
 
 
 @attrs.frozen
@@ -100,5 +103,5 @@ class CardType(Protocol):
 class EffectfulCardType(CardType, Protocol):
     """A card type whose effects the session fulfils (the meeting card, for example)."""
 
-    async def fulfil(self, card: Card, effect: Effect, session: Any, app: Any) -> Mapping[str, Any]:
+    async def fulfil(self, card: Card, effect: Effect, session: Any, app: Chinwag) -> Mapping[str, Any]:
         """Do the effect's I/O; the result is handed to ``receive`` as ``effect_result``."""

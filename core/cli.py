@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from .plugins import host
+from .plugins import PluginError, host
 
 PROJECT = click.argument("project", default=".", type=click.Path(file_okay=False, path_type=Path))
 
@@ -44,10 +44,42 @@ def run_with_store(project: Path, work: Any) -> Any:
     return asyncio.run(main())
 
 
-@click.group()
+class ChinwagGroup(click.Group):
+    """The root command group: plugins' commands join it the first time commands are looked up,
+    through the same isolated hook call as every other hook (a failing plugin loses its
+    commands, not the command line)."""
+
+    _plugin_commands_added = False
+
+    def _add_plugin_commands(self) -> None:
+        if not self._plugin_commands_added:
+            self._plugin_commands_added = True
+            host.call("register_commands", cli=self)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        """Every command, plugins' included."""
+        self._add_plugin_commands()
+        return super().list_commands(ctx)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        """One command by name, plugins' included."""
+        self._add_plugin_commands()
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=ChinwagGroup)
 @click.version_option(package_name="chinwag")
 def cli() -> None:
     """chinwag: scripted website chat that turns visitors into leads and meetings."""
+
+
+def main() -> None:
+    """The ``chinwag`` console script: ``cli``, with a plugin failure in strict mode said in one line."""
+    try:
+        cli()
+    except PluginError as error:
+        click.echo(f"chinwag: {error}", err=True)
+        sys.exit(1)
 
 
 @cli.command()
@@ -64,12 +96,22 @@ def serve(project: Path, host: str, port: int, reload: bool, demo: bool) -> None
     os.environ["CHINWAG_PROJECT"] = str(project.resolve())
     os.environ["CHINWAG_DEMO"] = "1" if demo else ""
     click.echo(f"chinwag serving {project} at http://{host}:{port}/" + (" (demo pages at /)" if demo else ""))
-    uvicorn.run("chinwag.server:app_from_environment", factory=True, host=host, port=port, reload=reload,
-                reload_dirs=[str(project.resolve())] if reload else None, ws_max_size=1 << 20,
-                # Chat frames are a few hundred bytes: per-connection compression state would
-                # cost more memory per idle visitor (about 45 KiB) than it saves in bandwidth.
-                ws_per_message_deflate=False,
-                log_level="info", proxy_headers=True)
+    options: dict[str, Any] = dict(
+        factory=True, host=host, port=port, ws_max_size=1 << 20,
+        # Chat frames are a few hundred bytes: per-connection compression state would
+        # cost more memory per idle visitor (about 45 KiB) than it saves in bandwidth.
+        ws_per_message_deflate=False, log_level="info", proxy_headers=True)
+    target = "chinwag.server:app_from_environment"
+    if reload:
+        uvicorn.run(target, reload=True, reload_dirs=[str(project.resolve())], **options)
+        return
+    server = uvicorn.Server(uvicorn.Config(target, **options))
+    try:
+        server.run()
+    except SystemExit:  # uvicorn exits (code 3) when the startup fails
+        pass
+    if not server.started:  # the startup was refused; the reason was logged in one line
+        sys.exit(1)
 
 
 @cli.command()
@@ -91,8 +133,19 @@ def show_config(project: Path) -> None:
 @click.option("--all", "include_builtin", is_flag=True, help="Include built-in plugins.")
 @click.option("--hook", default=None, help="Only plugins that implement this hook.")
 @click.option("--requirements", is_flag=True, help="Include each plugin's requirements.")
-def plugins(include_builtin: bool, hook: str | None, requirements: bool) -> None:
+@click.option("--project", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Also prepare this project, so plugins failing in its hooks show as errors.")
+def plugins(include_builtin: bool, hook: str | None, requirements: bool, project: Path | None) -> None:
     """List installed plugins as JSON: name, version, hooks, status."""
+    if project is not None:
+        from .app import Chinwag
+        from .problems import InvalidProject
+
+        try:
+            Chinwag.from_project(project)
+        except InvalidProject as error:  # the listing is what was asked for; the problems go to stderr
+            for problem in error.problems:
+                click.echo(str(problem), err=True)
     click.echo(json.dumps(host.listing(include_builtin, hook, requirements), indent=2))
 
 
@@ -102,17 +155,18 @@ def plugins(include_builtin: bool, hook: str | None, requirements: bool) -> None
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def report(project: Path, days: int, as_json: bool) -> None:
     """Per-dialogue activity: triggered, engaged, completed, leads, goals, meetings, rates."""
-    from .reports import COUNTED, dialogue_report
+    from .reports import dialogue_report
 
-    result = run_with_store(project, lambda app: dialogue_report(app.store, days))
+    result = run_with_store(project, lambda app: dialogue_report(app, days))
     if as_json:
         click.echo(json.dumps(result, indent=2))
         return
-    header = ["dialogue", *COUNTED, "engagement", "conversion"]
+    counted = result["counted"]
+    header = ["dialogue", *counted, "engagement", "conversion"]
     click.echo("  ".join(f"{name:>14}" for name in header))
     for dialogue_id, counts in result["dialogues"].items():
         rates = [f"{counts[key]:.1%}" if counts[key] is not None else "-" for key in ("engagement_rate", "conversion_rate")]
-        click.echo("  ".join(f"{value:>14}" for value in [dialogue_id, *(counts[key] for key in COUNTED), *rates]))
+        click.echo("  ".join(f"{value:>14}" for value in [dialogue_id, *(counts[key] for key in counted), *rates]))
 
 
 @cli.command()
@@ -126,5 +180,3 @@ def purge(project: Path, days: int | None) -> None:
     counts = run_with_store(project, lambda app: purge_older_than(app.store, days or app.config.retention_days))
     click.echo(json.dumps(counts))
 
-
-host.hook.register_commands(cli=cli)

@@ -22,11 +22,19 @@ DEFAULT_DATABASE = "sqlite+aiosqlite:///chinwag.db"
 SECRET_KEY_PATTERN = re.compile(r"(secret|token|password|passwd|api[_-]?key|private|credential)", re.IGNORECASE)
 REDACTED = "***"
 
-# Top-level keys of chinwag.yaml. Sections owned by a feature module are kept raw in
-# ``Config.sections`` and checked by that module.
+# Top-level keys of chinwag.yaml that core reads. Any other key is a section a plugin declares
+# (``register_config_sections``); its value is kept in ``Config.sections`` for that plugin.
 CORE_KEYS = {"name", "database", "allowed_origins", "admin_token", "retention_days", "attributes",
-             "response_delay", "plugins", "chat_enabled"}
-SECTION_KEYS = {"meetings", "agents"}
+             "response_delay", "plugins", "chat_enabled", "public_url", "outbox"}
+DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
+
+
+@attrs.frozen
+class ConfigSection:
+    """A top-level section of chinwag.yaml owned by a plugin (``register_config_sections``)."""
+
+    name: str
+    description: str = ""
 
 
 @attrs.frozen
@@ -47,6 +55,7 @@ class Config:
     database: str = DEFAULT_DATABASE
     allowed_origins: tuple[str, ...] = ()
     admin_token: str | None = None
+    public_url: str = DEFAULT_PUBLIC_URL
     retention_days: int = 90
     response_delay: float = 1.0
     chat_enabled: bool = True
@@ -69,6 +78,12 @@ class Config:
     def templates_dir(self) -> Path:
         """Where project templates that override the built-in ones live."""
         return self.project_dir / "templates"
+
+    def unknown_sections(self, declared: set[str]) -> list[Problem]:
+        """A problem, with its line, for each top-level key neither core nor a plugin declares."""
+        known = ", ".join(sorted(CORE_KEYS | declared))
+        return [Problem(str(self.file), line_of(self.raw, key), str(key), f"unknown setting (known: {known})")
+                for key in sorted(set(self.sections) - declared, key=str)]
 
     def plugin_config(self, plugin_name: str) -> Mapping[str, Any]:
         """The ``plugins: {name: {...}}`` section for one plugin (empty when absent)."""
@@ -121,6 +136,18 @@ def _database_url(url: str, project_dir: Path) -> str:
 
 def load_config(project_dir: Path | str) -> Config:
     """Read and validate ``chinwag.yaml``; raise ``InvalidProject`` naming every problem."""
+    config, problems = read_config(project_dir)
+    if problems:
+        raise InvalidProject(problems)
+    return config
+
+
+def read_config(project_dir: Path | str) -> tuple[Config, list[Problem]]:
+    """Read ``chinwag.yaml``: the configuration (a default for each bad value) and every problem.
+
+    Raises ``InvalidProject`` only when there is no configuration to speak of (no folder, no
+    file, not YAML), so the caller can go on and report the plugins' and dialogues' problems too.
+    """
     project_dir = Path(project_dir).resolve()
     file = project_dir / CONFIG_FILE
     if not project_dir.is_dir():
@@ -139,8 +166,6 @@ def load_config(project_dir: Path | str) -> Config:
     def problem(key: str, message: str, node: Any = raw) -> None:
         problems.append(Problem(name, line_of(node, key), key, message))
 
-    for key in sorted(set(raw) - CORE_KEYS - SECTION_KEYS, key=str):
-        problem(key, f"unknown setting (known: {', '.join(sorted(CORE_KEYS | SECTION_KEYS))})")
     values = resolve_env(raw, name, problems)
 
     database = values.get("database", DEFAULT_DATABASE)
@@ -155,6 +180,10 @@ def load_config(project_dir: Path | str) -> Config:
     if admin_token is not None and (not isinstance(admin_token, str) or len(admin_token) < 16):
         problem("admin_token", "must be a string of at least 16 characters (read it from the environment with $env)")
         admin_token = None
+    public_url = values.get("public_url", DEFAULT_PUBLIC_URL)
+    if not isinstance(public_url, str) or not re.match(r"^https?://[^/\s]+(/[^\s]*)?$", public_url):
+        problem("public_url", "must be the URL the server is reached at, like https://chat.example.com")
+        public_url = DEFAULT_PUBLIC_URL
     retention = values.get("retention_days", 90)
     if not isinstance(retention, int) or isinstance(retention, bool) or retention < 1:
         problem("retention_days", "must be a whole number of days, at least 1")
@@ -172,15 +201,13 @@ def load_config(project_dir: Path | str) -> Config:
     if not isinstance(plugins, Mapping) or not all(isinstance(v, Mapping) for v in plugins.values()):
         problem("plugins", "must map plugin names to mappings of their settings")
         plugins = {}
-    if problems:
-        raise InvalidProject(problems)
     return Config(
         project_dir=project_dir, name=str(values.get("name", project_dir.name)),
         database=_database_url(database, project_dir), allowed_origins=tuple(origins),
-        admin_token=admin_token, retention_days=retention, response_delay=float(delay),
+        admin_token=admin_token, public_url=public_url.rstrip("/"), retention_days=retention, response_delay=float(delay),
         chat_enabled=chat_enabled, attributes=attributes, plugins=plugins,
-        sections={key: values[key] for key in SECTION_KEYS if key in values}, raw=raw,
-    )
+        sections={key: value for key, value in values.items() if key not in CORE_KEYS}, raw=raw,
+    ), problems
 
 
 _ATTRIBUTE_NAME = re.compile(r"^(lead|company)\.[A-Za-z_][A-Za-z0-9_]*$")

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from .attributes import Attribute
 from .hookspecs import hookimpl
+
+if TYPE_CHECKING:
+    from .app import Chinwag
 
 STANDARD = (
     Attribute("lead.email", "email", "Email"),
@@ -27,7 +30,7 @@ STANDARD = (
 
 
 @hookimpl
-def register_attributes(register: Callable[[Attribute], Any], app: Any) -> None:
+def register_attributes(register: Callable[[Attribute], Any], app: Chinwag) -> None:
     """The standard attributes, then those declared under ``attributes:`` in chinwag.yaml."""
     for attribute in STANDARD:
         register(attribute)

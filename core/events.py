@@ -1,30 +1,54 @@
-"""Activity events: what happened in a conversation, stored and handed to ``chat_event`` hooks."""
+"""Activity events: what happened in a conversation, stored and handed to ``chat_event`` hooks.
+
+Which events exist is up to plugins (``register_event_types``): core's own are registered by
+the built-in plugin ``chinwag.default_events``, the meeting card's by ``chinwag.meetings.plugin``.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
 import logging
-from typing import Any
+import secrets
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
+if TYPE_CHECKING:
+    from .app import Chinwag
+
 log = logging.getLogger("chinwag.events")
 
-EVENT_NAMES = ("triggered", "engaged", "answered", "lead_captured", "goal_reached", "completed", "meeting_booked")
-# Events the client is told about, so the widget can pass them on to the host page's analytics.
-CLIENT_EVENTS = frozenset({"triggered", "engaged", "lead_captured", "goal_reached", "completed", "meeting_booked"})
+
+@attrs.frozen
+class EventType:
+    """A kind of activity event.
+
+    ``reported``: counted per dialogue in reports. ``client``: sent to the visitor's widget as an
+    ``event`` frame, so the host page's analytics can hear of it (without the visitor's answers).
+    """
+
+    name: str
+    description: str = ""
+    reported: bool = True
+    client: bool = True
+
+
+class UnknownEventType(Exception):
+    """A card emitted an event type no plugin registered."""
+
+
+def new_event_key() -> str:
+    """A unique, unguessable event id: the idempotency key remote systems receive."""
+    return f"e_{secrets.token_urlsafe(16)}"
 
 
 @attrs.frozen
 class ChatEvent:
-    """One activity event, with the reference product's meaning.
+    """One activity event. ``key`` is its unique id, which outbound deliveries carry as their
+    idempotency key. The meaning of ``name`` is its ``EventType``'s (``app.event_types``)."""
 
-    triggered: the dialogue was shown; engaged: the first answer; answered: any answer;
-    lead_captured: a valid email was given; goal_reached: a goal card was passed;
-    completed: the end of any branch; meeting_booked: a meeting was booked.
-    """
-
+    key: str
     name: str
     session_id: str
     visitor_id: str
@@ -36,7 +60,7 @@ class ChatEvent:
 
     def row(self) -> dict[str, Any]:
         """The ``events`` table row."""
-        return {"name": self.name, "session_id": self.session_id, "visitor_id": self.visitor_id,
+        return {"key": self.key, "name": self.name, "session_id": self.session_id, "visitor_id": self.visitor_id,
                 "dialogue_id": self.dialogue_id, "data": {**self.data, "page_url": self.page_url},
                 "created_at": self.created_at}
 
@@ -54,7 +78,7 @@ def _public(data: dict[str, Any]) -> dict[str, Any]:
 class EventDispatcher:
     """Hands stored events to ``chat_event`` observers without delaying the chat."""
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Chinwag) -> None:
         self.app = app
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -68,7 +92,7 @@ class EventDispatcher:
 
     async def _notify(self, events: list[ChatEvent]) -> None:
         for event in events:
-            await self.app.plugins.call_each("chat_event", event=event, app=self.app)
+            await self.app.plugins.acall("chat_event", event=event, app=self.app)
 
     async def drain(self) -> None:
         """Wait for notifications under way (at shutdown, and in tests)."""

@@ -9,6 +9,9 @@ Hook families:
 
 An implementation takes only the arguments it needs. Any hook may return a value, a coroutine
 or a callable; chinwag awaits whichever it gets (see ``chinwag.plugins.await_me_maybe``).
+Every hook is isolated: an implementation that raises marks its plugin ``error: <hook>: ...`` in
+``chinwag plugins`` and the other plugins go on (``CHINWAG_STRICT_PLUGINS=1`` makes it fatal).
+``app`` is always the ``chinwag.app.Chinwag`` being served or checked.
 The full reference with examples is ``docs/plugins.md``.
 """
 
@@ -86,10 +89,31 @@ def register_commands(cli):
 
 
 @hookspec
-def register_tables(metadata):
-    """Declare the plugin's own tables on ``metadata`` (a ``sqlalchemy.MetaData``).
+def register_tables(register, app):
+    """Register the plugin's own tables: ``register(table)`` with a ``sqlalchemy.Table``.
 
-    Fires when the store is created; tables are created if missing. Returns nothing.
+    Declare each table on a ``MetaData`` of the plugin's own; chinwag copies it into the app's
+    schema (one per app, refusing a name two plugins use) and creates it if missing.
+    Fires once when the app is prepared. Returns nothing.
+    """
+
+
+@hookspec
+def register_config_sections(register, app):
+    """Register top-level sections of chinwag.yaml the plugin owns (``chinwag.config.ConfigSection``).
+
+    A key of chinwag.yaml that neither core nor a plugin declares is reported as unknown, with
+    its line. The section's value is ``app.config.sections[name]`` (secrets already read);
+    check it in ``check_config``. Fires once when the app is prepared. Returns nothing.
+    """
+
+
+@hookspec
+def register_event_types(register, app):
+    """Register activity event types (``chinwag.events.EventType``) the plugin's cards emit.
+
+    Reports count, clients hear of and connectors receive only registered types; a card that
+    emits an unregistered type is a bug. Fires once when the app is prepared. Returns nothing.
     """
 
 
@@ -120,6 +144,8 @@ def shutdown(app):
 def chat_event(event, app):
     """Observe one activity event (``chinwag.events.ChatEvent``) after it is stored.
 
-    Fires for triggered, engaged, answered, lead_captured, goal_reached, completed and
-    meeting_booked. A slow or failing observer never delays or breaks the chat. Returns nothing.
+    Fires for every registered event type (``register_event_types``). It is fire-and-forget: a
+    slow or failing observer never delays or breaks the chat, and an observer that was not
+    running when the event happened never hears of it; work that must not be lost goes through
+    the outbox (``register_outbox_consumers``). Returns nothing.
     """

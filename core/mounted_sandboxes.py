@@ -11,11 +11,12 @@ demo, and the sandbox forgets every token when the process ends anyway.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .app import Chinwag
 
 SANDBOX_PREFIX = "/-/sandbox/"
-DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
 
 
 def sandbox_path(provider_name: str) -> str:
@@ -23,11 +24,9 @@ def sandbox_path(provider_name: str) -> str:
     return SANDBOX_PREFIX + provider_name
 
 
-def sandbox_url(app: Any, provider_name: str) -> str:
-    """The sandbox's URL as the provider reaches it: ``meetings.public_url`` plus the mount path."""
-    meetings = app.config.sections.get("meetings")
-    public_url = meetings.get("public_url", DEFAULT_PUBLIC_URL) if isinstance(meetings, Mapping) else DEFAULT_PUBLIC_URL
-    return str(public_url).rstrip("/") + sandbox_path(provider_name)
+def sandbox_url(app: Chinwag, provider_name: str) -> str:
+    """The sandbox's URL as the provider reaches it: the project's ``public_url`` plus the mount path."""
+    return app.config.public_url + sandbox_path(provider_name)
 
 
 def in_sandbox(provider: Any) -> bool:

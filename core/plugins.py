@@ -1,16 +1,23 @@
 """The plugin manager: built-in plugins, entry points, switches, isolation and the listing.
 
+Every hook is called through one path (``PluginHost.call`` and its async twin ``acall``): each
+implementation separately, its result awaited whatever it is (value, callable or coroutine), and
+a failure isolated to its plugin, which the listing then shows as ``error: <hook>: <message>``.
+
 Environment switches:
 
 * ``CHINWAG_LOAD_PLUGINS``: comma-separated distribution names; only these entry-point plugins
   load (set but empty: none do). Built-in plugins are not affected.
 * ``CHINWAG_DISABLE_PLUGINS``: comma-separated names (distributions or built-in modules) to block.
-* ``CHINWAG_STRICT_PLUGINS=1``: a broken plugin raises instead of being reported and skipped.
+* ``CHINWAG_STRICT_PLUGINS=1``: a broken plugin, or a plugin failing in any hook, is fatal
+  (``PluginError``, which the command line prints as one line before exiting 1).
 * ``CHINWAG_TRACE_PLUGINS=1``: log every hook call and its result.
 """
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import importlib
 import inspect
 import logging
@@ -33,12 +40,13 @@ ENTRY_POINT_GROUP = "chinwag"
 DEFAULT_PLUGINS: tuple[str, ...] = (
     "chinwag.default_cards",
     "chinwag.default_attributes",
+    "chinwag.default_events",
     "chinwag.meetings.plugin",
 )
 
 
 class PluginError(Exception):
-    """A plugin could not be loaded, or registered something invalid."""
+    """A plugin could not be loaded, registered something invalid, or failed in a hook."""
 
 
 @attrs.define
@@ -153,7 +161,7 @@ class PluginHost:
 
     @property
     def hook(self) -> Any:
-        """The pluggy hook relay, after loading."""
+        """The pluggy hook relay, after loading (for introspection; call hooks with ``call``)."""
         self.load()
         return self.pm.hook
 
@@ -161,38 +169,71 @@ class PluginHost:
         """(plugin name, function, argument names) for a hook, in call order."""
         self.load()
         caller = getattr(self.pm.hook, hook_name)
+        impls = list(reversed(caller.get_hookimpls()))
         if self.trace:
-            log.warning("hook %s -> %s", hook_name, [impl.plugin_name for impl in reversed(caller.get_hookimpls())])
-        return [
-            (impl.plugin_name, impl.function, list(impl.argnames) + list(impl.kwargnames))
-            for impl in reversed(caller.get_hookimpls())
-        ]
+            log.warning("hook %s -> %s", hook_name, [impl.plugin_name for impl in impls])
+        return [(impl.plugin_name, impl.function, list(impl.argnames) + list(impl.kwargnames)) for impl in impls]
 
-    async def call_each(self, hook_name: str, isolate: bool = True, **kwargs: Any) -> list[tuple[str, Any]]:
-        """Call every implementation of a hook one by one and await each result.
+    def call(self, hook_name: str, **kwargs: Any) -> list[tuple[str, Any]]:
+        """Call every implementation of a hook, from synchronous code; return (plugin, result) pairs.
 
-        With ``isolate`` a failing implementation is logged and skipped, so one bad plugin never
-        silences the others; without it the error propagates.
+        A coroutine an implementation returns is run to completion (on a private event loop, in a
+        worker thread when this thread already runs one). A failing implementation is isolated:
+        see ``failed``.
         """
         results = []
         for plugin_name, function, argnames in self.implementations(hook_name):
             try:
-                value = await await_me_maybe(function(**{name: kwargs[name] for name in argnames}))
-            except Exception:
-                if not isolate:
-                    raise
-                log.exception("plugin %s failed in hook %s", plugin_name, hook_name)
+                value = _resolve_sync(function(**{name: kwargs[name] for name in argnames}))
+            except Exception as error:
+                self.failed(plugin_name, hook_name, error)
                 continue
             results.append((plugin_name, value))
         return results
 
+    async def acall(self, hook_name: str, **kwargs: Any) -> list[tuple[str, Any]]:
+        """``call`` for asynchronous code: each result is awaited on the running loop."""
+        results = []
+        for plugin_name, function, argnames in self.implementations(hook_name):
+            try:
+                value = await await_me_maybe(function(**{name: kwargs[name] for name in argnames}))
+            except Exception as error:
+                self.failed(plugin_name, hook_name, error)
+                continue
+            results.append((plugin_name, value))
+        return results
+
+    def failed(self, plugin_name: str, hook_name: str, error: Exception) -> None:
+        """Record that a plugin failed in a hook; the other plugins go on.
+
+        The listing shows the plugin as ``error: <hook>: <message>`` (its first failure). A plugin's
+        deliberate refusal to run the project (``InvalidProject``) is not a failure and propagates,
+        and so does everything in strict mode, as a ``PluginError`` of one line.
+        """
+        from .problems import InvalidProject
+
+        if isinstance(error, InvalidProject):
+            raise error
+        message = f"{hook_name}: {_describe(error)}"
+        record = self.records.get(plugin_name)
+        if record is not None and record.status == "active":
+            record.status = f"error: {message}"
+        if _strict():
+            raise PluginError(f"plugin {plugin_name}: {message}") from error
+        log.error("plugin %s failed in hook %s", plugin_name, message, exc_info=error)
+
     def collect(self, hook_name: str, registry: Registry, **kwargs: Any) -> Registry:
-        """Fill ``registry`` from a ``register_*`` hook, stamping each object with its plugin."""
+        """Fill ``registry`` from a ``register_*`` hook, stamping each object with its plugin.
+
+        Each implementation gets its own ``register`` callback; one that fails (or registers
+        something invalid, such as a duplicate name) is isolated like any hook failure.
+        """
         for plugin_name, function, argnames in self.implementations(hook_name):
             arguments = dict(kwargs, register=registry.register_for(plugin_name))
-            result = function(**{name: arguments[name] for name in argnames})
-            if inspect.isawaitable(result):
-                raise PluginError(f"plugin {plugin_name}: {hook_name} must register synchronously")
+            try:
+                _resolve_sync(function(**{name: arguments[name] for name in argnames}))
+            except Exception as error:
+                self.failed(plugin_name, hook_name, error)
         return registry
 
     # -- listing ----------------------------------------------------------------------------------
@@ -276,6 +317,30 @@ class Registry:
     def names(self) -> list[str]:
         """Registered names, sorted."""
         return sorted(self._objects)
+
+
+def _describe(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {text[0]}" if text else type(error).__name__
+
+
+def _resolve_sync(value: Any) -> Any:
+    """``await_me_maybe`` for synchronous callers."""
+    if callable(value):
+        value = value()
+    if not inspect.isawaitable(value):
+        return value
+
+    async def wait() -> Any:
+        return await value
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(wait())
+    # This thread runs an event loop already (a test, or uvicorn building the app): use another.
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, wait()).result()
 
 
 async def await_me_maybe(value: Any) -> Any:

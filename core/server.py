@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator
 from typing import Any
 
 import sqlalchemy as sa
@@ -16,16 +15,60 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
+from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from .admin import admin_routes
 from .app import STATIC_DIR, Chinwag
 from .engine import EngineError
+from .plugins import PluginError
+from .problems import InvalidProject
 from .protocol import Answer, FrameError, Hello, Ping, decode, encode, error_frame
 from .session import Conversation
 from .turn_writer import SessionConflict
 
 log = logging.getLogger("chinwag.server")
+
+
+class ChinwagStarlette(Starlette):
+    """Starlette, with chinwag's start and stop as the ASGI lifespan.
+
+    A start refused by a plugin (strict mode, or a plugin's ``InvalidProject``) is reported to the
+    server as one line, not a traceback, and the server exits without serving.
+    """
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        await super().__call__(scope, receive, send)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        chinwag: Chinwag = self.state.chinwag
+        await receive()  # lifespan.startup
+        try:
+            await chinwag.start()
+        except (PluginError, InvalidProject) as error:
+            message = f"chinwag cannot start: {error}"
+        except Exception as error:
+            log.exception("chinwag failed to start")
+            message = f"chinwag cannot start: {error!r}"
+        else:
+            message = None
+        if message is not None:
+            with contextlib.suppress(Exception):  # close what was opened before the server exits
+                await chinwag.stop()
+            await send({"type": "lifespan.startup.failed", "message": message})
+            return
+        await send({"type": "lifespan.startup.complete"})
+        await receive()  # lifespan.shutdown
+        try:
+            await chinwag.stop()
+        except BaseException as error:
+            log.exception("chinwag failed to stop cleanly")
+            await send({"type": "lifespan.shutdown.failed", "message": repr(error)})
+            return
+        await send({"type": "lifespan.shutdown.complete"})
 
 
 def create_app(chinwag: Chinwag, demo: bool = False) -> Starlette:
@@ -37,21 +80,12 @@ def create_app(chinwag: Chinwag, demo: bool = False) -> Starlette:
         Route("/-/plugins.json", plugins_json),
         *admin_routes(),
     ]
-    chinwag.plugins.hook.register_routes(register=routes.append, app=chinwag)
+    chinwag.plugins.call("register_routes", register=routes.append, app=chinwag)
     if demo:
         from .demo import demo_routes
 
         routes.extend(demo_routes(chinwag))
-
-    @contextlib.asynccontextmanager
-    async def lifespan(_: Starlette) -> AsyncIterator[None]:
-        await chinwag.start()
-        try:
-            yield
-        finally:
-            await chinwag.stop()
-
-    app = Starlette(routes=routes, lifespan=lifespan)
+    app = ChinwagStarlette(routes=routes)
     app.state.chinwag = chinwag
     return app
 

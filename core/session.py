@@ -10,18 +10,21 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import sqlalchemy as sa
 
 from .dialogue import Dialogue, parse_dialogue
 from .engine import Engine, EngineError, State, Turn
-from .events import CLIENT_EVENTS, ChatEvent
+from .events import ChatEvent, UnknownEventType, new_event_key
 from .protocol import PROTOCOL_VERSION, Answer, Hello
-from .store import utcnow
+from .store import Store, utcnow
 from .tables import dialogue_versions, sessions, transcript, visitors
 from .turn_writer import SessionConflict, TurnRecord
+
+if TYPE_CHECKING:
+    from .app import Chinwag
 
 log = logging.getLogger("chinwag.session")
 
@@ -44,7 +47,7 @@ class Conversation:
     def event(self, name: str, data: Mapping[str, Any]) -> ChatEvent:
         """An activity event of this conversation."""
         assert self.dialogue is not None and self.session_id is not None
-        return ChatEvent(name, self.session_id, self.visitor_id, self.dialogue.id, self.dialogue.name,
+        return ChatEvent(new_event_key(), name, self.session_id, self.visitor_id, self.dialogue.id, self.dialogue.name,
                          self.visit.get("visit.page_url"), dict(data), utcnow())
 
 
@@ -56,13 +59,14 @@ def new_id(prefix: str) -> str:
 class Conversations:
     """The session service: the only place that turns frames into engine calls and rows."""
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Chinwag) -> None:
         self.app = app
         self._engines: dict[tuple[str, int], Engine] = {}
 
     @property
-    def store(self) -> Any:
-        """The app's store."""
+    def store(self) -> Store:
+        """The app's store (open once the app has started)."""
+        assert self.app.store is not None, "the app has not started"
         return self.app.store
 
     # -- dialogue versions ---------------------------------------------------------------------------
@@ -245,6 +249,11 @@ class Conversations:
         """
         now = utcnow()
         chat_events = [conversation.event(name, data) for name, data in turn.events]
+        event_types = self.app.event_types
+        unknown = sorted({event.name for event in chat_events if event.name not in event_types})
+        if unknown:
+            raise UnknownEventType(f"dialogue {conversation.dialogue.id!r} emitted {', '.join(unknown)}, "  # type: ignore[union-attr]
+                                   "which no plugin registered (register_event_types)")
         state = turn.state.to_json()
         new_session = None
         if new:
@@ -253,6 +262,7 @@ class Conversations:
                 "dialogue_id": conversation.dialogue.id, "dialogue_version": conversation.dialogue.version,  # type: ignore[union-attr]
                 "status": turn.state.status, "state": state, "revision": 1,
                 "page_url": conversation.visit.get("visit.page_url"), "created_at": now, "updated_at": now}
+        assert self.app.turn_writer is not None, "the app has not started"
         await self.app.turn_writer.write(TurnRecord(
             session_id=conversation.session_id, visitor_id=conversation.visitor_id,  # type: ignore[arg-type]
             revision=conversation.revision, state=state, status=turn.state.status, now=now, new_session=new_session,
@@ -264,7 +274,7 @@ class Conversations:
         conversation.state, conversation.revision = turn.state, 1 if new else conversation.revision + 1
         conversation.lead.update(turn.lead_updates)
         self.app.events.dispatch(chat_events)
-        return turn.frames + [event.client_frame() for event in chat_events if event.name in CLIENT_EVENTS]
+        return turn.frames + [event.client_frame() for event in chat_events if event_types[event.name].client]
 
 
 @attrs.frozen

@@ -14,8 +14,6 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from .tables import metadata
-
 
 def utcnow() -> dt.datetime:
     """The current time, UTC, aware."""
@@ -34,7 +32,7 @@ def utc(value: dt.datetime | None) -> dt.datetime | None:
 class Store:
     """The project's database: engine, schema creation and transactions."""
 
-    def __init__(self, url: str, echo: bool = False) -> None:
+    def __init__(self, url: str, metadata: sa.MetaData, echo: bool = False) -> None:
         self.url = sa.make_url(url)
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
         options: dict[str, Any] = {"echo": echo}
@@ -48,7 +46,7 @@ class Store:
         self.metadata = metadata
 
     async def create_schema(self) -> None:
-        """Create every missing table: the core's and those plugins declared on ``metadata``."""
+        """Create every missing table of ``metadata`` (the app's: core's and its plugins')."""
         async with self.engine.begin() as connection:
             await connection.run_sync(self.metadata.create_all)
 

@@ -1,4 +1,9 @@
-"""The core tables. Plugins add theirs to the same ``metadata`` through ``register_tables``."""
+"""The core tables, declared on core's own ``metadata``.
+
+Nothing else is ever declared on it: each app builds its schema (``Chinwag.metadata``) from
+these tables and those plugins register (``register_tables``), so two apps in one process,
+with different plugins, never share or mutate one schema.
+"""
 
 from __future__ import annotations
 
@@ -45,6 +50,7 @@ events = sa.Table(
     "events",
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("key", sa.String(40), nullable=False, unique=True),  # the event's id (idempotency key)
     sa.Column("name", sa.String(40), nullable=False, index=True),
     sa.Column("session_id", sa.String(40), sa.ForeignKey("sessions.id", ondelete="CASCADE"), nullable=True, index=True),
     sa.Column("visitor_id", sa.String(40), nullable=True),

@@ -2,6 +2,8 @@
 
 * ``write_project(path, config, dialogues)`` writes a project folder.
 * ``ServerThread(project)`` runs the real server (uvicorn) on a free loopback port in a thread.
+* ``ServerProcess(project)`` runs ``chinwag serve`` as a separate process (to kill it, or to run
+  two against one database).
 * ``ScriptedVisitor(server)`` talks to it over a real WebSocket, frame by frame.
 * ``registered_plugin(plugin, name)`` registers an in-process plugin for the length of a ``with``.
 * Fixtures: ``chinwag_project`` (a copy of the quickstart), ``chinwag_server`` (serving it),
@@ -130,14 +132,96 @@ class ServerThread:
         self.stop()
 
 
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class ServerProcess:
+    """``chinwag serve PROJECT`` in a process of its own, on a free loopback port.
+
+    ``start()`` returns once ``/healthz`` answers 200; ``kill()`` ends it with SIGKILL (a crash),
+    ``stop()`` with SIGTERM. Its output goes to ``log_path``.
+    """
+
+    def __init__(self, project_dir: Path | str, port: int | None = None, env: Mapping[str, str] | None = None,
+                 log_path: Path | None = None, args: tuple[str, ...] = ()) -> None:
+        self.project_dir = Path(project_dir)
+        self.port = port or free_port()
+        self.env = {**os.environ, **(env or {})}
+        self.log_path = log_path or self.project_dir / f"server-{self.port}.log"
+        self.args = args
+        self.process: Any = None
+
+    @property
+    def url(self) -> str:
+        """``http://127.0.0.1:port``, which is also the server's own origin."""
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        """The chat WebSocket's URL."""
+        return f"ws://127.0.0.1:{self.port}/ws"
+
+    def start(self, timeout: float = 30) -> ServerProcess:
+        """Start the process; return when it is healthy, raise with its log when it exits first."""
+        import subprocess
+        import sys
+        import time
+
+        import httpx
+
+        command = [str(Path(sys.executable).with_name("chinwag")), "serve", str(self.project_dir),
+                   "--port", str(self.port), *self.args]
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=self.env)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"chinwag serve exited with {self.process.returncode}:\n{self.log()}")
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                    return self
+            time.sleep(0.1)
+        self.kill()
+        raise RuntimeError(f"chinwag serve did not become healthy in {timeout} s:\n{self.log()}")
+
+    def log(self) -> str:
+        """What the process printed so far."""
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def kill(self) -> None:
+        """End the process at once (SIGKILL), as a crash would."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(15)
+
+    def stop(self) -> None:
+        """Ask the process to stop (SIGTERM) and wait for it."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(15)
+            except Exception:
+                self.kill()
+
+    def __enter__(self) -> ServerProcess:
+        return self.start()
+
+    def __exit__(self, *_: Any) -> None:
+        self.stop()
+
+
 class ScriptedVisitor:
     """A visitor that talks to a chinwag server over its real WebSocket, one frame at a time."""
 
-    def __init__(self, server: ServerThread | str, origin: str | None = None, visitor: str | None = None,
+    def __init__(self, server: ServerThread | ServerProcess | str, origin: str | None = None, visitor: str | None = None,
                  session: str | None = None, page_url: str = "http://127.0.0.1/", timezone: str = "Europe/London",
                  locale: str = "en-GB") -> None:
-        self.ws_url = server.ws_url if isinstance(server, ServerThread) else server
-        self.origin = origin or (server.url if isinstance(server, ServerThread) else None)
+        self.ws_url = server if isinstance(server, str) else server.ws_url
+        self.origin = origin or (None if isinstance(server, str) else server.url)
         self.visitor, self.session = visitor, session
         self.page_url, self.timezone, self.locale = page_url, timezone, locale
         self.frames: list[dict[str, Any]] = []

@@ -6,14 +6,17 @@
 from __future__ import annotations
 
 from collections import deque
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .dialogue import END, Card, Dialogue, load_dialogue
 from .problems import Problem
 from .text import tokens
 
+if TYPE_CHECKING:
+    from .app import Chinwag
 
-def check_project(app: Any) -> tuple[dict[str, Dialogue], list[Problem]]:
+
+def check_project(app: Chinwag) -> tuple[dict[str, Dialogue], list[Problem]]:
     """Load and check every dialogue of the project; return those that are valid and all problems."""
     directory = app.config.dialogues_dir
     problems: list[Problem] = []

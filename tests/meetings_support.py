@@ -81,7 +81,7 @@ def project(path: Path, port: int, agents: list[dict[str, Any]], google: Any = N
     config: dict[str, Any] = {"name": "meetings", "response_delay": 0, "admin_token": "a-test-admin-token-0123456789",
                               "attributes": [{"name": "lead.interest"}, {"name": "lead.meetingAgent"}],
                               "plugins": plugins, "agents": agents,
-                              "meetings": {"public_url": f"http://127.0.0.1:{port}", **(meetings or {})}}
+                              "public_url": f"http://127.0.0.1:{port}", "meetings": {**(meetings or {})}}
     if database:
         config["database"] = database
     return write_project(path, config, {"book": dialogue(**card)})

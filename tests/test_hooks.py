@@ -24,12 +24,14 @@ class ExtensionPlugin:
 
     table = None
 
+    metadata = sa.MetaData()
+    example_table = sa.Table("crm_outbox_example", metadata, sa.Column("id", sa.Integer, primary_key=True),
+                             sa.Column("payload", sa.JSON, nullable=False))
+
     @staticmethod
     @hookimpl
-    def register_tables(metadata: sa.MetaData) -> None:
-        if "crm_outbox_example" not in metadata.tables:
-            sa.Table("crm_outbox_example", metadata, sa.Column("id", sa.Integer, primary_key=True),
-                     sa.Column("payload", sa.JSON, nullable=False))
+    def register_tables(register: Callable[[Any], Any]) -> None:
+        register(ExtensionPlugin.example_table)
 
     @staticmethod
     @hookimpl

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from chinwag.app import Chinwag
-from chinwag.credentials import CredentialsKeyMissing
+from chinwag.problems import InvalidProject
 from chinwag.testing import QUICKSTART, ScriptedVisitor, ServerThread, write_project
 from meetings_support import agent, connect_agent, free_port, google, project, secret_key  # noqa: F401
 
@@ -15,8 +15,9 @@ async def test_the_quickstart_books_on_its_own_sandbox_calendars(tmp_path: Path,
                                                                   caplog: pytest.LogCaptureFixture) -> None:
     monkeypatch.delenv("CHINWAG_SECRET_KEY")
     port = free_port()
-    meetings = {"public_url": f"http://127.0.0.1:{port}", "fallback": "Nobody is free."}
-    folder = write_project(tmp_path / "demo", {"meetings": meetings}, copy_from=QUICKSTART)
+    meetings = {"fallback": "Nobody is free."}
+    folder = write_project(tmp_path / "demo", {"public_url": f"http://127.0.0.1:{port}", "meetings": meetings},
+                           copy_from=QUICKSTART)
     with ServerThread(folder, port=port) as server:
         assert "throwaway" in caplog.text  # the demo's ephemeral key is announced loudly
         async with ScriptedVisitor(server, timezone="Asia/Tokyo") as visitor:
@@ -43,6 +44,6 @@ async def test_stored_tokens_without_a_key_stop_the_server(tmp_path: Path, googl
         await connect_agent(folder, "ada@example.com")
     monkeypatch.delenv("CHINWAG_SECRET_KEY")
     app = Chinwag.from_project(folder)
-    with pytest.raises(CredentialsKeyMissing, match="CHINWAG_SECRET_KEY is not set"):
+    with pytest.raises(InvalidProject, match="agents: CHINWAG_SECRET_KEY is not set"):
         await app.start()
     await app.stop()

@@ -104,7 +104,9 @@ async def test_plugin_card_route_events_and_lifecycle(tmp_path: Path) -> None:
                                 {"id": "q", "type": "quote", "quotes": ["Best chat ever.", "Second quote"]},
                                 {"id": "colour", "type": "capture", "text": "Colour?", "field": "lead.favouriteColour"}]}})
     with ServerThread(project, demo=False) as server:
-        assert server.app.state["chinwag-quote-card"]["started"] is True
+        from chinwag_quote_card import QuoteState
+
+        assert server.app.plugin_state(QuoteState).started is True
         async with ScriptedVisitor(server) as visitor:
             await visitor.connect()
             await visitor.question()

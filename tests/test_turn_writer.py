@@ -10,14 +10,14 @@ import pytest
 import sqlalchemy as sa
 
 from chinwag.store import Store, utcnow
-from chinwag.tables import sessions, transcript, visitors
+from chinwag.tables import metadata, sessions, transcript, visitors
 from chinwag.turn_writer import SessionConflict, TurnRecord, TurnWriter
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
     url = f"sqlite+aiosqlite:///{tmp_path / 'w.db'}" if request.param == "sqlite" else request.getfixturevalue("postgres_url")
-    opened = Store(url)
+    opened = Store(url, metadata)
     await opened.create_schema()
     yield opened
     await opened.close()

@@ -6,7 +6,7 @@ Shared by ``chinwag meetings`` and the admin endpoint ``/-/admin/meetings.json``
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -16,12 +16,15 @@ from .settings import meeting_settings
 from .tables import claim_cells, meeting_claims, meetings
 from ..store import utc, utcnow
 
+if TYPE_CHECKING:
+    from ..app import Chinwag
+
 
 class MeetingError(Exception):
     """A meeting cannot be changed as asked (unknown, already cancelled, time taken...)."""
 
 
-async def list_meetings(app: Any, agent: str | None = None, since: dt.datetime | None = None) -> list[dict[str, Any]]:
+async def list_meetings(app: Chinwag, agent: str | None = None, since: dt.datetime | None = None) -> list[dict[str, Any]]:
     """Booked meetings (not holds under way), soonest first: who, with whom, when, status, passed."""
     query = sa.select(meetings).where(meetings.c.status != "pending").order_by(meetings.c.start, meetings.c.id)
     if agent:
@@ -39,7 +42,7 @@ async def list_meetings(app: Any, agent: str | None = None, since: dt.datetime |
     } for row in rows]
 
 
-async def cancel_meeting(app: Any, meeting_id: str) -> dict[str, Any]:
+async def cancel_meeting(app: Chinwag, meeting_id: str) -> dict[str, Any]:
     """Cancel the remote event (the attendee is told), then free the agent's time."""
     row = await _live(app, meeting_id)
 
@@ -55,7 +58,7 @@ async def cancel_meeting(app: Any, meeting_id: str) -> dict[str, Any]:
     return await _one(app, meeting_id)
 
 
-async def reschedule_meeting(app: Any, meeting_id: str, start: dt.datetime) -> dict[str, Any]:
+async def reschedule_meeting(app: Chinwag, meeting_id: str, start: dt.datetime) -> dict[str, Any]:
     """Move the meeting to ``start`` (same length): claim the new time, then move the remote event.
 
     If the remote move fails, the old time is claimed back and the error raised.
@@ -82,7 +85,7 @@ async def reschedule_meeting(app: Any, meeting_id: str, start: dt.datetime) -> d
     return await _one(app, meeting_id)
 
 
-async def _move_claims(app: Any, row: Any, start: Any, end: Any, buffer: dt.timedelta, status: str) -> None:
+async def _move_claims(app: Chinwag, row: Any, start: Any, end: Any, buffer: dt.timedelta, status: str) -> None:
     try:
         async with app.store.transaction() as connection:
             await connection.execute(sa.delete(meeting_claims).where(meeting_claims.c.meeting_id == row.id))
@@ -94,7 +97,7 @@ async def _move_claims(app: Any, row: Any, start: Any, end: Any, buffer: dt.time
         raise MeetingError(f"{row.agent_email} already has a meeting at that time") from error
 
 
-async def _live(app: Any, meeting_id: str) -> Any:
+async def _live(app: Chinwag, meeting_id: str) -> Any:
     async with app.store.connect() as connection:
         row = (await connection.execute(sa.select(meetings).where(meetings.c.id == meeting_id))).first()
     if row is None or row.status == "pending":
@@ -104,7 +107,7 @@ async def _live(app: Any, meeting_id: str) -> Any:
     return row
 
 
-async def _one(app: Any, meeting_id: str) -> dict[str, Any]:
+async def _one(app: Chinwag, meeting_id: str) -> dict[str, Any]:
     return next(m for m in await list_meetings(app) if m["id"] == meeting_id)
 
 

@@ -11,7 +11,7 @@ import logging
 import os
 import secrets
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
 import sqlalchemy as sa
@@ -22,12 +22,13 @@ from .settings import meeting_settings
 from .tables import agents as agent_rows
 from .tables import connect_requests
 from ..mounted_sandboxes import in_sandbox, sandbox_grant_tokens
+from .state import MeetingsState
 from ..store import utc, utcnow
 
+if TYPE_CHECKING:
+    from ..app import Chinwag
+
 log = logging.getLogger("chinwag.meetings.agents")
-CREDENTIALS_KEY = "chinwag.credentials"
-THROWAWAY_KEY = "chinwag.credentials.throwaway"  # set when the demo made up a key for this process
-SERVING_KEY = "chinwag.serving"  # set when this process serves HTTP (so mounted sandboxes are live)
 CONNECTED, NEEDS_RECONNECT, NOT_CONNECTED = "connected", "needs_reconnect", "not_connected"
 Result = TypeVar("Result")
 
@@ -44,7 +45,7 @@ class AgentStatus:
     reason: str | None
 
 
-def load_credentials(app: Any, has_stored_tokens: bool) -> Credentials | None:
+def load_credentials(app: Chinwag, has_stored_tokens: bool) -> Credentials | None:
     """The token cipher from ``CHINWAG_SECRET_KEY``.
 
     In demo mode (``chinwag serve --demo``, or every agent on a sandbox calendar) a missing key is
@@ -61,22 +62,22 @@ def load_credentials(app: Any, has_stored_tokens: bool) -> Credentials | None:
             log.warning("DEMO MODE: CHINWAG_SECRET_KEY is not set; calendar tokens are encrypted with a throwaway")
             log.warning("key that dies with this process. Never run a real deployment like this.")
             log.warning("!" * 72)
-            app.state[THROWAWAY_KEY] = True
+            app.plugin_state(MeetingsState).throwaway_key = True
             return Credentials(generate_key())
         if has_stored_tokens:
             raise
         return None
 
 
-def credentials(app: Any) -> Credentials:
+def credentials(app: Chinwag) -> Credentials:
     """The app's token cipher; raise ``CredentialsKeyMissing`` (a clear message) when unset."""
-    cipher = app.state.get(CREDENTIALS_KEY)
+    cipher = app.plugin_state(MeetingsState).credentials
     if cipher is None:
         return Credentials.from_environment()
     return cipher
 
 
-async def sync_agents(app: Any) -> None:
+async def sync_agents(app: Chinwag) -> None:
     """Add agents new in chinwag.yaml at the end of the queue; set up the token cipher."""
     settings = meeting_settings(app)
     async with app.store.transaction() as connection:
@@ -89,8 +90,9 @@ async def sync_agents(app: Any) -> None:
                     email=agent.email, provider=agent.provider, calendar_id=agent.calendar_id, status=NOT_CONNECTED,
                     position=position, updated_at=utcnow()))
     has_tokens = any(row.credentials for row in rows.values())
-    app.state[CREDENTIALS_KEY] = load_credentials(app, has_tokens)
-    if not app.state.get(SERVING_KEY):
+    state = app.plugin_state(MeetingsState)
+    state.credentials = load_credentials(app, has_tokens)
+    if not state.serving:
         return  # a command-line run: the sandboxes that count are the serving process's
     for agent in settings.agents.values():
         provider = app.calendar_providers.get(agent.provider)
@@ -98,7 +100,7 @@ async def sync_agents(app: Any) -> None:
             await store_tokens(app, agent.email, agent.provider, sandbox_grant_tokens(provider, agent.email))
 
 
-async def queue(app: Any) -> list[AgentStatus]:
+async def queue(app: Chinwag) -> list[AgentStatus]:
     """Every configured agent in queue order, with status."""
     settings = meeting_settings(app)
     async with app.store.connect() as connection:
@@ -107,7 +109,7 @@ async def queue(app: Any) -> list[AgentStatus]:
             for index, row in enumerate(row for row in rows if row.email in settings.agents)]
 
 
-async def connected_in_order(app: Any, emails: tuple[str, ...]) -> list[str]:
+async def connected_in_order(app: Chinwag, emails: tuple[str, ...]) -> list[str]:
     """The connected agents among ``emails``, in queue order."""
     async with app.store.connect() as connection:
         rows = await connection.execute(sa.select(agent_rows.c.email).where(
@@ -115,7 +117,7 @@ async def connected_in_order(app: Any, emails: tuple[str, ...]) -> list[str]:
         return list(rows.scalars())
 
 
-async def set_order(app: Any, emails: list[str]) -> None:
+async def set_order(app: Chinwag, emails: list[str]) -> None:
     """Put ``emails`` first in the queue, in that order; the others keep their order after them."""
     current = [status.email for status in await queue(app)]
     wanted = [email.lower() for email in emails]
@@ -128,7 +130,7 @@ async def set_order(app: Any, emails: list[str]) -> None:
             await connection.execute(sa.update(agent_rows).where(agent_rows.c.email == email).values(position=position))
 
 
-async def start_connect(app: Any, email: str, provider_name: str) -> str:
+async def start_connect(app: Chinwag, email: str, provider_name: str) -> str:
     """Record a connect request and return the provider's consent URL for the agent to open."""
     settings = meeting_settings(app)
     email = email.lower()
@@ -140,14 +142,14 @@ async def start_connect(app: Any, email: str, provider_name: str) -> str:
     if provider is None:
         raise ValueError(f"no calendar provider {provider_name!r} is installed")
     nonce = secrets.token_urlsafe(32)
-    redirect_uri = f"{settings.public_url}/-/oauth/{provider_name}/callback"
+    redirect_uri = f"{app.config.public_url}/-/oauth/{provider_name}/callback"
     async with app.store.transaction() as connection:
         await connection.execute(sa.insert(connect_requests).values(
             nonce=nonce, agent_email=email, provider=provider_name, redirect_uri=redirect_uri, created_at=utcnow()))
     return provider.authorization_url(app, nonce, redirect_uri)
 
 
-async def take_connect_request(app: Any, nonce: str, max_age_seconds: int = 3600) -> Any:
+async def take_connect_request(app: Chinwag, nonce: str, max_age_seconds: int = 3600) -> Any:
     """The connect request for ``nonce`` (deleted: single use), or None when unknown or stale."""
     async with app.store.transaction() as connection:
         row = (await connection.execute(sa.select(connect_requests).where(connect_requests.c.nonce == nonce))).first()
@@ -158,7 +160,7 @@ async def take_connect_request(app: Any, nonce: str, max_age_seconds: int = 3600
     return row if age <= max_age_seconds else None
 
 
-async def store_tokens(app: Any, email: str, provider: str, tokens: dict[str, Any]) -> None:
+async def store_tokens(app: Chinwag, email: str, provider: str, tokens: dict[str, Any]) -> None:
     """Keep the tokens encrypted and put the agent (back) in the queue."""
     encrypted = credentials(app).encrypt(tokens)
     async with app.store.transaction() as connection:
@@ -166,7 +168,7 @@ async def store_tokens(app: Any, email: str, provider: str, tokens: dict[str, An
             provider=provider, credentials=encrypted, status=CONNECTED, status_reason=None, updated_at=utcnow()))
 
 
-async def mark_needs_reconnect(app: Any, email: str, reason: str) -> None:
+async def mark_needs_reconnect(app: Chinwag, email: str, reason: str) -> None:
     """Take the agent out of the queue until they connect again, saying why."""
     log.warning("agent %s needs to reconnect their calendar: %s", email, reason)
     async with app.store.transaction() as connection:
@@ -174,7 +176,7 @@ async def mark_needs_reconnect(app: Any, email: str, reason: str) -> None:
             status=NEEDS_RECONNECT, status_reason=reason, updated_at=utcnow()))
 
 
-async def load_grant(app: Any, email: str) -> Grant | None:
+async def load_grant(app: Chinwag, email: str) -> Grant | None:
     """The agent's decrypted grant, whose refreshed tokens are saved back encrypted; None if unusable."""
     async with app.store.connect() as connection:
         row = (await connection.execute(sa.select(agent_rows).where(agent_rows.c.email == email))).first()
@@ -183,7 +185,7 @@ async def load_grant(app: Any, email: str) -> Grant | None:
     try:
         tokens = credentials(app).decrypt(row.credentials)
     except CredentialsUnreadable as error:
-        if app.state.get(THROWAWAY_KEY):  # another demo process's tokens: not this agent's fault
+        if app.plugin_state(MeetingsState).throwaway_key:  # another demo process's tokens: not this agent's fault
             log.warning("cannot read %s's calendar tokens with this process's throwaway key", email)
             return None
         await mark_needs_reconnect(app, email, str(error))
@@ -198,7 +200,7 @@ async def load_grant(app: Any, email: str) -> Grant | None:
     return Grant(email, row.calendar_id or "", tokens, save)
 
 
-async def with_grant(app: Any, email: str, call: Callable[[Any, Grant], Awaitable[Result]]) -> Result | None:
+async def with_grant(app: Chinwag, email: str, call: Callable[[Any, Grant], Awaitable[Result]]) -> Result | None:
     """``await call(provider, grant)`` for a connected agent; None when the agent is unusable.
 
     A revoked grant is tried once more with the tokens stored now (another process may have

@@ -22,7 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import attrs
@@ -39,6 +39,9 @@ from .tables import claim_cells, meeting_claims, meetings, routing_pointers
 from .routing import RoutingContext, RoutingDecision, period_start
 from ..session import new_id
 from ..store import utcnow
+
+if TYPE_CHECKING:
+    from ..app import Chinwag
 
 log = logging.getLogger("chinwag.meetings.booking")
 HOLD_ATTEMPTS = 5  # a hold loses a race only to a booking of the same agent from another queue
@@ -82,7 +85,7 @@ class _Hold:
     turn: int
 
 
-async def release_stale_holds(app: Any) -> int:
+async def release_stale_holds(app: Chinwag) -> int:
     """Delete ``pending`` holds older than ``STALE_HOLD`` (their booking died); return how many."""
     cutoff = utcnow() - STALE_HOLD
     stale = (meetings.c.status == "pending") & (meetings.c.created_at < cutoff)
@@ -95,7 +98,7 @@ async def release_stale_holds(app: Any) -> int:
     return released
 
 
-async def book(app: Any, request: BookingRequest) -> BookingResult:
+async def book(app: Chinwag, request: BookingRequest) -> BookingResult:
     """Book the meeting; see the module notes for the steps."""
     await release_stale_holds(app)
     existing = await _meeting_by_key(app, request.idempotency_key)
@@ -122,7 +125,7 @@ async def book(app: Any, request: BookingRequest) -> BookingResult:
         return BookingResult("booked", await _confirm(app, hold.meeting_id, created))
 
 
-async def _check_and_create(app: Any, provider: Any, grant: Any, request: BookingRequest, hold: _Hold) -> Any:
+async def _check_and_create(app: Chinwag, provider: Any, grant: Any, request: BookingRequest, hold: _Hold) -> Any:
     agent = meeting_settings(app).agents[hold.agent]
     buffer = dt.timedelta(minutes=agent.availability.buffer_after)
     busy = await provider.busy(app, grant, request.start - buffer, request.end + buffer)
@@ -138,7 +141,7 @@ async def _check_and_create(app: Any, provider: Any, grant: Any, request: Bookin
     return await provider.create_event(app, grant, event)
 
 
-def _template_context(app: Any, request: BookingRequest, hold: _Hold) -> dict[str, Any]:
+def _template_context(app: Chinwag, request: BookingRequest, hold: _Hold) -> dict[str, Any]:
     """Tokens for the invitation: ``lead.*``, ``company.*``, ``agent.*`` and ``meeting.*``."""
     agent = meeting_settings(app).agents[hold.agent]
     nested: dict[str, dict[str, Any]] = {"lead": {}, "company": {}}
@@ -159,7 +162,7 @@ def _template_context(app: Any, request: BookingRequest, hold: _Hold) -> dict[st
     }
 
 
-async def _hold(app: Any, request: BookingRequest, tried: set[str]) -> _Hold | None:
+async def _hold(app: Chinwag, request: BookingRequest, tried: set[str]) -> _Hold | None:
     """Claim the time for the first agent the strategy names who is still free; None if nobody is."""
     queue = request.decision.queue
     await _ensure_pointer(app, queue)
@@ -172,7 +175,7 @@ async def _hold(app: Any, request: BookingRequest, tried: set[str]) -> _Hold | N
     return None
 
 
-async def _hold_locked(app: Any, connection: Any, request: BookingRequest, tried: set[str]) -> _Hold | None:
+async def _hold_locked(app: Chinwag, connection: Any, request: BookingRequest, tried: set[str]) -> _Hold | None:
     settings = meeting_settings(app)
     queue = request.decision.queue
     # An UPDATE first: a row lock on PostgreSQL, the database's write lock on SQLite. Every
@@ -224,7 +227,7 @@ async def _hold_locked(app: Any, connection: Any, request: BookingRequest, tried
     return _Hold(meeting_id, agent, pointer.last_agent, pointer.turns)
 
 
-async def _ensure_pointer(app: Any, queue: str) -> None:
+async def _ensure_pointer(app: Chinwag, queue: str) -> None:
     async with app.store.connect() as connection:
         exists = (await connection.execute(sa.select(routing_pointers.c.queue).where(routing_pointers.c.queue == queue))).first()
     if exists is None:
@@ -235,7 +238,7 @@ async def _ensure_pointer(app: Any, queue: str) -> None:
             pass  # another booking created it at the same moment
 
 
-async def release(app: Any, queue: str, hold: _Hold) -> None:
+async def release(app: Chinwag, queue: str, hold: _Hold) -> None:
     """Undo a hold: delete the meeting and its claims; give the turn back if nobody moved since."""
     async with app.store.transaction() as connection:
         await connection.execute(sa.delete(meeting_claims).where(meeting_claims.c.meeting_id == hold.meeting_id))
@@ -245,7 +248,7 @@ async def release(app: Any, queue: str, hold: _Hold) -> None:
             routing_pointers.c.last_agent == hold.agent).values(last_agent=hold.previous_agent))
 
 
-async def _confirm(app: Any, meeting_id: str, created: Any) -> dict[str, Any]:
+async def _confirm(app: Chinwag, meeting_id: str, created: Any) -> dict[str, Any]:
     async with app.store.transaction() as connection:
         await connection.execute(sa.update(meetings).where(meetings.c.id == meeting_id).values(
             status="scheduled", remote_id=created.remote_id, join_url=created.join_url, updated_at=utcnow()))
@@ -253,7 +256,7 @@ async def _confirm(app: Any, meeting_id: str, created: Any) -> dict[str, Any]:
     return dict(row._mapping)
 
 
-async def _meeting_by_key(app: Any, key: str) -> dict[str, Any] | None:
+async def _meeting_by_key(app: Chinwag, key: str) -> dict[str, Any] | None:
     async with app.store.connect() as connection:
         row = (await connection.execute(sa.select(meetings).where(meetings.c.idempotency_key == key))).first()
     return dict(row._mapping) if row is not None else None

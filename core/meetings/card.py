@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .booking import BookingRequest, book
@@ -31,6 +31,9 @@ from .settings import meeting_settings
 from .slots import offer
 from .routing import RoutingDecision, check_route, decide
 from ..store import utcnow
+
+if TYPE_CHECKING:
+    from ..app import Chinwag
 
 OPTIONS = {"text", "route", "strategy", "field", "slots", "online_meeting", "booked_text", "taken_text", "fallback",
            "no_email_text", "delay"}
@@ -46,7 +49,7 @@ class MeetingCard:
 
     name = "meeting"
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Chinwag) -> None:
         self.app = app
 
     # -- validation ------------------------------------------------------------------------------
@@ -109,7 +112,7 @@ class MeetingCard:
 
     # -- effects ---------------------------------------------------------------------------------
 
-    async def fulfil(self, card: Card, effect: Effect, context: Any, app: Any) -> Mapping[str, Any]:
+    async def fulfil(self, card: Card, effect: Effect, context: Any, app: Chinwag) -> Mapping[str, Any]:
         """``offer``: route and find free times; ``book``: book the chosen one."""
         if effect.kind == "offer":
             decision = decide(meeting_settings(app), card.get("route", "round_robin"), card.get("strategy", "round_robin"),
@@ -136,7 +139,7 @@ class MeetingCard:
             return {"kind": "failed", "message": result.message}
         return await self._offer(card, app, decision, "taken")
 
-    async def _offer(self, card: Card, app: Any, decision: RoutingDecision, kind: str) -> dict[str, Any]:
+    async def _offer(self, card: Card, app: Chinwag, decision: RoutingDecision, kind: str) -> dict[str, Any]:
         slots = (await offer(app, decision, utcnow()))[: card.get("slots", 30)]
         return {"kind": kind, "decision": {"queue": decision.queue, "agents": list(decision.agents), "strategy": decision.strategy},
                 "slots": [{"start": _iso(s.start), "end": _iso(s.end), "agents": list(s.agents)} for s in slots]}

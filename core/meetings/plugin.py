@@ -1,20 +1,51 @@
 """Meetings, built in as a plugin: the ``meeting`` card, agents, OAuth callback, admin and CLI.
 
-Routing strategies come from plugins (``chinwag-round-robin`` registers round_robin, weighted and
-fewest_meetings); calendar providers too (``chinwag-google-calendar``, ``chinwag-outlook``).
+It uses only the doors a third-party plugin has: its configuration sections, tables and event
+type are registered through hooks, its per-app data is ``app.plugin_state(MeetingsState)``.
+Blocking it (``CHINWAG_DISABLE_PLUGINS=chinwag.meetings.plugin``) leaves a chat server with no
+trace of meetings. Routing strategies come from plugins (``chinwag-round-robin`` registers
+round_robin, weighted and fewest_meetings); calendar providers too (``chinwag-google-calendar``,
+``chinwag-outlook``).
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
-from . import tables  # noqa: F401  (declares the meeting tables on the core metadata)
+from ..config import Config, ConfigSection
+from ..events import EventType
 from ..hookspecs import hookimpl
 from ..problems import Problem
+from .state import MeetingsState
+
+if TYPE_CHECKING:
+    from ..app import Chinwag
 
 
 @hookimpl
-def register_cards(register: Callable[[Any], Any], app: Any) -> None:
+def register_config_sections(register: Callable[[ConfigSection], Any]) -> None:
+    """``agents:`` and ``meetings:`` in chinwag.yaml."""
+    register(ConfigSection("agents", "sales agents: calendars, availability, routing queue"))
+    register(ConfigSection("meetings", "meeting booking: routing rules, teams, invitation, fallback"))
+
+
+@hookimpl
+def register_tables(register: Callable[[Any], Any]) -> None:
+    """Agents, connect requests, meetings, their claims and the routing pointers."""
+    from .tables import metadata
+
+    for table in metadata.tables.values():
+        register(table)
+
+
+@hookimpl
+def register_event_types(register: Callable[[EventType], Any]) -> None:
+    """``meeting_booked``, which the meeting card emits."""
+    register(EventType("meeting_booked", "The visitor booked a meeting with an agent."))
+
+
+@hookimpl
+def register_cards(register: Callable[[Any], Any], app: Chinwag) -> None:
     """The ``meeting`` card."""
     from .card import MeetingCard
 
@@ -22,35 +53,38 @@ def register_cards(register: Callable[[Any], Any], app: Any) -> None:
 
 
 @hookimpl
-def check_config(config: Any, app: Any) -> list[Problem]:
+def check_config(config: Config, app: Chinwag) -> list[Problem]:
     """Check ``agents:`` and ``meetings:``; keep the parsed settings for the app."""
-    from .settings import SETTINGS_KEY, parse_meeting_settings
+    from .settings import parse_meeting_settings
 
     settings, problems = parse_meeting_settings(config, app)
-    app.state[SETTINGS_KEY] = settings
+    app.plugin_state(MeetingsState).settings = settings
     return problems
 
 
 @hookimpl
-async def startup(app: Any) -> None:
-    """Record new agents in the queue, load the token key (a clear error if it is missing), and
-    release holds that a process which died mid-booking left behind."""
+async def startup(app: Chinwag) -> None:
+    """Record new agents in the queue, load the token key (refusing to start when stored tokens
+    cannot be read), and release holds that a process which died mid-booking left behind."""
+    from ..credentials import CredentialsKeyMissing
+    from ..problems import InvalidProject
     from .agent_state import sync_agents
     from .booking import release_stale_holds
 
-    await sync_agents(app)
+    try:
+        await sync_agents(app)
+    except CredentialsKeyMissing as error:
+        raise InvalidProject([Problem(str(app.config.file), None, "agents", str(error))]) from error
     await release_stale_holds(app)
 
 
 @hookimpl
-def register_routes(register: Callable[[Any], Any], app: Any) -> None:
+def register_routes(register: Callable[[Any], Any], app: Chinwag) -> None:
     """The OAuth callback and the meetings admin endpoints."""
-    from .agent_state import SERVING_KEY
-    from .routes import meeting_routes
     from .oauth import oauth_routes
+    from .routes import meeting_routes
 
-    app.state[SERVING_KEY] = True  # only a serving process connects agents of mounted sandboxes
-
+    app.plugin_state(MeetingsState).serving = True  # only a serving process connects agents of mounted sandboxes
     for route in [*oauth_routes(), *meeting_routes()]:
         register(route)
 

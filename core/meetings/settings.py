@@ -1,7 +1,6 @@
 """The ``meetings:`` section of chinwag.yaml, with the agents, as one checked settings object.
 
     meetings:
-      public_url: https://chat.example.com     # where calendar providers send agents back
       fallback: Sorry, nobody can take a meeting right now. We'll email you.
       invitation_template: invitation.txt      # under templates/ (a built-in default exists)
       summary: "{{ company.name or lead.firstName }} and {{ agent.name }}"
@@ -20,7 +19,7 @@ from __future__ import annotations
 import csv
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -28,9 +27,12 @@ from .. import conditions
 from .agents import Agent, parse_agents
 from ..problems import Problem
 from ..yamlfile import line_of
+from .state import MeetingsState
 
-SETTINGS_KEY = "chinwag.meetings"  # where the parsed settings live in ``app.state``
-MEETING_KEYS = {"public_url", "fallback", "invitation_template", "summary", "online_meeting", "teams",
+if TYPE_CHECKING:
+    from ..app import Chinwag
+
+MEETING_KEYS = {"fallback", "invitation_template", "summary", "online_meeting", "teams",
                 "account_routing", "rules", "period"}
 PERIODS = ("day", "week", "month")
 DEFAULT_FALLBACK = "Sorry, no one is available to meet right now. We'll be in touch by email."
@@ -54,7 +56,6 @@ class MeetingSettings:
     teams: Mapping[str, tuple[str, ...]] = attrs.field(factory=dict)
     rules: tuple[Rule, ...] = ()
     accounts: Mapping[str, str] = attrs.field(factory=dict)  # company domain -> owner agent email
-    public_url: str = "http://127.0.0.1:8000"
     fallback: str = DEFAULT_FALLBACK
     invitation_template: str = "invitation.txt"
     summary: str = "{{ lead.firstName or lead.email }} and {{ agent.name }}"
@@ -62,16 +63,15 @@ class MeetingSettings:
     period: str = "month"
 
 
-def meeting_settings(app: Any) -> MeetingSettings:
+def meeting_settings(app: Chinwag) -> MeetingSettings:
     """The parsed settings (parsed by ``check_config`` when the app was prepared)."""
-    settings = app.state.get(SETTINGS_KEY)
-    if settings is None:
-        settings, _ = parse_meeting_settings(app.config, app)
-        app.state[SETTINGS_KEY] = settings
-    return settings
+    state = app.plugin_state(MeetingsState)
+    if state.settings is None:
+        state.settings, _ = parse_meeting_settings(app.config, app)
+    return state.settings
 
 
-def parse_meeting_settings(config: Any, app: Any) -> tuple[MeetingSettings, list[Problem]]:
+def parse_meeting_settings(config: Any, app: Chinwag) -> tuple[MeetingSettings, list[Problem]]:
     """Read ``agents:`` and ``meetings:``; return the settings and every problem found."""
     file = str(config.file)
     raw = config.raw if isinstance(config.raw, Mapping) else {}
@@ -87,12 +87,15 @@ def parse_meeting_settings(config: Any, app: Any) -> tuple[MeetingSettings, list
         problems.append(Problem(file, line_of(raw, "meetings"), "meetings", "must be a mapping"))
         return MeetingSettings(agents=agents), problems
     for key in sorted(set(section) - MEETING_KEYS, key=str):
-        problem(key, f"unknown setting (known: {', '.join(sorted(MEETING_KEYS))})")
+        if key == "public_url":
+            problem(key, "moved: public_url is now a top-level setting of chinwag.yaml")
+        else:
+            problem(key, f"unknown setting (known: {', '.join(sorted(MEETING_KEYS))})")
     values: dict[str, Any] = {}
-    for key in ("public_url", "fallback", "invitation_template", "summary"):
+    for key in ("fallback", "invitation_template", "summary"):
         if key in section:
             if isinstance(section[key], str) and section[key].strip():
-                values[key] = section[key].rstrip("/") if key == "public_url" else section[key]
+                values[key] = section[key]
             else:
                 problem(key, "must be non-empty text")
     if "online_meeting" in section:
@@ -128,7 +131,7 @@ def _teams(value: Any, agents: Mapping[str, Agent], problem: Any) -> dict[str, t
     return teams
 
 
-def _rules(value: Any, agents: Mapping[str, Agent], teams: Mapping[str, Any], app: Any, problem: Any,
+def _rules(value: Any, agents: Mapping[str, Agent], teams: Mapping[str, Any], app: Chinwag, problem: Any,
            source: Any) -> tuple[Rule, ...]:
     if not isinstance(value, list):
         problem("rules", "must be a list of {name, if, agent or team}")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
@@ -21,11 +21,14 @@ from .routing import RoutingDecision
 from ..scheduling import Slot, UnionSlot, free_slots, union_slots
 from ..store import utc
 
+if TYPE_CHECKING:
+    from ..app import Chinwag
+
 log = logging.getLogger("chinwag.meetings")
 LIVE = ("pending", "scheduled", "rescheduled")
 
 
-async def own_busy(app: Any, emails: list[str], start: dt.datetime) -> dict[str, list[Interval]]:
+async def own_busy(app: Chinwag, emails: list[str], start: dt.datetime) -> dict[str, list[Interval]]:
     """Our own live meetings of each agent ending after ``start`` (the provider may lag behind)."""
     busy: dict[str, list[Interval]] = {email: [] for email in emails}
     async with app.store.connect() as connection:
@@ -36,7 +39,7 @@ async def own_busy(app: Any, emails: list[str], start: dt.datetime) -> dict[str,
     return busy
 
 
-async def agent_slots(app: Any, email: str, now: dt.datetime, own: list[Interval]) -> list[Slot] | None:
+async def agent_slots(app: Chinwag, email: str, now: dt.datetime, own: list[Interval]) -> list[Slot] | None:
     """The agent's free slots, or None when their calendar cannot be read right now."""
     agent = meeting_settings(app).agents[email]
     until = now + dt.timedelta(days=agent.availability.horizon_days + 2)
@@ -54,7 +57,7 @@ async def agent_slots(app: Any, email: str, now: dt.datetime, own: list[Interval
     return free_slots(agent.availability, [*remote, *own], now)
 
 
-async def offer(app: Any, decision: RoutingDecision, now: dt.datetime) -> list[UnionSlot[str]]:
+async def offer(app: Chinwag, decision: RoutingDecision, now: dt.datetime) -> list[UnionSlot[str]]:
     """Every slot some agent of the decision can take, in time order, agents in queue order."""
     emails = await connected_in_order(app, decision.agents)
     own = await own_busy(app, emails, now)

@@ -1,4 +1,7 @@
-"""The tables of agents, meetings and routing, declared on the core ``metadata``.
+"""The tables of agents, meetings and routing, declared on the plugin's own ``metadata``.
+
+The built-in plugin registers them through ``register_tables`` like any third party; an app
+without the meetings plugin has none of them.
 
 No double booking is the database's job: every live meeting claims the five-minute cells its
 time covers (start to end plus the agent's buffer) in ``meeting_claims``, whose primary key is
@@ -12,7 +15,7 @@ import datetime as dt
 
 import sqlalchemy as sa
 
-from ..tables import metadata
+metadata = sa.MetaData()
 
 CLAIM_CELL = dt.timedelta(minutes=5)
 

@@ -6,7 +6,7 @@ import asyncio
 import base64
 import datetime as dt
 import hashlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -17,6 +17,9 @@ from chinwag.calendars import (
 )
 
 from .settings import GoogleSettings
+
+if TYPE_CHECKING:
+    from chinwag.app import Chinwag
 
 SCOPES = "https://www.googleapis.com/auth/calendar.events https://www.googleapis.com/auth/calendar.freebusy"
 RATE_LIMIT_REASONS = {"rateLimitExceeded", "userRateLimitExceeded"}
@@ -38,7 +41,7 @@ class GoogleCalendarProvider(HttpCalendarProvider):
 
     # -- connecting an agent -----------------------------------------------------------------------
 
-    def authorization_url(self, app: Any, state: str, redirect_uri: str) -> str:
+    def authorization_url(self, app: Chinwag, state: str, redirect_uri: str) -> str:
         """Google's consent page; ``prompt=consent`` makes Google hand out a refresh token every time."""
         query = urlencode({
             "client_id": self._client_id(), "redirect_uri": redirect_uri, "response_type": "code",
@@ -46,7 +49,7 @@ class GoogleCalendarProvider(HttpCalendarProvider):
         })
         return f"{self.settings.auth_url}?{query}"
 
-    async def exchange_code(self, app: Any, code: str, redirect_uri: str) -> dict[str, Any]:
+    async def exchange_code(self, app: Chinwag, code: str, redirect_uri: str) -> dict[str, Any]:
         """Trade the consent page's code for tokens: access token, refresh token and ``expires_at``."""
         tokens = await self._token_request({"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri})
         if not tokens.get("refresh_token"):
@@ -55,7 +58,7 @@ class GoogleCalendarProvider(HttpCalendarProvider):
 
     # -- calendar calls ----------------------------------------------------------------------------
 
-    async def busy(self, app: Any, grant: Grant, start: dt.datetime, end: dt.datetime) -> list[Interval]:
+    async def busy(self, app: Chinwag, grant: Grant, start: dt.datetime, end: dt.datetime) -> list[Interval]:
         """Busy intervals from freeBusy.query, merged and sorted; long ranges are asked in pieces."""
         intervals: list[Interval] = []
         for piece_start, piece_end in split_range(start, end, FREEBUSY_SPAN):
@@ -71,7 +74,7 @@ class GoogleCalendarProvider(HttpCalendarProvider):
             intervals += [Interval(_parse_time(b["start"]), _parse_time(b["end"])) for b in calendar.get("busy", [])]
         return merge_intervals(intervals)
 
-    async def create_event(self, app: Any, grant: Grant, event: EventRequest) -> CreatedEvent:
+    async def create_event(self, app: Chinwag, grant: Grant, event: EventRequest) -> CreatedEvent:
         """events.insert with the idempotency key as event id; a 409 duplicate means it already exists."""
         event_id = google_event_id(event.idempotency_key)
         params: dict[str, Any] = {"sendUpdates": "all"}
@@ -89,13 +92,13 @@ class GoogleCalendarProvider(HttpCalendarProvider):
             created = await self._await_conference(grant, created)
         return CreatedEvent(remote_id=created["id"], join_url=_join_url(created))
 
-    async def cancel_event(self, app: Any, grant: Grant, remote_id: str) -> None:
+    async def cancel_event(self, app: Chinwag, grant: Grant, remote_id: str) -> None:
         """events.delete with ``sendUpdates=all``; an already deleted event (410) counts as cancelled."""
         response = await self._api(grant, "DELETE", self._events_path(grant, remote_id), params={"sendUpdates": "all"})
         if not response.is_success and response.status_code != 410:
             raise _failure(response, "cancelling the event")
 
-    async def move_event(self, app: Any, grant: Grant, remote_id: str, start: dt.datetime, end: dt.datetime) -> None:
+    async def move_event(self, app: Chinwag, grant: Grant, remote_id: str, start: dt.datetime, end: dt.datetime) -> None:
         """events.patch of start and end with ``sendUpdates=all``; the event keeps its time zone."""
         body = {"start": {"dateTime": _rfc3339(start)}, "end": {"dateTime": _rfc3339(end)}}
         response = await self._api(grant, "PATCH", self._events_path(grant, remote_id), params={"sendUpdates": "all"}, json=body)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -14,6 +14,9 @@ from chinwag.calendars import (
 )
 
 from .settings import OutlookSettings
+
+if TYPE_CHECKING:
+    from chinwag.app import Chinwag
 
 SCOPES = "offline_access https://graph.microsoft.com/Calendars.ReadWrite"
 # Token errors that mean the agent's consent is gone or must be given again.
@@ -47,13 +50,13 @@ class OutlookCalendarProvider(HttpCalendarProvider):
 
     # -- connecting an agent -----------------------------------------------------------------------
 
-    def authorization_url(self, app: Any, state: str, redirect_uri: str) -> str:
+    def authorization_url(self, app: Chinwag, state: str, redirect_uri: str) -> str:
         """The Microsoft sign-in and consent page; ``offline_access`` yields a refresh token."""
         query = urlencode({"client_id": self._client_id(), "response_type": "code", "redirect_uri": redirect_uri,
                            "response_mode": "query", "scope": SCOPES, "state": state})
         return f"{self.settings.auth_url}?{query}"
 
-    async def exchange_code(self, app: Any, code: str, redirect_uri: str) -> dict[str, Any]:
+    async def exchange_code(self, app: Chinwag, code: str, redirect_uri: str) -> dict[str, Any]:
         """Trade the sign-in page's code for tokens: access token, refresh token and ``expires_at``."""
         tokens = await self._token_request({"grant_type": "authorization_code", "code": code,
                                             "redirect_uri": redirect_uri, "scope": SCOPES})
@@ -63,7 +66,7 @@ class OutlookCalendarProvider(HttpCalendarProvider):
 
     # -- calendar calls ----------------------------------------------------------------------------
 
-    async def busy(self, app: Any, grant: Grant, start: dt.datetime, end: dt.datetime) -> list[Interval]:
+    async def busy(self, app: Chinwag, grant: Grant, start: dt.datetime, end: dt.datetime) -> list[Interval]:
         """Busy, out-of-office and tentative items from getSchedule, merged and sorted."""
         schedule_id = grant.calendar_id if "@" in grant.calendar_id else grant.agent_email
         intervals: list[Interval] = []
@@ -82,7 +85,7 @@ class OutlookCalendarProvider(HttpCalendarProvider):
                               if str(item.get("status", "")).lower() in BUSY_STATUSES]
         return merge_intervals(intervals)
 
-    async def create_event(self, app: Any, grant: Grant, event: EventRequest) -> CreatedEvent:
+    async def create_event(self, app: Chinwag, grant: Grant, event: EventRequest) -> CreatedEvent:
         """Create the event (Outlook mails the invitation); ``transactionId`` makes retries safe."""
         response = await self._api(grant, "POST", f"{_mailbox(grant)}/events", json=_event_body(event))
         if not response.is_success:
@@ -91,14 +94,14 @@ class OutlookCalendarProvider(HttpCalendarProvider):
         join_url = (created.get("onlineMeeting") or {}).get("joinUrl") if event.online_meeting else None
         return CreatedEvent(remote_id=created["id"], join_url=join_url)
 
-    async def cancel_event(self, app: Any, grant: Grant, remote_id: str) -> None:
+    async def cancel_event(self, app: Chinwag, grant: Grant, remote_id: str) -> None:
         """Cancel as organizer, which mails the attendees; an event already gone (404) counts as cancelled."""
         path = f"{_mailbox(grant)}/events/{quote(remote_id, safe='')}/cancel"
         response = await self._api(grant, "POST", path, json={})
         if not response.is_success and response.status_code != 404:
             raise _failure(response, "cancelling the event")
 
-    async def move_event(self, app: Any, grant: Grant, remote_id: str, start: dt.datetime, end: dt.datetime) -> None:
+    async def move_event(self, app: Chinwag, grant: Grant, remote_id: str, start: dt.datetime, end: dt.datetime) -> None:
         """PATCH start and end; Outlook mails the update to the attendees."""
         body = {"start": _graph_time(start), "end": _graph_time(end)}
         response = await self._api(grant, "PATCH", f"{_mailbox(grant)}/events/{quote(remote_id, safe='')}", json=body)

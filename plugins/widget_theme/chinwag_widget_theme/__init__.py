@@ -7,7 +7,7 @@ Invalid values stop ``chinwag serve`` and ``chinwag validate`` with a message na
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chinwag import hookimpl
 from chinwag.problems import Problem
@@ -18,6 +18,9 @@ from starlette.routing import Route
 
 from .settings import PLUGIN_NAME, Avatar, ThemeSettings, read_theme
 
+if TYPE_CHECKING:
+    from chinwag.app import Chinwag
+
 __all__ = ["ThemeSettings", "read_theme"]
 
 
@@ -26,7 +29,7 @@ def _settings(config: Any) -> ThemeSettings:
 
 
 @hookimpl
-def prepare_theme(theme: dict[str, Any], app: Any) -> None:
+def prepare_theme(theme: dict[str, Any], app: Chinwag) -> None:
     """Merge the configured colours, font and options into the theme (invalid values are left out;
     ``check_config`` reports them and the server refuses to start)."""
     settings = _settings(app.config)
@@ -35,7 +38,7 @@ def prepare_theme(theme: dict[str, Any], app: Any) -> None:
 
 
 @hookimpl
-def check_config(config: Any, app: Any) -> list[Problem]:
+def check_config(config: Any, app: Chinwag) -> list[Problem]:
     """Problems in ``plugins: widget_theme``, each with its line in chinwag.yaml."""
     source = (config.raw.get("plugins") or {}).get(PLUGIN_NAME)
     problems = []
@@ -48,7 +51,7 @@ def check_config(config: Any, app: Any) -> list[Problem]:
 
 
 @hookimpl
-def register_routes(register: Any, app: Any) -> None:
+def register_routes(register: Any, app: Chinwag) -> None:
     """Serve the avatar image at the content-addressed path the theme names."""
     avatar = _settings(app.config).avatar
     if avatar is not None:

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any, Callable
 
+import attrs
 import click
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -18,6 +19,14 @@ from chinwag.dialogue import Card, Dialogue
 from chinwag.problems import Problem
 
 PLUGIN = "chinwag-quote-card"
+
+
+@attrs.define
+class QuoteState:
+    """What this plugin keeps per app (``app.plugin_state(QuoteState)``)."""
+
+    started: bool = False
+    events: int = 0
 
 
 class QuoteCard:
@@ -75,7 +84,7 @@ def _log_path(app: Any) -> Path | None:
 @hookimpl
 def startup(app: Any) -> None:
     """Remember that we started (tests look)."""
-    app.state[PLUGIN] = {"started": True, "events": 0}
+    app.plugin_state(QuoteState).started = True
 
 
 @hookimpl
@@ -90,7 +99,7 @@ def shutdown(app: Any) -> None:
 @hookimpl
 async def chat_event(event: Any, app: Any) -> None:
     """Append the event to the log file."""
-    app.state[PLUGIN]["events"] += 1
+    app.plugin_state(QuoteState).events += 1
     path = _log_path(app)
     if path is not None:
         with path.open("a") as log:
@@ -99,7 +108,7 @@ async def chat_event(event: Any, app: Any) -> None:
 
 async def count(request: Request) -> JSONResponse:
     """How many events this process observed."""
-    return JSONResponse({"events": request.app.state.chinwag.state[PLUGIN]["events"]})
+    return JSONResponse({"events": request.app.state.chinwag.plugin_state(QuoteState).events})
 
 
 @hookimpl
