@@ -53,6 +53,34 @@ async def report_json(request: Request) -> Response:
     return JSONResponse(await dialogue_report(chinwag, int(days)))
 
 
+@admin_only
+async def outbox_json(request: Request) -> Response:
+    """Each outbox consumer's counts, pause and backoff, and the newest items with their reasons
+    (``?consumer=``, ``?state=pending|delivered|skipped|dead``, ``?limit=`` up to 1000)."""
+    from .outbox import STATES, list_items, summary
+
+    params = request.query_params
+    unknown = sorted(set(params) - {"consumer", "state", "limit"})
+    if unknown:
+        return JSONResponse({"error": f"unknown parameter(s): {', '.join(unknown)}"}, status_code=400)
+    state = params.get("state")
+    if state is not None and state not in STATES:
+        return JSONResponse({"error": f"state must be one of {', '.join(STATES)}"}, status_code=400)
+    limit_text = params.get("limit", "100")
+    if not (limit_text.isascii() and limit_text.isdigit()) or not 1 <= int(limit_text) <= 1000:
+        return JSONResponse({"error": "limit must be a whole number from 1 to 1000"}, status_code=400)
+    consumer = params.get("consumer") or None
+    if consumer is not None and len(consumer) > 200:
+        return JSONResponse({"error": "consumer is longer than 200 characters"}, status_code=400)
+    store = request.app.state.chinwag.store
+    items = await list_items(store, consumer, state, int(limit_text))
+    return JSONResponse({"consumers": await summary(store), "items": [{
+        "id": item.id, "consumer": item.consumer, "key": item.key, "kind": item.kind, "state": item.state,
+        "attempts": item.attempts, "last_error": item.last_error, "created_at": item.created_at.isoformat(),
+        "updated_at": item.updated_at.isoformat()} for item in items]})
+
+
 def admin_routes() -> list[Any]:
     """The core's admin routes."""
-    return [Route("/-/admin/config.json", config_json), Route("/-/admin/report.json", report_json)]
+    return [Route("/-/admin/config.json", config_json), Route("/-/admin/report.json", report_json),
+            Route("/-/admin/outbox.json", outbox_json)]

@@ -9,10 +9,12 @@ from typing import Any, TypeVar
 import jinja2
 import sqlalchemy as sa
 
-from . import tables
+from . import crm_records, outbox, tables
 from .config import Config, read_config
+from .crm_delivery import CrmDelivery
 from .dialogue import Dialogue
 from .events import EventDispatcher
+from .outbox_worker import OutboxPolicy, OutboxWorker
 from .plugins import PluginHost, Registry, host
 from .problems import InvalidProject, Problem
 from .session import Conversations
@@ -38,6 +40,7 @@ class Chinwag:
         self.calendar_providers = Registry("calendar provider")
         self.routing_strategies = Registry("routing strategy")
         self.crm_connectors = Registry("CRM connector")
+        self.outbox_consumers = Registry("outbox consumer")
         self.event_types = Registry("event type")
         self.config_sections = Registry("configuration section")
         self.tables = Registry("table")
@@ -46,6 +49,7 @@ class Chinwag:
         self.theme: dict[str, Any] = {}
         self.store: Store | None = None
         self.turn_writer: TurnWriter | None = None
+        self.outbox_worker: OutboxWorker | None = None
         self.templates = jinja2.Environment(
             loader=jinja2.ChoiceLoader([
                 jinja2.FileSystemLoader(str(config.templates_dir)),
@@ -93,8 +97,10 @@ class Chinwag:
             ("register_calendar_providers", self.calendar_providers),
             ("register_routing_strategies", self.routing_strategies),
             ("register_crm_connectors", self.crm_connectors),
+            ("register_outbox_consumers", self.outbox_consumers),
         ):
             self.plugins.collect(hook_name, registry, app=self)
+        self._add_crm_deliveries()
         self._build_schema()
         self.theme = default_theme(self.config)
         self.plugins.call("prepare_theme", theme=self.theme, app=self)
@@ -105,10 +111,20 @@ class Chinwag:
             raise InvalidProject(problems)
         self.dialogues = dialogues
 
+    def _add_crm_deliveries(self) -> None:
+        """Every CRM connector is an outbox consumer too, under its own name."""
+        for connector in self.crm_connectors:
+            plugin = self.crm_connectors.plugin_of(connector.name)
+            try:
+                self.outbox_consumers.add(CrmDelivery(connector), plugin)
+            except Exception as error:  # e.g. a consumer of the same name: isolated like any hook failure
+                self.plugins.failed(plugin, "register_crm_connectors", error)
+
     def _build_schema(self) -> None:
         """Copy core's tables and every registered table into this app's ``metadata``."""
-        for table in tables.metadata.tables.values():
-            table.to_metadata(self.metadata)
+        for declared in (tables.metadata, outbox.outbox_metadata, crm_records.metadata):
+            for table in declared.tables.values():
+                table.to_metadata(self.metadata)
         for table in self.tables:
             if table.name in self.metadata.tables:
                 log.error("plugin %s registered table %r, which core already has; ignored",
@@ -126,16 +142,26 @@ class Chinwag:
     async def start(self) -> None:
         """Open the store, create missing tables and run the ``startup`` hooks."""
         self.store = Store(self.config.database, self.metadata)
-        self.turn_writer = TurnWriter(self.store)
+        self.outbox_worker = OutboxWorker(self.store, {consumer.name: consumer for consumer in self.outbox_consumers},
+                                          OutboxPolicy(**self.config.outbox))
+        self.turn_writer = TurnWriter(self.store, on_commit=self.outbox_worker.notify)
         await self.store.create_schema()
         await self.conversations.publish()
         for plugin_name, _ in await self.plugins.acall("startup", app=self):
             log.debug("started plugin %s", plugin_name)
 
+    def deliver(self) -> None:
+        """Start delivering the outbox in the background (a serving process does; commands do not)."""
+        assert self.outbox_worker is not None, "the app has not started"
+        if len(self.outbox_consumers):
+            self.outbox_worker.start()
+
     async def stop(self) -> None:
-        """Run the ``shutdown`` hooks and close the store."""
+        """Flush the turn writer, stop delivering, run the ``shutdown`` hooks and close the store."""
         if self.turn_writer is not None:
             await self.turn_writer.close()
+        if self.outbox_worker is not None:
+            await self.outbox_worker.stop()
         await self.events.drain()
         await self.plugins.acall("shutdown", app=self)
         if self.store is not None:

@@ -180,3 +180,13 @@ def purge(project: Path, days: int | None) -> None:
     counts = run_with_store(project, lambda app: purge_older_than(app.store, days or app.config.retention_days))
     click.echo(json.dumps(counts))
 
+
+
+def _add_integration_commands() -> None:
+    from .integrations_cli import crm, outbox
+
+    cli.add_command(outbox)
+    cli.add_command(crm)
+
+
+_add_integration_commands()

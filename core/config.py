@@ -61,6 +61,7 @@ class Config:
     chat_enabled: bool = True
     attributes: tuple[AttributeSpec, ...] = ()
     plugins: Mapping[str, Mapping[str, Any]] = attrs.field(factory=dict)
+    outbox: Mapping[str, float] = attrs.field(factory=dict)  # delivery policy overrides (OutboxPolicy fields)
     sections: Mapping[str, Any] = attrs.field(factory=dict)
     raw: Mapping[str, Any] = attrs.field(factory=dict, repr=False)
 
@@ -197,6 +198,7 @@ def read_config(project_dir: Path | str) -> tuple[Config, list[Problem]]:
         problem("chat_enabled", "must be true or false")
         chat_enabled = True
     attributes = _attributes(values.get("attributes", []), raw, name, problems)
+    outbox = _outbox(values.get("outbox", {}), raw, name, problems)
     plugins = values.get("plugins", {}) or {}
     if not isinstance(plugins, Mapping) or not all(isinstance(v, Mapping) for v in plugins.values()):
         problem("plugins", "must map plugin names to mappings of their settings")
@@ -205,7 +207,7 @@ def read_config(project_dir: Path | str) -> tuple[Config, list[Problem]]:
         project_dir=project_dir, name=str(values.get("name", project_dir.name)),
         database=_database_url(database, project_dir), allowed_origins=tuple(origins),
         admin_token=admin_token, public_url=public_url.rstrip("/"), retention_days=retention, response_delay=float(delay),
-        chat_enabled=chat_enabled, attributes=attributes, plugins=plugins,
+        chat_enabled=chat_enabled, attributes=attributes, plugins=plugins, outbox=outbox,
         sections={key: value for key, value in values.items() if key not in CORE_KEYS}, raw=raw,
     ), problems
 
@@ -234,3 +236,31 @@ def _attributes(value: Any, raw: Any, file: str, problems: list[Problem]) -> tup
             continue
         specs.append(AttributeSpec(item["name"], kind, item.get("label")))
     return tuple(specs)
+
+
+# The outbox's delivery policy (``chinwag.outbox_worker.OutboxPolicy``): setting -> (whole number?, minimum).
+OUTBOX_SETTINGS = {"max_attempts": (True, 1), "base_delay": (False, 0.001), "max_delay": (False, 0.001),
+                   "lease_seconds": (False, 0.1), "poll_interval": (False, 0.01)}
+
+
+def _outbox(value: Any, raw: Any, file: str, problems: list[Problem]) -> dict[str, float]:
+    node = raw.get("outbox") if isinstance(raw, Mapping) else None
+    if not isinstance(value, Mapping):
+        problems.append(Problem(file, line_of(raw, "outbox"), "outbox", "must be a mapping of delivery settings"))
+        return {}
+    settings: dict[str, float] = {}
+    for key, setting in value.items():
+        where, line = f"outbox.{key}", line_of(node, key)
+        if key not in OUTBOX_SETTINGS:
+            problems.append(Problem(file, line, where, f"unknown setting (known: {', '.join(OUTBOX_SETTINGS)})"))
+            continue
+        whole, minimum = OUTBOX_SETTINGS[key]
+        kinds = (int,) if whole else (int, float)
+        if isinstance(setting, bool) or not isinstance(setting, kinds) or setting < minimum:
+            kind = "a whole number" if whole else "a number of seconds"
+            problems.append(Problem(file, line, where, f"must be {kind}, at least {minimum}"))
+            continue
+        settings[str(key)] = setting
+    if settings.get("max_delay", 900.0) < settings.get("base_delay", 1.0):
+        problems.append(Problem(file, line_of(node, "max_delay"), "outbox.max_delay", "must not be less than base_delay"))
+    return settings

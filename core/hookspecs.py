@@ -65,6 +65,19 @@ def register_crm_connectors(register, app):
 
 
 @hookspec
+def register_outbox_consumers(register, app):
+    """Register consumers of the durable outbox (``chinwag.outbox.OutboxConsumer`` plus ``wants``).
+
+    A consumer has ``name``, ``batch_size``, ``wants(event) -> bool`` and async
+    ``deliver(items)``. Every event it wants is written to the outbox in the same transaction as
+    the turn that caused it, and delivered in batches, in order per visitor, by a worker in any
+    ``chinwag serve`` process, with retries: nothing is lost, and each item carries its event's
+    id as an idempotency key. CRM connectors are consumers already. Fires once when the app is
+    prepared. Returns nothing.
+    """
+
+
+@hookspec
 def prepare_theme(theme, app):
     """Change the widget theme (a ``dict`` of CSS custom properties and options) in place.
 

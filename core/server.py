@@ -55,6 +55,7 @@ class ChinwagStarlette(Starlette):
             message = f"chinwag cannot start: {error!r}"
         else:
             message = None
+            chinwag.deliver()
         if message is not None:
             with contextlib.suppress(Exception):  # close what was opened before the server exits
                 await chinwag.stop()

@@ -15,6 +15,10 @@ from typing import TYPE_CHECKING, Any
 import attrs
 import sqlalchemy as sa
 
+from .crm import PERSON_PREFIX
+from .crm_delivery import event_payload
+from .outbox import outbox_row
+from .crm_records import recognise
 from .dialogue import Dialogue, parse_dialogue
 from .engine import Engine, EngineError, State, Turn
 from .events import ChatEvent, UnknownEventType, new_event_key
@@ -208,9 +212,13 @@ class Conversations:
         for attempt in (1, 2):
             engine = await self._engine(conversation.dialogue.id, conversation.dialogue.version)
             assert engine is not None
-            turn = engine.answer(conversation.state, conversation.lead, conversation.visit, answer.question, answer.value)
+            known = await self._recognise(conversation, answer.value)
+            turn = engine.answer(conversation.state, {**conversation.lead, **known}, conversation.visit,
+                                 answer.question, answer.value)
             if not turn.events and turn.state is conversation.state:
                 return turn.frames  # an invalid answer: nothing to store
+            if known and turn.lead_updates.get("lead.email"):  # the email was taken: so is what CRMs know
+                turn.lead_updates = {**known, **turn.lead_updates}
             turn = await self._fulfil(conversation, engine, turn)
             try:
                 return await self._save(conversation, turn)
@@ -219,6 +227,21 @@ class Conversations:
                     raise
                 conversation.lead = await self._lead(conversation.visitor_id)
         raise AssertionError("unreachable")
+
+    async def _recognise(self, conversation: Conversation, value: Any) -> dict[str, Any]:
+        """What CRMs know about the email this answer gives, if it answers an email capture.
+
+        Passed to the engine with the lead, so the same dialogue's next cards already see the
+        ``person.*`` and ``company.*`` fields (a company field the visitor gave stays theirs).
+        """
+        if not len(self.app.crm_connectors) or not isinstance(value, str) or "@" not in value:
+            return {}
+        assert conversation.state is not None and conversation.dialogue is not None
+        card_id = conversation.state.card
+        if card_id is None or conversation.dialogue.card(card_id).get("field") != "lead.email":
+            return {}
+        known = await recognise(self.app, value)
+        return {name: item for name, item in known.items() if name.startswith(PERSON_PREFIX) or name not in conversation.lead}
 
     async def _fulfil(self, conversation: Conversation, engine: Engine, turn: Turn) -> Turn:
         """Carry out the effects cards ask for, feeding each result back to the engine."""
@@ -262,6 +285,7 @@ class Conversations:
                 "dialogue_id": conversation.dialogue.id, "dialogue_version": conversation.dialogue.version,  # type: ignore[union-attr]
                 "status": turn.state.status, "state": state, "revision": 1,
                 "page_url": conversation.visit.get("visit.page_url"), "created_at": now, "updated_at": now}
+        lead = {**conversation.lead, **turn.lead_updates}
         assert self.app.turn_writer is not None, "the app has not started"
         await self.app.turn_writer.write(TurnRecord(
             session_id=conversation.session_id, visitor_id=conversation.visitor_id,  # type: ignore[arg-type]
@@ -269,12 +293,29 @@ class Conversations:
             transcript=tuple({"session_id": conversation.session_id, "frame": frame, "created_at": now}
                              for frame in turn.frames if frame["type"] in TRANSCRIPT_FRAMES),
             events=tuple(event.row() for event in chat_events),
-            lead={**conversation.lead, **turn.lead_updates} if turn.lead_updates else None,
+            lead=lead if turn.lead_updates else None,
+            outbox=tuple(self._outbox_rows(chat_events, lead, turn.lead_updates, now)),
         ))
         conversation.state, conversation.revision = turn.state, 1 if new else conversation.revision + 1
         conversation.lead.update(turn.lead_updates)
         self.app.events.dispatch(chat_events)
         return turn.frames + [event.client_frame() for event in chat_events if event_types[event.name].client]
+
+    def _outbox_rows(self, chat_events: list[ChatEvent], lead: dict[str, Any], updates: dict[str, Any],
+                     now: Any) -> list[dict[str, Any]]:
+        """One outbox row per event and consumer that wants it, keyed by the event's id and kept in
+        order per visitor."""
+        consumers = self.app.outbox_consumers
+        if not len(consumers):
+            return []
+        rows = []
+        for event in chat_events:
+            payload = None
+            for consumer in consumers:
+                if consumer.wants(event):
+                    payload = payload or event_payload(event, lead, updates)
+                    rows.append(outbox_row(consumer.name, event.key, event.name, payload, event.visitor_id, now))
+        return rows
 
 
 @attrs.frozen

@@ -5,6 +5,9 @@ writer; every commit costs a round trip either way). The writer takes all turns 
 while the previous transaction ran, stores them together, and releases each turn's reply only
 after the commit. Each turn keeps its own revision check: a turn whose session changed elsewhere
 fails alone with ``SessionConflict`` and writes nothing.
+
+A turn's outbox rows (work for remote systems, ``chinwag.outbox``) are written in the same
+transaction as the turn: a committed turn always has its outbox rows, a failed one has none.
 """
 
 from __future__ import annotations
@@ -12,11 +15,13 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import attrs
 import sqlalchemy as sa
 
+from .outbox import enqueue_sync
 from .store import Store
 from .tables import events, sessions, transcript, visitors
 
@@ -43,6 +48,7 @@ class TurnRecord:
     transcript: tuple[dict[str, Any], ...] = ()
     events: tuple[dict[str, Any], ...] = ()
     lead: dict[str, Any] | None = None  # the visitor's whole lead, when the turn changed it
+    outbox: tuple[dict[str, Any], ...] = ()  # rows for ``chinwag.outbox.outbox``
 
 
 _UPDATE_SESSION = sessions.update().where(
@@ -98,15 +104,19 @@ def _write_batch(connection: sa.Connection, records: list[TurnRecord]) -> set[in
     event_rows = [row for record in kept for row in record.events]
     if event_rows:
         connection.execute(sa.insert(events), event_rows)
+    outbox_rows = [row for record in kept for row in record.outbox]
+    if outbox_rows:
+        enqueue_sync(connection, outbox_rows)
     return conflicts
 
 
 class TurnWriter:
     """Stores turns in batches; ``await write(record)`` returns once the record is committed."""
 
-    def __init__(self, store: Store, max_batch: int = MAX_BATCH) -> None:
+    def __init__(self, store: Store, max_batch: int = MAX_BATCH, on_commit: Callable[[], None] | None = None) -> None:
         self.store = store
         self.max_batch = max_batch
+        self.on_commit = on_commit  # told after a commit that wrote outbox rows (wakes the delivery worker)
         self._pending: list[tuple[TurnRecord, asyncio.Future[None]]] = []
         self._task: asyncio.Task[None] | None = None
 
@@ -133,7 +143,10 @@ class TurnWriter:
 
     async def _commit(self, records: list[TurnRecord]) -> set[int]:
         async with self.store.transaction() as connection:
-            return await connection.run_sync(_write_batch, records)
+            conflicts = await connection.run_sync(_write_batch, records)
+        if self.on_commit is not None and any(record.outbox for record in records):
+            self.on_commit()
+        return conflicts
 
     async def _one_by_one(self, batch: list[tuple[TurnRecord, asyncio.Future[None]]]) -> None:
         """After a failed batch: each turn in its own transaction, so only a bad one fails."""

@@ -1,0 +1,183 @@
+"""People pulled from CRMs, kept in core tables, and how a visitor is recognised as one of them.
+
+``crm_records`` holds one row per connector and lead id, with an email index, so a visitor who
+types an email that a CRM knows is recognised at once, without a call to the CRM, and their
+``person.*`` and ``company.*`` fields fill tokens and conditions in the same dialogue.
+``crm_sync_state`` keeps each connector's pull cursor, so an interrupted sync resumes where it
+stopped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import attrs
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from .crm import CrmConnector, LeadRecord
+from .store import Store, utc, utcnow
+
+if TYPE_CHECKING:
+    from .app import Chinwag
+
+log = logging.getLogger("chinwag.crm")
+
+LOOKUP_TIMEOUT = 2.0  # seconds a real-time lookup may hold up a chat turn, at most
+
+metadata = sa.MetaData()
+
+crm_records = sa.Table(
+    "crm_records",
+    metadata,
+    sa.Column("connector", sa.String(100), primary_key=True),
+    sa.Column("lead_id", sa.String(200), primary_key=True),
+    sa.Column("email", sa.String(320), nullable=True, index=True),  # lower case
+    sa.Column("person", sa.JSON, nullable=False),
+    sa.Column("company", sa.JSON, nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=True),  # when the CRM last changed it
+    sa.Column("synced_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+crm_sync_state = sa.Table(
+    "crm_sync_state",
+    metadata,
+    sa.Column("connector", sa.String(100), primary_key=True),
+    sa.Column("cursor", sa.Text, nullable=True),
+    sa.Column("rows", sa.BigInteger, nullable=False),  # records stored by all pulls so far
+    sa.Column("last_error", sa.Text, nullable=True),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+
+def _upsert(connection: Any, table: sa.Table, keys: Sequence[str]) -> Any:
+    """INSERT ... ON CONFLICT (keys) DO UPDATE of every other column, on SQLite and PostgreSQL alike."""
+    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(table)
+    updated = {column.name: statement.excluded[column.name] for column in table.columns if column.name not in keys}
+    return statement.on_conflict_do_update(index_elements=list(keys), set_=updated)
+
+
+def _record_rows(connector: str, records: Sequence[LeadRecord]) -> list[dict[str, Any]]:
+    now = utcnow()
+    return [{"connector": connector, "lead_id": record.lead_id,
+             "email": record.email.strip().lower() if record.email else None,
+             "person": dict(record.person), "company": dict(record.company),
+             "updated_at": record.updated_at, "synced_at": now} for record in records]
+
+
+async def store_records(store: Store, connector: str, records: Sequence[LeadRecord]) -> None:
+    """Insert or update pulled records (by connector and lead id)."""
+    if not records:
+        return
+    async with store.transaction() as connection:
+        await connection.execute(_upsert(connection, crm_records, ("connector", "lead_id")),
+                                 _record_rows(connector, records))
+
+
+async def records_for_email(store: Store, email: str) -> list[LeadRecord]:
+    """Every stored record with this email, most recently synced first."""
+    query = (sa.select(crm_records).where(crm_records.c.email == email.strip().lower())
+             .order_by(crm_records.c.synced_at.desc()))
+    async with store.connect() as connection:
+        rows = (await connection.execute(query)).all()
+    return [LeadRecord(row.lead_id, row.email, row.person, row.company, utc(row.updated_at)) for row in rows]
+
+
+async def recognise(app: Chinwag, email: str) -> dict[str, Any]:
+    """The ``person.*`` and ``company.*`` attributes CRMs know for ``email`` (empty when none).
+
+    Stored records answer first; when none is stored, each connector is asked in real time
+    (``find_lead``), bounded by ``LOOKUP_TIMEOUT``, and what it finds is stored for next time.
+    A connector that fails or is slow is logged and skipped: the chat never waits longer.
+    """
+    assert app.store is not None, "the app has not started"
+    records = await records_for_email(app.store, email)
+    if not records and len(app.crm_connectors):
+        for connector in app.crm_connectors:
+            try:
+                found = await asyncio.wait_for(connector.find_lead(email=email), LOOKUP_TIMEOUT)
+            except Exception as error:  # a CRM outage must not break or stall the chat
+                log.warning("CRM %s could not look up a lead: %s", connector.name, error)
+                continue
+            if found is not None:
+                await store_records(app.store, connector.name, [found])
+                records.append(found)
+    attributes: dict[str, Any] = {}
+    for record in reversed(records):  # the most recently synced record wins
+        attributes.update(record.attributes())
+    return attributes
+
+
+@attrs.frozen
+class SyncProgress:
+    """Where a pull stands: records stored in this run and in all, the page count, the cursor."""
+
+    connector: str
+    rows: int
+    total_rows: int
+    pages: int
+    cursor: str | None
+    total: int | None
+    done: bool
+
+
+async def sync_state(store: Store, connector: str) -> dict[str, Any] | None:
+    """The saved cursor, row count, last error and time of a connector's pulls (None: never pulled)."""
+    async with store.connect() as connection:
+        row = (await connection.execute(sa.select(crm_sync_state).where(crm_sync_state.c.connector == connector))).first()
+    if row is None:
+        return None
+    return {"connector": row.connector, "cursor": row.cursor, "rows": row.rows, "last_error": row.last_error,
+            "updated_at": utc(row.updated_at).isoformat()}  # type: ignore[union-attr]
+
+
+async def pull(store: Store, connector: CrmConnector, on_page: Callable[[SyncProgress], None] | None = None,
+               max_pages: int | None = None) -> SyncProgress:
+    """Pull pages from the connector's saved cursor until it is done (or ``max_pages``).
+
+    Each page's records and the cursor after it are stored in one transaction, so a sync that is
+    interrupted (or killed) resumes after the last stored page and stores no page twice.
+    """
+    state = await sync_state(store, connector.name)
+    cursor, total_rows = (state["cursor"], state["rows"]) if state else (None, 0)
+    rows = pages = 0
+    while True:
+        try:
+            page = await connector.pull(cursor)
+        except Exception as error:
+            await _save_error(store, connector.name, f"{type(error).__name__}: {error}")
+            raise
+        async with store.transaction() as connection:
+            if page.records:
+                await connection.execute(_upsert(connection, crm_records, ("connector", "lead_id")),
+                                         _record_rows(connector.name, page.records))
+            total_rows += len(page.records)
+            await connection.execute(_upsert(connection, crm_sync_state, ("connector",)), [{
+                "connector": connector.name, "cursor": page.cursor, "rows": total_rows, "last_error": None,
+                "updated_at": utcnow()}])
+        cursor, rows, pages = page.cursor, rows + len(page.records), pages + 1
+        progress = SyncProgress(connector.name, rows, total_rows, pages, cursor, page.total, page.done)
+        if on_page is not None:
+            on_page(progress)
+        if page.done or (max_pages is not None and pages >= max_pages):
+            return progress
+
+
+async def _save_error(store: Store, connector: str, error: str) -> None:
+    async with store.transaction() as connection:
+        updated = await connection.execute(sa.update(crm_sync_state).where(crm_sync_state.c.connector == connector)
+                                           .values(last_error=error, updated_at=utcnow()))
+        if not updated.rowcount:
+            await connection.execute(sa.insert(crm_sync_state).values(
+                connector=connector, cursor=None, rows=0, last_error=error, updated_at=utcnow()))
+
+
+async def forget_records(store: Store, email: str) -> int:
+    """Delete every stored CRM record with this email; return how many."""
+    async with store.transaction() as connection:
+        result = await connection.execute(sa.delete(crm_records).where(crm_records.c.email == email.strip().lower()))
+    return int(result.rowcount or 0)
