@@ -240,7 +240,7 @@ def _attributes(value: Any, raw: Any, file: str, problems: list[Problem]) -> tup
 
 # The outbox's delivery policy (``chinwag.outbox_worker.OutboxPolicy``): setting -> (whole number?, minimum).
 OUTBOX_SETTINGS = {"max_attempts": (True, 1), "base_delay": (False, 0.001), "max_delay": (False, 0.001),
-                   "lease_seconds": (False, 0.1), "poll_interval": (False, 0.01)}
+                   "lease_seconds": (False, 0.1), "poll_interval": (False, 0.01), "linger": (False, 0)}
 
 
 def _outbox(value: Any, raw: Any, file: str, problems: list[Problem]) -> dict[str, float]:

@@ -48,8 +48,15 @@ outbox = sa.Table(
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("delivered_at", sa.DateTime(timezone=True), nullable=True),
     sa.UniqueConstraint("consumer", "key", name="uq_outbox_consumer_key"),
-    sa.Index("ix_outbox_consumer_state_id", "consumer", "state", "id"),  # each consumer's oldest pending
+    # Each consumer's oldest pending items. Partial: delivered rows, the great majority, stay out of
+    # it, so settling a batch removes index entries instead of moving them.
+    sa.Index("ix_outbox_pending", "consumer", "id", sqlite_where=sa.text("state = 'pending'"),
+             postgresql_where=sa.text("state = 'pending'")),
 )
+
+# ``state = 'pending'`` written as a literal, so the planner can use the partial index above
+# (SQLite cannot match a bound parameter against an index's WHERE clause).
+IS_PENDING = outbox.c.state == sa.literal_column("'pending'")
 
 # One row per consumer: who delivers it now (the lease) and why it waits (backoff or pause).
 outbox_consumers = sa.Table(

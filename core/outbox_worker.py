@@ -30,7 +30,7 @@ import attrs
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from .outbox import (DEAD, DELIVERED, PENDING, SKIPPED, OutboxConsumer, OutboxItem, PauseDelivery, RetryLater,
+from .outbox import (DEAD, DELIVERED, IS_PENDING, SKIPPED, OutboxConsumer, OutboxItem, PauseDelivery, RetryLater,
                      Skipped, insert_ignoring_duplicates, outbox, outbox_consumers)
 from .store import Store, utcnow
 
@@ -52,6 +52,11 @@ class OutboxPolicy:
       gets half of it (``delivery_timeout``), the other half is margin to settle before the lease ends,
       and a worker that died is replaced after at most this long.
     * ``poll_interval``: how often the worker looks for work when nobody calls ``notify``.
+    * ``linger``: how long the worker waits after a ``notify`` before it looks, so that the rows of
+      the turns committed meanwhile go out in the same batch. Under load a round delivers full
+      batches back to back and then waits for the next notification, instead of chasing every
+      commit with a batch of one (which costs the turn writer its database: see
+      docs/benchmarks.md).
     """
 
     base_delay: float = attrs.field(default=1.0, validator=_positive)
@@ -59,6 +64,7 @@ class OutboxPolicy:
     max_attempts: int = attrs.field(default=10, validator=_positive)
     lease_seconds: float = attrs.field(default=30.0, validator=_positive)
     poll_interval: float = attrs.field(default=1.0, validator=_positive)
+    linger: float = attrs.field(default=0.2, validator=attrs.validators.ge(0))
 
     @property
     def delivery_timeout(self) -> float:
@@ -161,8 +167,11 @@ class OutboxWorker:
                 await self.run_once()
             except Exception:  # e.g. the database is away: try again at the next poll
                 log.exception("outbox worker %s: a round failed", self.owner)
-            with contextlib.suppress(TimeoutError):
+            try:
                 await asyncio.wait_for(self._wake.wait(), self.policy.poll_interval)
+            except TimeoutError:
+                continue
+            await asyncio.sleep(self.policy.linger)  # let the turns committing now join this round
             self._wake.clear()
 
     async def run_once(self) -> int:
@@ -201,7 +210,9 @@ class OutboxWorker:
                 break
             outcome = await self._deliver(consumer, claim.items)
             settled += await self._settle(name, claim, outcome)
-            if not isinstance(outcome, _Delivered):
+            # A short batch took everything pending: what arrives meanwhile waits for the next round
+            # (after a notify and the linger) rather than going out in batches of one or two.
+            if not isinstance(outcome, _Delivered) or len(claim.items) < consumer.batch_size:
                 break
         await self._release(name)
         return settled
@@ -215,7 +226,7 @@ class OutboxWorker:
 
     async def _due_consumers(self) -> list[str]:
         # A read, so an idle worker polls without writing (SQLite has a single writer: the turns').
-        has_pending = sa.exists().where(outbox.c.consumer == outbox_consumers.c.consumer, outbox.c.state == PENDING)
+        has_pending = sa.exists().where(outbox.c.consumer == outbox_consumers.c.consumer, IS_PENDING)
         query = sa.select(outbox_consumers.c.consumer).where(
             outbox_consumers.c.consumer.in_(list(self.consumers)), self._claimable(utcnow()), has_pending)
         async with self.store.connect() as connection:
@@ -240,7 +251,7 @@ class OutboxWorker:
             failures = (await connection.execute(sa.select(outbox_consumers.c.failures).where(
                 outbox_consumers.c.consumer == name))).scalar_one()
             rows = await connection.execute(sa.select(outbox).where(
-                outbox.c.consumer == name, outbox.c.state == PENDING).order_by(outbox.c.id).limit(batch_size))
+                outbox.c.consumer == name, IS_PENDING).order_by(outbox.c.id).limit(batch_size))
             return _Claim([OutboxItem.from_row(row) for row in rows], failures)
 
     async def _deliver(self, consumer: OutboxConsumer, items: list[OutboxItem]) -> _Outcome:
@@ -279,7 +290,7 @@ class OutboxWorker:
         now = utcnow()
         ids = [item.id for item in claim.items]
         consumer_row = outbox_consumers.update().where(outbox_consumers.c.consumer == name)
-        batch = sa.and_(outbox.c.id.in_(ids), outbox.c.state == PENDING)
+        batch = sa.and_(outbox.c.id.in_(ids), IS_PENDING)
         async with self.store.transaction() as connection:
             # The consumer row before the items, in every transaction that changes both (no deadlock).
             if isinstance(outcome, _Paused):

@@ -21,7 +21,7 @@ from typing import Any, TypeAlias
 
 import attrs
 import httpx
-from chinwag.outbox import OutboxItem, PauseDelivery, RetryLater, Skipped
+from chinwag.outbox import OutboxItem, PauseDelivery, RetryLater, Skipped, outbox_metadata
 from chinwag.outbox_worker import OutboxPolicy, OutboxWorker
 from chinwag.sandbox import SandboxServer, SandboxState, serve_in_thread
 from chinwag.store import Store, utcnow
@@ -155,7 +155,7 @@ class ReceiverConsumer:
 
 async def run_worker_until_killed(database_url: str, receiver_url: str, owner: str, lease_seconds: float) -> None:
     """Deliver the consumer ``crm`` with the fast test policy, forever."""
-    store = Store(database_url)
+    store = Store(database_url, outbox_metadata)  # the tables exist: the test made them
     async with httpx.AsyncClient() as client:
         consumer = ReceiverConsumer("crm", receiver_url, client, sender=owner)
         policy = OutboxPolicy(base_delay=0.01, max_delay=0.05, lease_seconds=lease_seconds, poll_interval=0.01)

@@ -40,12 +40,11 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 async def open_store(url: str) -> Store:
     """A store whose database has the outbox tables, copied into the app's metadata as the app does."""
-    store = Store(url)
     app_metadata = sa.MetaData()
     for table in outbox_metadata.tables.values():
         table.to_metadata(app_metadata)
-    async with store.transaction() as connection:
-        await connection.run_sync(app_metadata.create_all)
+    store = Store(url, app_metadata)
+    await store.create_schema()
     return store
 
 
@@ -248,7 +247,7 @@ async def test_a_broken_consumer_does_not_hold_up_the_others(store: Store, recei
 
 async def test_the_worker_keeps_polling_through_database_errors(database_url: str, receiver: Receiver,
                                                                 client: httpx.AsyncClient) -> None:
-    bare = Store(database_url)  # no outbox tables yet: every round fails
+    bare = Store(database_url, sa.MetaData())  # no outbox tables yet: every round fails
     try:
         async with running(worker_for(bare, client, receiver)):
             await asyncio.sleep(0.1)

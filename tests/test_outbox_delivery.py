@@ -191,3 +191,46 @@ async def test_the_admin_outbox_endpoint_checks_its_parameters(tmp_path: Path, r
         assert shown["items"] == []
         assert {key: shown["consumers"]["loopback-crm"][key] for key in ("pending", "delivered", "skipped", "dead")} == {
             "pending": 0, "delivered": 0, "skipped": 0, "dead": 0}
+
+
+class GoalWebhook:
+    """A plugin's own outbox consumer (not a CRM): goals only, posted to the remote over HTTP."""
+
+    name = "goal-webhook"
+    batch_size = 10
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def wants(self, event: Any) -> bool:
+        return event.name == "goal_reached"
+
+    async def deliver(self, items: Any) -> None:
+        body = {"memberships": [{"key": item.key, "email": item.key, "list_id": "goals", "status": item.payload["data"]["goal"]}
+                                for item in items]}
+        async with httpx.AsyncClient() as client:
+            (await client.post(f"{self.url}/lists", json=body)).raise_for_status()
+
+
+async def test_a_plugins_own_consumer_gets_only_what_it_wants_beside_the_crm(tmp_path: Path, remote: Any) -> None:
+    from chinwag import hookimpl
+    from chinwag.testing import registered_plugin
+
+    class GoalPlugin:
+        @staticmethod
+        @hookimpl
+        def register_outbox_consumers(register: Any) -> None:
+            register(GoalWebhook(remote.url))
+
+    database = f"sqlite+aiosqlite:///{tmp_path / 'chat.db'}"
+    project = crm_project(tmp_path / "p", remote, database)
+    with registered_plugin(GoalPlugin, "goal-plugin"), ServerThread(project, demo=False) as server:
+        assert server.app.outbox_consumers.plugin_of("goal-webhook") == "goal-plugin"
+        await chat(server, "Ada", "ada@client.example")
+        await wait_until(lambda: all_delivered(database), message="both consumers delivered")
+    per_consumer = {row.consumer: row.count for row in await query(
+        database, "SELECT consumer, count(*) AS count FROM outbox GROUP BY consumer")}
+    assert per_consumer == {"loopback-crm": 7, "goal-webhook": 1}
+    [goal] = [activity["key"] for activity in remote.state.applied if activity["type"] == "goal_reached"]
+    assert remote.state.lists["goals"] == {goal: "contact-given"}  # the same event, by its key, to each consumer
+    assert len(remote.state.applied) == 7

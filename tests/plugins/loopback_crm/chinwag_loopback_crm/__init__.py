@@ -31,11 +31,19 @@ class LoopbackCrm:
         types = settings.get("event_types")
         self.event_types = frozenset(types) if types else None
         self.list_for_goal = settings.get("list_for_goal")
+        self._client: httpx.AsyncClient | None = None
+
+    async def close(self) -> None:
+        """Close the HTTP client (at shutdown)."""
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
 
     async def _call(self, method: str, path: str, **options: Any) -> dict[str, Any]:
+        if self._client is None:  # made on first use, on the serving event loop
+            self._client = httpx.AsyncClient(base_url=self.base_url, timeout=10)
         try:
-            async with httpx.AsyncClient(base_url=self.base_url, timeout=10) as client:
-                response = await client.request(method, path, **options)
+            response = await self._client.request(method, path, **options)
         except httpx.HTTPError as error:
             raise RetryLater(f"remote CRM unreachable: {type(error).__name__}") from error
         if response.status_code == 429:
@@ -95,6 +103,14 @@ def register_crm_connectors(register: Callable[[Any], Any], app: Any) -> None:
     settings = app.config.plugin_config(PLUGIN)
     if settings.get("base_url"):
         register(LoopbackCrm(settings))
+
+
+@hookimpl
+async def shutdown(app: Any) -> None:
+    """Close the connector's HTTP client."""
+    connector = app.crm_connectors.get(LoopbackCrm.name)
+    if connector is not None:
+        await connector.close()
 
 
 @hookimpl

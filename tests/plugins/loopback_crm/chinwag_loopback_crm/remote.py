@@ -24,6 +24,7 @@ class RemoteCrm:
 
     leads: dict[str, dict[str, Any]] = attrs.field(factory=dict)  # email -> {id, person, company}
     applied: list[dict[str, Any]] = attrs.field(factory=list)  # activities, in the order applied
+    applied_set: set[str] = attrs.field(factory=set)  # their keys
     sent: Counter[str] = attrs.field(factory=Counter)  # activity key -> times it arrived
     lists: dict[str, dict[str, str | None]] = attrs.field(factory=lambda: defaultdict(dict))
     forgotten: list[str] = attrs.field(factory=list)
@@ -81,14 +82,13 @@ def remote_app(state: RemoteCrm) -> Starlette:
         body = await request.json()
         refusals = {}
         with state.lock:
-            done = {activity["key"] for activity in state.applied}
             for activity in body["activities"]:
                 state.sent[activity["key"]] += 1
                 if activity.get("email") in state.refuse_emails:
                     refusals[activity["key"]] = "lead is refused"
-                elif activity["key"] not in done:  # the idempotency key: applied once
+                elif activity["key"] not in state.applied_set:  # the idempotency key: applied once
                     state.applied.append(activity)
-                    done.add(activity["key"])
+                    state.applied_set.add(activity["key"])
         return JSONResponse({"refused": refusals})
 
     async def lists(request: Request) -> Response:
