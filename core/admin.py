@@ -74,10 +74,7 @@ async def outbox_json(request: Request) -> Response:
         return JSONResponse({"error": "consumer is longer than 200 characters"}, status_code=400)
     store = request.app.state.chinwag.store
     items = await list_items(store, consumer, state, int(limit_text))
-    return JSONResponse({"consumers": await summary(store), "items": [{
-        "id": item.id, "consumer": item.consumer, "key": item.key, "kind": item.kind, "state": item.state,
-        "attempts": item.attempts, "last_error": item.last_error, "created_at": item.created_at.isoformat(),
-        "updated_at": item.updated_at.isoformat()} for item in items]})
+    return JSONResponse({"consumers": await summary(store), "items": [item.listing() for item in items]})
 
 
 def admin_routes() -> list[Any]:

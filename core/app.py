@@ -50,6 +50,7 @@ class Chinwag:
         self.store: Store | None = None
         self.turn_writer: TurnWriter | None = None
         self.outbox_worker: OutboxWorker | None = None
+        self._delivering = False
         self.templates = jinja2.Environment(
             loader=jinja2.ChoiceLoader([
                 jinja2.FileSystemLoader(str(config.templates_dir)),
@@ -155,13 +156,14 @@ class Chinwag:
         assert self.outbox_worker is not None, "the app has not started"
         if len(self.outbox_consumers):
             self.outbox_worker.start()
+            self._delivering = True
 
     async def stop(self) -> None:
         """Flush the turn writer, stop delivering, run the ``shutdown`` hooks and close the store."""
         if self.turn_writer is not None:
             await self.turn_writer.close()
-        if self.outbox_worker is not None:
-            await self.outbox_worker.stop()
+        if self._delivering and self.outbox_worker is not None:
+            await self.outbox_worker.stop()  # releases its leases, so another process takes over at once
         await self.events.drain()
         await self.plugins.acall("shutdown", app=self)
         if self.store is not None:

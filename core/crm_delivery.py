@@ -12,7 +12,7 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .crm import Activity, CrmConnector, LeadUpsert, ListMembership
+from .crm import Activity, CrmConnector, LeadUpsert
 from .events import ChatEvent
 from .outbox import OutboxItem, Skipped
 

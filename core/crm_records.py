@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -61,21 +61,47 @@ def _upsert(connection: Any, table: sa.Table, keys: Sequence[str]) -> Any:
     return statement.on_conflict_do_update(index_elements=list(keys), set_=updated)
 
 
+def record_problem(record: Any) -> str | None:
+    """What is wrong with a record a connector returned, or None: a CRM's answer is checked before
+    it is stored, so one bad record is refused where it enters instead of failing a whole page."""
+    if not isinstance(record, LeadRecord):
+        return f"not a LeadRecord: {type(record).__name__}"
+    if not isinstance(record.lead_id, str) or not 0 < len(record.lead_id) <= 200:
+        return f"lead id must be text of 1 to 200 characters: {str(record.lead_id)[:40]!r}"
+    if record.email is not None and (not isinstance(record.email, str) or len(record.email) > 320):
+        return f"email must be text of at most 320 characters (lead {record.lead_id})"
+    for part in ("person", "company"):
+        fields = getattr(record, part)
+        if not isinstance(fields, Mapping) or not all(isinstance(name, str) for name in fields):
+            return f"{part} must map field names to values (lead {record.lead_id})"
+        if not all(value is None or isinstance(value, (str, int, float, bool)) for value in fields.values()):
+            return f"{part} fields must be text, numbers, true/false or empty (lead {record.lead_id})"
+    return None
+
+
 def _record_rows(connector: str, records: Sequence[LeadRecord]) -> list[dict[str, Any]]:
+    """The rows of the records that pass ``record_problem``; the others are logged and left out."""
     now = utcnow()
-    return [{"connector": connector, "lead_id": record.lead_id,
-             "email": record.email.strip().lower() if record.email else None,
-             "person": dict(record.person), "company": dict(record.company),
-             "updated_at": record.updated_at, "synced_at": now} for record in records]
+    rows = []
+    for record in records:
+        problem = record_problem(record)
+        if problem is not None:
+            log.warning("CRM %s returned a record chinwag refused: %s", connector, problem)
+            continue
+        rows.append({"connector": connector, "lead_id": record.lead_id,
+                     "email": record.email.strip().lower() if record.email else None,
+                     "person": dict(record.person), "company": dict(record.company),
+                     "updated_at": record.updated_at, "synced_at": now})
+    return rows
 
 
 async def store_records(store: Store, connector: str, records: Sequence[LeadRecord]) -> None:
     """Insert or update pulled records (by connector and lead id)."""
-    if not records:
+    rows = _record_rows(connector, records)
+    if not rows:
         return
     async with store.transaction() as connection:
-        await connection.execute(_upsert(connection, crm_records, ("connector", "lead_id")),
-                                 _record_rows(connector, records))
+        await connection.execute(_upsert(connection, crm_records, ("connector", "lead_id")), rows)
 
 
 async def records_for_email(store: Store, email: str) -> list[LeadRecord]:
@@ -103,9 +129,14 @@ async def recognise(app: Chinwag, email: str) -> dict[str, Any]:
             except Exception as error:  # a CRM outage must not break or stall the chat
                 log.warning("CRM %s could not look up a lead: %s", connector.name, error)
                 continue
-            if found is not None:
-                await store_records(app.store, connector.name, [found])
-                records.append(found)
+            if found is None:
+                continue
+            problem = record_problem(found)
+            if problem is not None:
+                log.warning("CRM %s returned a record chinwag refused: %s", connector.name, problem)
+                continue
+            await store_records(app.store, connector.name, [found])
+            records.append(found)
     attributes: dict[str, Any] = {}
     for record in reversed(records):  # the most recently synced record wins
         attributes.update(record.attributes())
@@ -114,7 +145,8 @@ async def recognise(app: Chinwag, email: str) -> dict[str, Any]:
 
 @attrs.frozen
 class SyncProgress:
-    """Where a pull stands: records stored in this run and in all, the page count, the cursor."""
+    """Where a pull stands: records stored in this run and in all, the page count, the cursor,
+    and the records refused in this run (see ``record_problem``)."""
 
     connector: str
     rows: int
@@ -123,6 +155,7 @@ class SyncProgress:
     cursor: str | None
     total: int | None
     done: bool
+    refused: int = 0
 
 
 async def sync_state(store: Store, connector: str) -> dict[str, Any] | None:
@@ -144,23 +177,25 @@ async def pull(store: Store, connector: CrmConnector, on_page: Callable[[SyncPro
     """
     state = await sync_state(store, connector.name)
     cursor, total_rows = (state["cursor"], state["rows"]) if state else (None, 0)
-    rows = pages = 0
+    stored = pages = refused = 0
     while True:
         try:
             page = await connector.pull(cursor)
         except Exception as error:
             await _save_error(store, connector.name, f"{type(error).__name__}: {error}")
             raise
+        rows = _record_rows(connector.name, page.records)
         async with store.transaction() as connection:
-            if page.records:
-                await connection.execute(_upsert(connection, crm_records, ("connector", "lead_id")),
-                                         _record_rows(connector.name, page.records))
-            total_rows += len(page.records)
+            if rows:
+                await connection.execute(_upsert(connection, crm_records, ("connector", "lead_id")), rows)
+            total_rows += len(rows)
             await connection.execute(_upsert(connection, crm_sync_state, ("connector",)), [{
                 "connector": connector.name, "cursor": page.cursor, "rows": total_rows, "last_error": None,
                 "updated_at": utcnow()}])
-        cursor, rows, pages = page.cursor, rows + len(page.records), pages + 1
-        progress = SyncProgress(connector.name, rows, total_rows, pages, cursor, page.total, page.done)
+        cursor, stored, pages = page.cursor, stored + len(rows), pages + 1
+        progress = SyncProgress(connector.name, stored, total_rows, pages, cursor, page.total, page.done,
+                                refused + len(page.records) - len(rows))
+        refused = progress.refused
         if on_page is not None:
             on_page(progress)
         if page.done or (max_pages is not None and pages >= max_pages):

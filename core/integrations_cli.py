@@ -50,7 +50,7 @@ def outbox(context: click.Context, project: Path, consumer: str | None, state: s
 
     consumers, items = _run(project, read)
     if as_json:
-        click.echo(json.dumps({"consumers": consumers, "items": [_item_json(item) for item in items]}, indent=2))
+        click.echo(json.dumps({"consumers": consumers, "items": [item.listing() for item in items]}, indent=2))
         return
     for name, entry in consumers.items():
         waiting = (f"paused until {entry['paused_until']} ({entry['pause_reason']})" if entry["paused_until"]
@@ -61,12 +61,6 @@ def outbox(context: click.Context, project: Path, consumer: str | None, state: s
         reason = f"  {item.last_error}" if item.last_error and item.state != "delivered" else ""
         click.echo(f"{item.id:>8}  {item.consumer:<16} {item.state:<9} {item.kind:<16} "
                    f"attempts {item.attempts}  {item.created_at.isoformat(timespec='seconds')}{reason}")
-
-
-def _item_json(item: Any) -> dict[str, Any]:
-    return {"id": item.id, "consumer": item.consumer, "key": item.key, "kind": item.kind, "state": item.state,
-            "attempts": item.attempts, "last_error": item.last_error, "created_at": item.created_at.isoformat(),
-            "updated_at": item.updated_at.isoformat()}
 
 
 @outbox.command()
@@ -125,7 +119,7 @@ def sync(project: Path, connector: str, max_pages: int | None) -> None:
 
     done = _run(project, work)
     click.echo(json.dumps({"connector": done.connector, "rows": done.rows, "total_rows": done.total_rows,
-                           "pages": done.pages, "done": done.done}))
+                           "pages": done.pages, "done": done.done, "refused": done.refused}))
 
 
 @crm.command()

@@ -138,6 +138,13 @@ class OutboxItem:
         return cls(row.id, row.consumer, row.key, row.kind, row.payload, row.ordering_key, row.attempts, row.state,
                    row.last_error, utc(row.created_at), utc(row.updated_at))  # type: ignore[arg-type]
 
+    def listing(self) -> dict[str, Any]:
+        """What the operator sees of the item (``chinwag outbox --json``, ``/-/admin/outbox.json``):
+        everything but the payload, times as ISO strings."""
+        return {"id": self.id, "consumer": self.consumer, "key": self.key, "kind": self.kind, "state": self.state,
+                "attempts": self.attempts, "last_error": self.last_error, "created_at": self.created_at.isoformat(),
+                "updated_at": self.updated_at.isoformat()}
+
 
 @attrs.frozen
 class Skipped:

@@ -7,6 +7,7 @@ in two tabs, without a turn being lost or played twice.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import secrets
 from collections.abc import Mapping
@@ -17,11 +18,11 @@ import sqlalchemy as sa
 
 from .crm import PERSON_PREFIX
 from .crm_delivery import event_payload
-from .outbox import outbox_row
 from .crm_records import recognise
 from .dialogue import Dialogue, parse_dialogue
 from .engine import Engine, EngineError, State, Turn
 from .events import ChatEvent, UnknownEventType, new_event_key
+from .outbox import outbox_row
 from .protocol import PROTOCOL_VERSION, Answer, Hello
 from .store import Store, utcnow
 from .tables import dialogue_versions, sessions, transcript, visitors
@@ -302,7 +303,7 @@ class Conversations:
         return turn.frames + [event.client_frame() for event in chat_events if event_types[event.name].client]
 
     def _outbox_rows(self, chat_events: list[ChatEvent], lead: dict[str, Any], updates: dict[str, Any],
-                     now: Any) -> list[dict[str, Any]]:
+                     now: dt.datetime) -> list[dict[str, Any]]:
         """One outbox row per event and consumer that wants it, keyed by the event's id and kept in
         order per visitor."""
         consumers = self.app.outbox_consumers

@@ -41,7 +41,7 @@ async def test_a_synced_lead_is_recognised_by_email_in_the_same_dialogue(tmp_pat
     result = cli("crm", "sync", "--project", str(project), "loopback-crm")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == {"connector": "loopback-crm", "rows": 251, "total_rows": 251, "pages": 3,
-                                         "done": True}
+                                         "done": True, "refused": 0}
     assert "loopback-crm: 251/251 rows, page 3" in result.stderr
     remote.state.down = True  # recognition needs no call to the CRM once synced
     with ServerThread(project, demo=False) as server:
@@ -126,3 +126,17 @@ async def test_goals_add_the_lead_to_the_configured_list(tmp_path: Path, remote:
 async def _delivered_count(database: str, count: int) -> bool:
     [row] = await query(database, "SELECT count(*) AS n FROM outbox WHERE state = 'delivered'")
     return row.n == count
+
+
+async def test_records_a_crm_returns_malformed_are_refused_and_the_rest_stored(tmp_path: Path, remote: Any) -> None:
+    remote.state.add_lead("ok@known.example", {"firstName": "Ok"})
+    remote.state.add_lead("tags@known.example", {"firstName": "Tags", "tags": ["a", "b"]})
+    remote.state.add_lead("x" * 400 + "@known.example", {"firstName": "Long"})
+    project = crm_project(tmp_path / "p", remote)
+    result = cli("crm", "sync", "--project", str(project), "loopback-crm")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["refused"] == 2
+    assert "person fields must be text, numbers, true/false or empty (lead L2)" in result.stderr
+    assert "email must be text of at most 320 characters (lead L3)" in result.stderr
+    rows = await query(f"sqlite+aiosqlite:///{project / 'chinwag.db'}", "SELECT email FROM crm_records")
+    assert [row.email for row in rows] == ["ok@known.example"]
