@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import sys
@@ -12,36 +11,9 @@ from typing import Any
 import click
 
 from .plugins import PluginError, host
+from .project_commands import load_project, run_with_store
 
 PROJECT = click.argument("project", default=".", type=click.Path(file_okay=False, path_type=Path))
-
-
-def load_project(project: Path) -> Any:
-    """The project's app object, or exit 1 after printing every problem to stderr."""
-    from .app import Chinwag
-    from .problems import InvalidProject
-
-    try:
-        return Chinwag.from_project(project)
-    except InvalidProject as error:
-        for problem in error.problems:
-            click.echo(str(problem), err=True)
-        click.echo(f"{len(error.problems)} problem(s) found; nothing was started.", err=True)
-        sys.exit(1)
-
-
-def run_with_store(project: Path, work: Any) -> Any:
-    """Open the project's store, run ``await work(app)``, close the store."""
-    app = load_project(project)
-
-    async def main() -> Any:
-        await app.start()
-        try:
-            return await work(app)
-        finally:
-            await app.stop()
-
-    return asyncio.run(main())
 
 
 class ChinwagGroup(click.Group):

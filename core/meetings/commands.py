@@ -13,7 +13,7 @@ PROJECT_OPTION = click.option("--project", "-p", default=".", show_default=True,
 
 
 def _run(project: Path, work: Any) -> Any:
-    from ..cli import run_with_store
+    from ..project_commands import run_with_store
 
     return run_with_store(project, work)
 
