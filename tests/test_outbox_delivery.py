@@ -83,8 +83,7 @@ async def _most_attempts(database: str, attempts: int) -> bool:
 
 
 async def test_a_killed_server_with_a_thousand_events_pending_loses_none_and_applies_none_twice(
-        tmp_path: Path, remote: Any) -> None:
-    database = f"sqlite+aiosqlite:///{tmp_path / 'chat.db'}"
+        tmp_path: Path, remote: Any, database: str) -> None:
     remote.state.down = True
     project = crm_project(tmp_path / "p", remote, database, batch_size=25)
     server = ServerProcess(project).start()
