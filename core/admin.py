@@ -14,6 +14,7 @@ from starlette.routing import Route
 from .reports import dialogue_report
 
 Handler = Callable[[Request], Awaitable[Response]]
+MAX_REPORT_DAYS = 3650
 
 
 def admin_only(handler: Handler) -> Handler:
@@ -47,8 +48,9 @@ async def config_json(request: Request) -> Response:
 async def report_json(request: Request) -> Response:
     """Per-dialogue activity counts and rates (``?days=N``, default 90)."""
     days = request.query_params.get("days", "90")
-    if not days.isdigit() or int(days) < 1:
-        return JSONResponse({"error": "days must be a whole number of at least 1"}, status_code=400)
+    # isdigit alone accepts "²" and other digits int() refuses; the upper bound keeps the date in range.
+    if not (days.isascii() and days.isdigit()) or not 1 <= int(days) <= MAX_REPORT_DAYS:
+        return JSONResponse({"error": f"days must be a whole number from 1 to {MAX_REPORT_DAYS}"}, status_code=400)
     chinwag = request.app.state.chinwag
     return JSONResponse(await dialogue_report(chinwag, int(days)))
 

@@ -121,3 +121,16 @@ def test_config_command_prints_without_secrets(tmp_path: Path) -> None:
     assert printed["admin_token"] == {"$env": "CHINWAG_TEST_TOKEN"}
     assert printed["plugins"]["chinwag-quote-card"] == {"event_log": "/dev/null", "api_secret": "***"}
     assert TOKEN not in result.stdout and "hunter2" not in result.stdout
+
+
+def test_report_days_are_parsed_strictly(tmp_path: Path) -> None:
+    with ServerThread(admin_project(tmp_path), demo=False) as server:
+        def days(value: str) -> httpx.Response:
+            return httpx.get(f"{server.url}/-/admin/report.json", params={"days": value},
+                             headers={"Authorization": f"Bearer {TOKEN}"})
+
+        for bad in ("\u00b2", "0", "-3", "99999999999", "1.5", "ten"):
+            answer = days(bad)
+            assert answer.status_code == 400, bad
+            assert answer.json() == {"error": "days must be a whole number from 1 to 3650"}
+        assert days("3650").json()["days"] == 3650
