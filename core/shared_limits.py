@@ -1,0 +1,130 @@
+"""Limits on calls to a remote API that hold across every process sharing the database.
+
+A vendor counts calls per instance, not per chinwag process: Marketo allows 100 calls in any
+20 seconds and 10 at once for a whole subscription (and recommends half of it per integration).
+``SharedLimiter`` keeps both counts in the database, so two or twenty ``chinwag serve``
+processes together stay under them:
+
+* **rate**: every call is a row of ``limiter_calls``; a call may start when fewer than ``calls``
+  rows of its limiter are younger than ``per_seconds``;
+* **concurrency**: a call in flight holds a row of ``limiter_slots`` until it ends (or, if its
+  process died, until the row's ``expires_at``); a call may start when fewer than
+  ``concurrency`` live rows exist.
+
+Deciding takes a lock per limiter (the limiter's row in ``limiters``, updated first in the
+transaction: a row lock on PostgreSQL, the write lock on SQLite), so two processes never both
+take the last place. Times are the processes' clocks: run the processes on hosts kept in time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import secrets
+from collections.abc import AsyncIterator
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from .store import Store, utc, utcnow
+
+metadata = sa.MetaData()
+
+limiters = sa.Table(
+    "limiters",
+    metadata,
+    sa.Column("name", sa.String(100), primary_key=True),
+    sa.Column("touched_at", sa.DateTime(timezone=True), nullable=False),  # written to take the lock
+)
+
+limiter_calls = sa.Table(
+    "limiter_calls",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("limiter", sa.String(100), nullable=False),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_limiter_calls_limiter_at", "limiter", "at"),
+)
+
+limiter_slots = sa.Table(
+    "limiter_slots",
+    metadata,
+    sa.Column("token", sa.String(40), primary_key=True),
+    sa.Column("limiter", sa.String(100), nullable=False, index=True),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+
+class SharedLimiter:
+    """``async with limiter.call():`` waits until a call may start under both limits, across processes."""
+
+    def __init__(self, store: Store, name: str, calls: int, per_seconds: float, concurrency: int,
+                 call_timeout: float = 120.0, poll: float = 0.05) -> None:
+        if calls < 1 or per_seconds <= 0 or concurrency < 1:
+            raise ValueError("a limiter needs at least one call per period and one call at a time")
+        self.store, self.name = store, name
+        # A call is counted from when its place was taken; it reaches the vendor a little later,
+        # after the commit. The margin keeps that drift from squeezing two calls into one window.
+        self.calls = calls
+        self.window = dt.timedelta(seconds=per_seconds + max(0.05, per_seconds * 0.05))
+        self.concurrency, self.call_timeout, self.poll = concurrency, call_timeout, poll
+
+    @contextlib.asynccontextmanager
+    async def call(self) -> AsyncIterator[None]:
+        """Wait for a place, hold it for the call, give the concurrency place back afterwards."""
+        token = await self._acquire()
+        try:
+            yield
+        finally:
+            async with self.store.transaction() as connection:
+                await connection.execute(sa.delete(limiter_slots).where(limiter_slots.c.token == token))
+
+    async def _acquire(self) -> str:
+        while True:
+            async with self.store.transaction() as connection:
+                wait = await self._try(connection)
+            if isinstance(wait, str):
+                return wait
+            await asyncio.sleep(max(wait, self.poll))
+
+    async def _try(self, connection: AsyncConnection) -> str | float:
+        """Take a place and return its token, or the seconds to wait before trying again."""
+        await self._lock(connection)
+        now = utcnow()  # read after the lock: a decider that waited for it must not use an older time
+        window_start = now - self.window
+        await connection.execute(sa.delete(limiter_calls).where(
+            limiter_calls.c.limiter == self.name, limiter_calls.c.at <= window_start))
+        await connection.execute(sa.delete(limiter_slots).where(
+            limiter_slots.c.limiter == self.name, limiter_slots.c.expires_at <= now))
+        recent = (await connection.execute(sa.select(sa.func.count(), sa.func.min(limiter_calls.c.at)).where(
+            limiter_calls.c.limiter == self.name))).one()
+        if recent[0] >= self.calls:
+            return (utc(recent[1]) + self.window - now).total_seconds()  # type: ignore[operator]
+        in_flight = (await connection.execute(sa.select(sa.func.count()).where(
+            limiter_slots.c.limiter == self.name))).scalar_one()
+        if in_flight >= self.concurrency:
+            return self.poll
+        token = secrets.token_hex(16)
+        await connection.execute(sa.insert(limiter_calls).values(limiter=self.name, at=now))
+        await connection.execute(sa.insert(limiter_slots).values(
+            token=token, limiter=self.name, expires_at=now + dt.timedelta(seconds=self.call_timeout)))
+        return token
+
+    async def _lock(self, connection: AsyncConnection) -> None:
+        """Serialise deciders of this limiter: update its row first (inserting it the first time)."""
+        now = utcnow()
+        updated = await connection.execute(sa.update(limiters).where(limiters.c.name == self.name).values(touched_at=now))
+        if updated.rowcount:
+            return
+        insert = (postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert)(limiters)
+        await connection.execute(insert.values(name=self.name, touched_at=now).on_conflict_do_nothing())
+        await connection.execute(sa.update(limiters).where(limiters.c.name == self.name).values(touched_at=now))
+
+    async def calls_in_window(self) -> int:
+        """Calls started in the last ``per_seconds`` (for status displays and tests)."""
+        since = utcnow() - self.window
+        async with self.store.connect() as connection:
+            return int((await connection.execute(sa.select(sa.func.count()).where(
+                limiter_calls.c.limiter == self.name, limiter_calls.c.at > since))).scalar_one())
