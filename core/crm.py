@@ -74,6 +74,9 @@ class Activity:
     page_url: str | None
     occurred_at: dt.datetime
     data: Mapping[str, Any] = attrs.field(factory=dict)
+    # Sent before without a recorded outcome (a timeout, a crash): the CRM may have it already.
+    # A connector whose remote cannot check ``key`` itself looks it up before sending again.
+    retried: bool = False
 
 
 @attrs.frozen

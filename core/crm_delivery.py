@@ -82,7 +82,7 @@ def _activity(item: OutboxItem) -> Activity:
                     visitor_id=payload["visitor_id"], session_id=payload["session_id"],
                     dialogue_id=payload["dialogue_id"], dialogue_name=payload["dialogue_name"],
                     page_url=payload.get("page_url"), occurred_at=dt.datetime.fromisoformat(payload["occurred_at"]),
-                    data=payload.get("data", {}))
+                    data=payload.get("data", {}), retried=item.attempts > 0)
 
 
 def _latest_upserts(items: Sequence[OutboxItem]) -> dict[str, LeadUpsert]:

@@ -252,7 +252,14 @@ class OutboxWorker:
                 outbox_consumers.c.consumer == name))).scalar_one()
             rows = await connection.execute(sa.select(outbox).where(
                 outbox.c.consumer == name, IS_PENDING).order_by(outbox.c.id).limit(batch_size))
-            return _Claim([OutboxItem.from_row(row) for row in rows], failures)
+            items = [OutboxItem.from_row(row) for row in rows]
+            if items:
+                # The attempt counts before the sending, in the claim's transaction: an item whose
+                # worker dies mid-delivery comes back with ``attempts > 0``, which tells the consumer
+                # it may have reached the remote already (``item.attempts`` is the sends before this one).
+                await connection.execute(outbox.update().where(outbox.c.id.in_([item.id for item in items]))
+                                         .values(attempts=outbox.c.attempts + 1))
+            return _Claim(items, failures)
 
     async def _deliver(self, consumer: OutboxConsumer, items: list[OutboxItem]) -> _Outcome:
         """Call the consumer and say what came of it; only cancellation passes through."""
@@ -296,7 +303,8 @@ class OutboxWorker:
             if isinstance(outcome, _Paused):
                 await connection.execute(consumer_row.values(
                     paused_until=outcome.until, pause_reason=outcome.reason, updated_at=now))
-                return 0
+                await connection.execute(outbox.update().where(batch).values(attempts=outbox.c.attempts - 1))
+                return 0  # a pause is not an attempt: the remote refused to look
             if isinstance(outcome, _Failed):
                 failures = claim.failures + 1
                 delay = outcome.retry_after if outcome.retry_after is not None else self.policy.backoff(failures)
@@ -322,11 +330,10 @@ class OutboxWorker:
 
 async def _count_failure(connection: AsyncConnection, batch: sa.ColumnElement[bool], error: str, max_attempts: int,
                          now: dt.datetime) -> int:
-    """One more attempt for each item of a failed batch; those at ``max_attempts`` die. Returns the dead count."""
-    died = await connection.execute(outbox.update().where(batch, outbox.c.attempts + 1 >= max_attempts).values(
-        state=DEAD, attempts=outbox.c.attempts + 1, last_error=error, updated_at=now))
-    await connection.execute(outbox.update().where(batch).values(
-        attempts=outbox.c.attempts + 1, last_error=error, updated_at=now))
+    """A failed batch (its attempt was counted at the claim): items at ``max_attempts`` die. Returns the dead count."""
+    died = await connection.execute(outbox.update().where(batch, outbox.c.attempts >= max_attempts).values(
+        state=DEAD, last_error=error, updated_at=now))
+    await connection.execute(outbox.update().where(batch).values(last_error=error, updated_at=now))
     return died.rowcount
 
 
@@ -336,9 +343,9 @@ async def _count_success(connection: AsyncConnection, batch: sa.ColumnElement[bo
     settled = 0
     for item_id, refusal in skipped.items():  # few, usually none
         result = await connection.execute(outbox.update().where(batch, outbox.c.id == item_id).values(
-            state=SKIPPED, attempts=outbox.c.attempts + 1, last_error=refusal.reason, updated_at=now))
+            state=SKIPPED, last_error=refusal.reason, updated_at=now))
         settled += result.rowcount
     result = await connection.execute(outbox.update().where(batch).values(
-        state=DELIVERED, attempts=outbox.c.attempts + 1, last_error=None, updated_at=now, delivered_at=now))
+        state=DELIVERED, last_error=None, updated_at=now, delivered_at=now))
     return settled + result.rowcount
 

@@ -101,6 +101,8 @@ async def test_a_killed_server_with_a_thousand_events_pending_loses_none_and_app
     with ServerProcess(project):
         await wait_until(lambda: all_delivered(database), timeout=90, message="delivery after the restart")
     assert_each_event_applied_once_in_order(remote.state.applied, await event_keys(database))
+    sent_twice = {key for key, count in remote.state.sent.items() if count > 1}
+    assert sent_twice <= remote.state.marked_retried  # a re-sent activity told the connector it may be there already
 
 
 async def test_two_servers_on_one_postgresql_drain_one_outbox_sending_nothing_twice(

@@ -70,7 +70,8 @@ class LoopbackCrm:
     async def record_activities(self, activities: Sequence[Activity]) -> dict[str, Skipped]:
         """POST /activities, each with its key."""
         body = {"activities": [{"key": a.key, "type": a.type, "email": a.email, "visitor": a.visitor_id,
-                                "dialogue": a.dialogue_id, "at": a.occurred_at.isoformat(), "data": dict(a.data)}
+                                "dialogue": a.dialogue_id, "at": a.occurred_at.isoformat(), "data": dict(a.data),
+                                "retried": a.retried}
                                for a in activities]}
         return {key: Skipped(reason) for key, reason in (await self._call("POST", "/activities", json=body))["refused"].items()}
 

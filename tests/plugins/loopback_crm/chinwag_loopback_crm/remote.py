@@ -26,6 +26,7 @@ class RemoteCrm:
     applied: list[dict[str, Any]] = attrs.field(factory=list)  # activities, in the order applied
     applied_set: set[str] = attrs.field(factory=set)  # their keys
     sent: Counter[str] = attrs.field(factory=Counter)  # activity key -> times it arrived
+    marked_retried: set[str] = attrs.field(factory=set)  # keys that arrived marked "sent before"
     lists: dict[str, dict[str, str | None]] = attrs.field(factory=lambda: defaultdict(dict))
     forgotten: list[str] = attrs.field(factory=list)
     fail_remaining: int = 0  # answer 503 to this many requests
@@ -84,6 +85,8 @@ def remote_app(state: RemoteCrm) -> Starlette:
         with state.lock:
             for activity in body["activities"]:
                 state.sent[activity["key"]] += 1
+                if activity.get("retried"):
+                    state.marked_retried.add(activity["key"])
                 if activity.get("email") in state.refuse_emails:
                     refusals[activity["key"]] = "lead is refused"
                 elif activity["key"] not in state.applied_set:  # the idempotency key: applied once
