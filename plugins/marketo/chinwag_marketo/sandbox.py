@@ -26,7 +26,8 @@ from starlette.routing import Route
 
 from .sandbox_activities import CHANGE_DATA_VALUE, MAX_BATCH
 from .sandbox_bulk import ExportJob
-from .sandbox_state import DEFAULT_ACTIVITY_FIELDS, DEFAULT_LEAD_FIELDS, Fault, MarketoError, MarketoSandboxState
+from .sandbox_limits import MarketoError
+from .sandbox_state import DEFAULT_ACTIVITY_FIELDS, DEFAULT_LEAD_FIELDS, Fault, MarketoSandboxState
 
 __all__ = ["SandboxServer", "create_sandbox", "main", "new_state", "plugin_config", "serve_in_thread"]
 
@@ -83,8 +84,7 @@ def create_sandbox(state: MarketoSandboxState | None = None) -> Starlette:
         return JSONResponse(state.issue_token())
 
     async def identity_guarded(request: Request) -> Response:
-        # Only faults aimed at the identity path apply: a forced 606 for "every call" means API calls.
-        fault = state.take_fault(request.method, request.url.path) if _identity_fault_pending(state) else None
+        fault = state.take_identity_fault(request.method, request.url.path)
         return _fault_response(fault) if fault else await identity(request)
 
     # -- leads -------------------------------------------------------------------------------------
@@ -170,6 +170,9 @@ def create_sandbox(state: MarketoSandboxState | None = None) -> Starlette:
 
     async def export_create(request: Request) -> Response:
         kind = request.path_params["kind"]
+        if kind not in ("leads", "activities"):
+            # program members and custom objects exist in Marketo's bulk API, not in the sandbox
+            raise MarketoError("610", "Requested resource not found")
         defaults = DEFAULT_LEAD_FIELDS if kind == "leads" else DEFAULT_ACTIVITY_FIELDS
         return _ok([state.bulk.create(kind, await _json(request), defaults).describe()])
 
@@ -334,10 +337,6 @@ def _fault_response(fault: Any) -> Response:
 _FAULT_MESSAGES = {"604": "Request time-out", "606": "Max rate limit '100' exceeded with in '20' secs",
                    "607": "Daily quota reached", "608": "API Temporarily Unavailable", "611": "System error",
                    "615": "Concurrent access limit reached"}
-
-
-def _identity_fault_pending(state: MarketoSandboxState) -> bool:
-    return any(fault.path and "/identity" in fault.path for fault in state.faults)
 
 
 def _request_id() -> str:

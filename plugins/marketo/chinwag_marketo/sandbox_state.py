@@ -82,11 +82,10 @@ class MarketoSandboxState(sandbox.SandboxState):
     refused_emails: dict[str, tuple[str, str]] = attrs.field(factory=dict)  # email -> (code, message)
     programs: dict[int, Program] = attrs.field(factory=dict)
     activity_log: ActivityLog = attrs.field(factory=ActivityLog)
-    bulk: BulkExports = attrs.field(default=None)
+    bulk: BulkExports = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
-        if self.bulk is None:
-            self.bulk = BulkExports(self.extract)
+        self.bulk = BulkExports(self.extract)
         if not self.programs:
             self.add_program(1001, "Website chat", DEFAULT_PROGRAM_STATUSES)
 
@@ -132,10 +131,22 @@ class MarketoSandboxState(sandbox.SandboxState):
 
     def fail_with_code(self, code: str, times: int = 1, message: str | None = None, **options: Any) -> Fault:
         """Answer Marketo error ``code`` (e.g. "606", "607", "615", "604", "608") to the next ``times`` API calls."""
-        fault = self.fail_next(200, times, **options)
-        assert isinstance(fault, Fault)
-        fault.code, fault.message = str(code), message
+        fault = Fault(200, times, code=str(code), message=message, **options)
+        self.faults.append(fault)
         return fault
+
+    def take_identity_fault(self, method: str, path: str) -> sandbox.Fault | None:
+        """The first fault aimed at the identity endpoint by its ``path``, counted down.
+
+        Faults without a path mean "every API call"; a client's token call is spared them.
+        """
+        for fault in self.faults:
+            if fault.path and fault.matches(method, path):
+                fault.remaining -= 1
+                if fault.remaining <= 0:
+                    self.faults.remove(fault)
+                return fault
+        return None
 
     def refuse_email(self, email: str, code: str = "1003", message: str = "Lead refused") -> None:
         """Make leads.json skip any record with this email, with the given record-level reason."""

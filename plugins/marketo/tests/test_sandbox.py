@@ -238,6 +238,16 @@ def test_injected_faults_outage_and_forced_codes(server: SandboxServer, client: 
     assert len(server.state.limits.calls) == 5 and server.state.limits.calls_today == 1
 
 
+def test_identity_outage_only_when_aimed_at_identity(server: SandboxServer, client: httpx.Client) -> None:
+    server.state.fail_with_code("606")  # no path: meant for API calls, so the token call is spared
+    server.state.fail_next(503, path="/identity")
+    assert httpx.get(f"{server.url}{IDENTITY}", params=token_params(server)).status_code == 503
+    assert httpx.get(f"{server.url}{IDENTITY}", params=token_params(server)).status_code == 200
+    assert error_code(client.get("/rest/v1/leads/describe.json")) == "606"
+    inside = httpx.get(f"{server.url}/_sandbox").json()
+    assert inside["faults"] == [] and inside["limits"]["calls"] == 1 and inside["programs"]["1001"]["members"] == 0
+
+
 # -- bulk extract ----------------------------------------------------------------------------------
 
 def _window(days: int, end: dt.datetime | None = None) -> dict[str, str]:
