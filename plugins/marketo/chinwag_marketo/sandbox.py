@@ -122,7 +122,10 @@ def create_sandbox(state: MarketoSandboxState | None = None) -> Starlette:
 
     async def add_attributes(request: Request) -> Response:
         body = await _json(request)
-        attributes = body.get("attribute") or body.get("input") or []
+        # The developer docs' example sends "attributes"; the Swagger model names it "attribute".
+        attributes = body.get("attributes") or body.get("attribute") or []
+        if not attributes:
+            raise MarketoError("701", "attributes cannot be blank")
         return _ok([state.activity_log.add_attributes(request.path_params["api_name"], attributes)])
 
     async def add_activities(request: Request) -> Response:
@@ -294,6 +297,17 @@ def create_sandbox(state: MarketoSandboxState | None = None) -> Starlette:
     ])
     app.state.sandbox = state
     return app
+
+
+DEMO_PERSON = {"email": "ada@example.com", "firstName": "Ada", "lastName": "Lovelace", "company": "Analytical Engines",
+               "title": "Head of Research"}
+
+
+def seed_demo(state: MarketoSandboxState, leads: int = 3000) -> None:
+    """What the offline demo starts with: a few thousand leads, one known person the demo page
+    greets by name (``DEMO_PERSON``), and a program for chat engagement."""
+    state.seed_leads(leads)
+    state.add_lead(dict(DEMO_PERSON))
 
 
 def plugin_config(url: str, state: MarketoSandboxState | None = None) -> dict[str, Any]:

@@ -47,7 +47,8 @@ NUMBER_LIMITS: dict[str, tuple[float, float, bool]] = {
     "rate_share": (1, 100, True),
     "concurrency": (1, 10, True),
     "batch_size": (1, 300, True),
-    "timeout": (1, 300, False),
+    "timeout": (0.1, 300, False),
+    "rate_window": (0.1, 60, False),  # Marketo's is 20 s; another value only for a stand-in with its own
 }
 KNOWN_KEYS = {"base_url", "client_id", "client_secret", "sandbox", "person_fields", "company_fields", "field_map",
               "activity_types", "programs", "delete_on_forget", *NUMBER_LIMITS}
@@ -80,6 +81,7 @@ class MarketoSettings:
     concurrency: int = 5
     batch_size: int = 300
     timeout: float = 30.0
+    rate_window: float = 20.0
     delete_on_forget: bool = False
 
     @classmethod

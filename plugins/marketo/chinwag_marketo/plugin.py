@@ -1,0 +1,127 @@
+"""The plugin's hooks: the connector, its attributes and settings, the sandbox and the commands."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable
+
+import attrs
+from chinwag import hookimpl
+from chinwag.attributes import Attribute
+from chinwag.default_attributes import STANDARD
+from chinwag.mounted_sandboxes import sandbox_path, sandbox_url
+from chinwag.problems import Problem
+from chinwag.shared_limits import SharedLimiter
+
+from .connector import MarketoConnector
+from .settings import PLUGIN_NAME, MarketoSettings, config_problems
+
+if TYPE_CHECKING:
+    from chinwag.app import Chinwag
+    from chinwag.config import Config
+
+
+@attrs.define
+class MarketoState:
+    """Per app: the sandbox served in process (with ``sandbox: true``), and whether this process serves it."""
+
+    sandbox: Any = None
+    serving: bool = False
+
+
+def settings_of(app: Chinwag) -> MarketoSettings | None:
+    """The project's Marketo settings, or None when the plugin is not configured."""
+    config = app.config.plugin_config(PLUGIN_NAME)
+    if not config:
+        return None
+    if config.get("sandbox") is True:
+        from . import sandbox
+
+        state = app.plugin_state(MarketoState)
+        if state.sandbox is None:
+            state.sandbox = sandbox.new_state()
+            sandbox.seed_demo(state.sandbox)
+        config = {**config, **sandbox.plugin_config(sandbox_url(app, PLUGIN_NAME), state.sandbox)}
+    return MarketoSettings.from_config(config)
+
+
+def connector_of(app: Chinwag) -> MarketoConnector | None:
+    """The registered connector, if the project configures Marketo."""
+    connector = app.crm_connectors.get(MarketoConnector.name)
+    return connector if isinstance(connector, MarketoConnector) else None
+
+
+@hookimpl
+def register_crm_connectors(register: Callable[[Any], Any], app: Chinwag) -> None:
+    """The connector, when ``plugins: marketo`` is configured."""
+    settings = settings_of(app)
+    if settings is None:
+        return
+
+    def limiter() -> SharedLimiter:  # the store opens after registration, at startup
+        assert app.store is not None, "the app has not started"
+        return SharedLimiter(app.store, f"marketo:{settings.base_url}", calls=settings.rate_share,
+                             per_seconds=settings.rate_window, concurrency=settings.concurrency,
+                             call_timeout=settings.timeout * 2)
+
+    register(MarketoConnector(settings, limiter))
+
+
+@hookimpl
+def register_attributes(register: Callable[[Attribute], Any], app: Chinwag) -> None:
+    """``person.<field>`` and ``company.<field>`` for the synced fields (core's own names excepted)."""
+    config = app.config.plugin_config(PLUGIN_NAME)
+    if not config or config_problems(config, str(app.config.file)):
+        return  # check_config reports why
+    settings = MarketoSettings.from_config(config)
+    taken = {attribute.name for attribute in STANDARD} | {spec.name for spec in app.config.attributes}
+    for prefix, fields in (("person.", settings.person_fields), ("company.", settings.company_fields)):
+        for field in fields:
+            if prefix + field not in taken:
+                register(Attribute(prefix + field, "string", f"Marketo {field}"))
+
+
+@hookimpl
+def check_config(config: Config) -> list[Problem]:
+    """Problems in ``plugins: marketo``, with their lines."""
+    source = (config.raw.get("plugins") or {}).get(PLUGIN_NAME)
+    return config_problems(config.plugin_config(PLUGIN_NAME), str(config.file), source)
+
+
+@hookimpl
+def register_routes(register: Callable[[Any], Any], app: Chinwag) -> None:
+    """With ``sandbox: true``, the Marketo stand-in at ``/-/sandbox/marketo`` (the offline demo)."""
+    state = app.plugin_state(MarketoState)
+    if state.sandbox is not None:
+        state.serving = True
+        from starlette.routing import Mount
+
+        from .sandbox import create_sandbox
+
+        register(Mount(sandbox_path(PLUGIN_NAME), app=create_sandbox(state.sandbox)))
+
+
+@hookimpl
+def register_commands(cli: Any) -> None:
+    """``chinwag marketo setup|status``."""
+    from .commands import marketo
+
+    cli.add_command(marketo)
+
+
+@hookimpl
+async def startup(app: Chinwag) -> None:
+    """With ``sandbox: true``, set up the custom activity types in the stand-in (the demo has no
+    one to run ``chinwag marketo setup``)."""
+    connector = connector_of(app)
+    if connector is not None and connector.settings.sandbox and app.plugin_state(MarketoState).serving:
+        from .commands import set_up_activity_types
+
+        await set_up_activity_types(connector.client, dict(connector.settings.activity_types))
+
+
+@hookimpl
+async def shutdown(app: Chinwag) -> None:
+    """Close the connector's HTTP client."""
+    connector = connector_of(app)
+    if connector is not None:
+        await connector.close()

@@ -1,0 +1,227 @@
+"""The Marketo connector end to end: real chats, chinwag's outbox, and the Marketo sandbox over
+loopback HTTP. Leads, custom activities and program membership land once each; known people
+are recognised; outages, ambiguous answers, the daily quota and refusals are handled."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from chinwag.outbox import summary
+from chinwag.testing import ScriptedVisitor, ServerProcess, ServerThread, write_project
+from chinwag_marketo.client import next_quota_reset
+from chinwag_marketo.sandbox import SandboxServer
+
+CHINWAG = str(Path(sys.executable).with_name("chinwag"))
+TYPES = ("chinwagEngagedWithDialogue", "chinwagReachedDialogueGoal", "chinwagScheduledMeeting")
+FAST_OUTBOX = {"base_delay": 0.05, "max_delay": 0.5, "poll_interval": 0.1, "lease_seconds": 3, "max_attempts": 1000}
+
+DIALOGUE = {"id": "contact", "name": "Contact", "cards": [
+    {"id": "name", "type": "capture", "text": "Your first name?", "field": "lead.firstName"},
+    {"id": "email", "type": "capture", "input": "email", "text": "Your work email?", "field": "lead.email"},
+    {"id": "hello", "type": "message", "text": 'Welcome, {{person.firstName:"friend"}} from {{company.company:"afar"}}.'},
+    {"id": "goal", "type": "goal", "goal": "contact-given"},
+    {"id": "bye", "type": "end", "text": "Thanks!"}]}
+
+
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    clean = {key: value for key, value in os.environ.items() if not key.startswith("CHINWAG_")}
+    return subprocess.run([CHINWAG, *args], capture_output=True, text=True, timeout=120, env=clean)
+
+
+def project(path: Path, server: SandboxServer, database: str | None = None, **settings: Any) -> Path:
+    """A project whose Marketo is ``server``: program 1001 on the goal, fast delivery."""
+    marketo = {**server.plugin_config(), "person_fields": ["firstName", "title"], "company_fields": ["company"],
+               "programs": [{"program_id": 1001, "status": "Engaged", "goal": "contact-given"}], **settings}
+    config: dict[str, Any] = {"name": "marketo", "response_delay": 0, "plugins": {"marketo": marketo},
+                              "outbox": FAST_OUTBOX}
+    if database:
+        config["database"] = database
+    return write_project(path, config, {"contact": DIALOGUE})
+
+
+async def chat(server: Any, name: str, email: str) -> ScriptedVisitor:
+    async with ScriptedVisitor(server) as visitor:
+        await visitor.connect()
+        await visitor.question()
+        await visitor.answer(name)
+        await visitor.question()
+        await visitor.answer(email)
+        while "completed" not in visitor.events():
+            assert (await visitor.until("event", "error"))["type"] != "error"
+    return visitor
+
+
+async def settled(app: Any) -> dict[str, int]:
+    entry = (await summary(app.store)).get("marketo", {})
+    return {state: entry.get(state, 0) for state in ("pending", "delivered", "skipped", "dead")}
+
+
+async def wait_settled(server: ServerThread, timeout: float = 30) -> dict[str, int]:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        counts = server.call(settled)
+        if counts["pending"] == 0 and sum(counts.values()):
+            return counts
+        assert time.monotonic() < deadline, f"the outbox did not settle: {counts}"
+        await asyncio.sleep(0.1)
+
+
+def custom_activities(server: SandboxServer) -> list[dict[str, Any]]:
+    """The chinwag activities Marketo recorded."""
+    type_ids = {kind["id"] for kind in server.state.activity_log.types.values() if kind["apiName"] in TYPES}
+    return [activity for activity in server.state.activity_log.activities if activity["activityTypeId"] in type_ids]
+
+
+def test_settings_problems_are_named_with_their_lines(tmp_path: Path, server: SandboxServer) -> None:
+    folder = project(tmp_path / "p", server, rate_share=500, person_fields="firstName",
+                     programs=[{"program_id": "x", "status": "Engaged"}], colour="red")
+    result = cli("validate", str(folder))
+    assert result.returncode == 1
+    for expected in ("plugins.marketo.rate_share: must be a whole number from 1 to 100",
+                     "plugins.marketo.person_fields: must be a list of Marketo field API names",
+                     "plugins.marketo.programs[0]: needs program_id", "plugins.marketo.colour: unknown setting"):
+        assert expected in result.stderr
+    assert "chinwag.yaml:" in result.stderr
+
+
+def test_setup_creates_and_approves_the_activity_types_once(tmp_path: Path, server: SandboxServer) -> None:
+    folder = project(tmp_path / "p", server)
+    first = cli("marketo", "setup", "--project", str(folder))
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.count(": created") == 3 and first.stdout.count(": approved\n") == 3
+    kinds = {kind["apiName"]: kind for kind in server.state.activity_log.types.values()}
+    assert all(kinds[name]["status"] == "approved" for name in TYPES)
+    assert {attribute["apiName"] for attribute in kinds[TYPES[2]]["attributes"]} >= {"agentEmail", "scheduledFor"}
+    again = cli("marketo", "setup", "--project", str(folder))
+    assert again.stdout.count("approved already") == 3 and "created" not in again.stdout
+
+
+async def test_a_chat_lands_in_marketo_once_lead_activity_and_program(tmp_path: Path, server: SandboxServer) -> None:
+    folder = project(tmp_path / "p", server)
+    assert cli("marketo", "setup", "--project", str(folder)).returncode == 0
+    with ServerThread(folder, demo=False) as chinwag:
+        await chat(chinwag, "Grace", "grace@navy.example")
+        counts = await wait_settled(chinwag)
+    # lead_captured and goal_reached delivered; engaged came before the email, so it had no lead yet
+    assert counts == {"pending": 0, "delivered": 2, "skipped": 1, "dead": 0}
+    [lead] = [lead for lead in server.state.leads.values() if lead.get("email") == "grace@navy.example"]
+    assert lead["firstName"] == "Grace"
+    [goal] = custom_activities(server)
+    assert goal["leadId"] == lead["id"] and goal["primaryAttributeValue"].startswith("e_")
+    assert {attribute["apiName"]: attribute["value"] for attribute in goal["attributes"]}["goalName"] == "contact-given"
+    assert server.state.programs[1001].members[lead["id"]]["statusName"] == "Engaged"
+
+
+async def test_a_known_person_is_greeted_by_name_in_the_same_dialogue(tmp_path: Path, server: SandboxServer) -> None:
+    server.state.add_lead({"email": "ada@example.com", "firstName": "Ada", "company": "Analytical Engines"})
+    with ServerThread(project(tmp_path / "p", server), demo=False) as chinwag:
+        visitor = await chat(chinwag, "A.", "ada@example.com")
+    assert "Welcome, Ada from Analytical Engines." in visitor.texts()
+
+
+async def test_an_outage_then_recovery_delivers_everything_once(tmp_path: Path, server: SandboxServer) -> None:
+    folder = project(tmp_path / "p", server)
+    assert cli("marketo", "setup", "--project", str(folder)).returncode == 0
+    server.state.fail_next(503, times=6)
+    with ServerThread(folder, demo=False) as chinwag:
+        for number in range(3):
+            await chat(chinwag, f"N{number}", f"n{number}@client.example")
+        counts = await wait_settled(chinwag)
+    assert counts["delivered"] == 6 and counts["dead"] == 0
+    goals = custom_activities(server)
+    assert len(goals) == 3 == len({goal["primaryAttributeValue"] for goal in goals})
+
+
+async def test_an_answer_lost_after_marketo_applied_the_batch_is_not_recorded_twice(
+        tmp_path: Path, server: SandboxServer) -> None:
+    folder = project(tmp_path / "p", server)
+    assert cli("marketo", "setup", "--project", str(folder)).returncode == 0
+    server.state.fail_next(503, path="/activities/external.json", after_processing=True)
+    with ServerThread(folder, demo=False) as chinwag:
+        await chat(chinwag, "Ada", "ada@client.example")
+        counts = await wait_settled(chinwag)
+    assert counts["delivered"] == 2
+    sent = [call for call in server.state.limits.calls if call.path.endswith("/activities/external.json")]
+    assert len(sent) == 1  # the retry found the activity by its event id and did not send it again
+    assert len(custom_activities(server)) == 1
+
+
+async def test_the_daily_quota_pauses_delivery_until_the_reset(tmp_path: Path, server: SandboxServer) -> None:
+    folder = project(tmp_path / "p", server)
+    assert cli("marketo", "setup", "--project", str(folder)).returncode == 0
+    server.state.fail_with_code("607", times=1000)
+    with ServerThread(folder, demo=False) as chinwag:
+        await chat(chinwag, "Ada", "ada@client.example")
+        for _ in range(100):
+            entry = chinwag.call(lambda app: summary(app.store)).get("marketo", {})
+            if entry.get("paused_until"):
+                break
+            await asyncio.sleep(0.1)
+        assert "Marketo daily quota reached" in entry["pause_reason"]
+        assert entry["paused_until"] == next_quota_reset(dt.datetime.now(dt.timezone.utc)).isoformat()
+        assert entry["pending"] == 3
+        server.state.faults.clear()
+    resumed = cli("outbox", "resume", "--project", str(folder), "marketo")
+    assert resumed.stdout.strip() == "marketo: resumed"
+    with ServerThread(folder, demo=False) as chinwag:
+        assert (await wait_settled(chinwag))["delivered"] == 2
+
+
+async def test_a_refused_lead_is_skipped_with_marketos_reason(tmp_path: Path, server: SandboxServer) -> None:
+    folder = project(tmp_path / "p", server)
+    assert cli("marketo", "setup", "--project", str(folder)).returncode == 0
+    server.state.refuse_email("bot@spam.example", "1003", "Invalid email")
+    with ServerThread(folder, demo=False) as chinwag:
+        await chat(chinwag, "Bot", "bot@spam.example")
+        counts = await wait_settled(chinwag)
+    assert counts == {"pending": 0, "delivered": 0, "skipped": 3, "dead": 0}
+    listing = cli("outbox", "--project", str(folder), "--state", "skipped").stdout
+    assert listing.count("lead refused: Marketo skipped the record: 1003 Invalid email") == 2
+    assert custom_activities(server) == []
+
+
+async def test_a_burst_across_two_processes_stays_under_the_rate_share(tmp_path: Path, server: SandboxServer,
+                                                                     postgres_url: str) -> None:
+    server.state.limits.rate_limit, server.state.limits.rate_window = 6, 2.0
+    folder = project(tmp_path / "p", server, postgres_url, rate_share=6, rate_window=2.0, batch_size=10)
+    assert cli("marketo", "setup", "--project", str(folder)).returncode == 0
+    calls_before = len(server.state.limits.calls)
+    first, second = ServerProcess(folder).start(), ServerProcess(folder).start()
+    try:
+        await asyncio.gather(*(chat(process, f"B{n}", f"b{n}@burst.example")
+                               for n, process in enumerate([first, second] * 10)))
+        for _ in range(600):
+            states = await _states(postgres_url)
+            if states and "pending" not in states:
+                break
+            await asyncio.sleep(0.1)
+    finally:
+        first.stop()
+        second.stop()
+    assert states == {"delivered": 40, "skipped": 20}
+    calls = server.state.limits.calls[calls_before:]
+    assert len(calls) >= 18  # enough calls for the limit to matter: three windows' worth at least
+    assert all(call.counted for call in calls)  # none refused: no 606 (rate) or 615 (concurrency)
+    assert server.state.limits.peak_rate(2.0) <= 6
+
+
+async def _states(database: str) -> dict[str, int]:
+    from sqlalchemy.ext.asyncio import create_async_engine
+    import sqlalchemy as sa
+
+    engine = create_async_engine(database)
+    try:
+        async with engine.connect() as connection:
+            rows = await connection.execute(sa.text("SELECT state, count(*) FROM outbox GROUP BY state"))
+            return {state: count for state, count in rows}
+    finally:
+        await engine.dispose()
