@@ -22,10 +22,9 @@ if TYPE_CHECKING:
 
 @attrs.define
 class MarketoState:
-    """Per app: the sandbox served in process (with ``sandbox: true``), and whether this process serves it."""
+    """Per app: the sandbox served in process (with ``sandbox: true``)."""
 
     sandbox: Any = None
-    serving: bool = False
 
 
 def settings_of(app: Chinwag) -> MarketoSettings | None:
@@ -92,7 +91,6 @@ def register_routes(register: Callable[[Any], Any], app: Chinwag) -> None:
     """With ``sandbox: true``, the Marketo stand-in at ``/-/sandbox/marketo`` (the offline demo)."""
     state = app.plugin_state(MarketoState)
     if state.sandbox is not None:
-        state.serving = True
         from starlette.routing import Mount
 
         from .sandbox import create_sandbox
@@ -109,14 +107,25 @@ def register_commands(cli: Any) -> None:
 
 
 @hookimpl
-async def startup(app: Chinwag) -> None:
-    """With ``sandbox: true``, set up the custom activity types in the stand-in (the demo has no
-    one to run ``chinwag marketo setup``)."""
-    connector = connector_of(app)
-    if connector is not None and connector.settings.sandbox and app.plugin_state(MarketoState).serving:
-        from .commands import set_up_activity_types
+def startup(app: Chinwag) -> None:
+    """With ``sandbox: true``, the stand-in starts with chinwag's custom activity types approved, as
+    if an admin had run ``chinwag marketo setup`` (the server does not listen yet, so this is done
+    on the sandbox's state directly)."""
+    connector, state = connector_of(app), app.plugin_state(MarketoState)
+    if connector is None or state.sandbox is None:
+        return
+    from .commands import ACTIVITY_TYPES, PRIMARY
 
-        await set_up_activity_types(connector.client, dict(connector.settings.activity_types))
+    log = state.sandbox.activity_log
+    for role, spec in ACTIVITY_TYPES.items():
+        api_name = connector.settings.activity_types[role]
+        if api_name in log.types:
+            continue
+        log.create_type({"apiName": api_name, "name": spec["name"], "triggerName": spec["triggerName"],
+                         "filterName": spec["filterName"], "primaryAttribute": PRIMARY})
+        log.add_attributes(api_name, [{"apiName": name, "name": label, "dataType": "string"}
+                                      for name, label in spec["attributes"]])
+        log.approve_type(api_name)
 
 
 @hookimpl

@@ -225,3 +225,24 @@ async def _states(database: str) -> dict[str, int]:
             return {state: count for state, count in rows}
     finally:
         await engine.dispose()
+
+
+async def test_sandbox_mode_serves_marketo_inside_chinwag_for_the_demo(tmp_path: Path) -> None:
+    from chinwag.testing import free_port
+
+    port = free_port()
+    folder = write_project(tmp_path / "p", {
+        "name": "demo", "response_delay": 0, "public_url": f"http://127.0.0.1:{port}", "outbox": FAST_OUTBOX,
+        "plugins": {"marketo": {"sandbox": True, "person_fields": ["firstName"], "company_fields": ["company"]}}},
+        {"contact": DIALOGUE})
+    with ServerThread(folder, port=port, demo=False) as chinwag:
+        from chinwag_marketo.plugin import MarketoState
+
+        sandbox = chinwag.app.plugin_state(MarketoState).sandbox
+        assert len(sandbox.leads) > 1000  # seeded for the demo
+        assert {kind["status"] for kind in sandbox.activity_log.types.values()} == {"approved"}
+        known = await chat(chinwag, "A.", "ada@example.com")  # the demo's known person
+        await chat(chinwag, "Newcomer", "new@client.example")
+        await wait_settled(chinwag)
+    assert "Welcome, Ada from Analytical Engines." in known.texts()
+    assert any(lead.get("email") == "new@client.example" for lead in sandbox.leads.values())
