@@ -12,7 +12,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import pytest
 from chinwag.outbox import summary
 from chinwag.testing import ScriptedVisitor, ServerProcess, ServerThread, write_project
 from chinwag_marketo.client import next_quota_reset
