@@ -109,6 +109,7 @@ class CrmConnector(Protocol):
     name: str  # "marketo", "hubspot", "webhook", ...
     batch_size: int  # at most this many events per delivery
     event_types: frozenset[str] | None  # the event types to receive; None for every type
+    tracking_cookie: str | None  # the CRM's tracking cookie the widget passes (``_mkto_trk``), if any
 
     async def find_lead(self, *, email: str | None = None, tracking_cookie: str | None = None) -> LeadRecord | None:
         """The lead with this email or tracking cookie, or None (real-time resolution)."""

@@ -143,6 +143,30 @@ async def recognise(app: Chinwag, email: str) -> dict[str, Any]:
     return attributes
 
 
+async def recognise_by_cookie(app: Chinwag, tracking: Mapping[str, str]) -> dict[str, Any]:
+    """What CRMs know about the visitor whose page carries these tracking cookies (``hello.tracking``).
+
+    Each connector that names its cookie (``tracking_cookie``) and finds it here is asked in real
+    time, bounded by ``LOOKUP_TIMEOUT``; what it finds is stored, so a later email lookup knows it.
+    """
+    assert app.store is not None, "the app has not started"
+    attributes: dict[str, Any] = {}
+    for connector in app.crm_connectors:
+        cookie = getattr(connector, "tracking_cookie", None)
+        if not cookie or not tracking.get(cookie):
+            continue
+        try:
+            found = await asyncio.wait_for(connector.find_lead(tracking_cookie=tracking[cookie]), LOOKUP_TIMEOUT)
+        except Exception as error:  # a CRM outage must not break or stall the greeting
+            log.warning("CRM %s could not look up a tracking cookie: %s", connector.name, error)
+            continue
+        problem = record_problem(found) if found is not None else "nothing found"
+        if problem is None:
+            await store_records(app.store, connector.name, [found])
+            attributes.update(found.attributes())  # type: ignore[union-attr]
+    return attributes
+
+
 @attrs.frozen
 class SyncProgress:
     """Where a pull stands: records stored in this run and in all, the page count, the cursor,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -10,6 +11,8 @@ import attrs
 
 PROTOCOL_VERSION = 1
 MAX_FRAME_BYTES = 16 * 1024
+MAX_TRACKING_COOKIES = 5
+TRACKING_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
 
 class FrameError(Exception):
@@ -34,6 +37,7 @@ class Hello:
     locale: str | None = None
     timezone: str | None = None
     attributes: Mapping[str, Any] = attrs.field(factory=dict)
+    tracking: Mapping[str, str] = attrs.field(factory=dict)  # CRM tracking cookies: name -> value
 
 
 @attrs.frozen
@@ -103,6 +107,13 @@ def _hello(data: Mapping[str, Any]) -> Hello:
         for key, value in attributes.items()
     ):
         raise FrameError("bad_frame", "hello.attributes must map visit.* names to plain values")
+    tracking = data.get("tracking") or {}
+    if not isinstance(tracking, dict) or len(tracking) > MAX_TRACKING_COOKIES or not all(
+        isinstance(name, str) and TRACKING_NAME.match(name) and isinstance(value, str) and 0 < len(value) <= 512
+        for name, value in tracking.items()
+    ):
+        raise FrameError("bad_frame", f"hello.tracking must map at most {MAX_TRACKING_COOKIES} cookie names "
+                                      "to values of 1 to 512 characters")
     return Hello(
         protocol=protocol,
         visitor=_field(data, "visitor", str, optional=True, frame="hello"),
@@ -113,6 +124,7 @@ def _hello(data: Mapping[str, Any]) -> Hello:
         locale=_field(data, "locale", str, optional=True, frame="hello"),
         timezone=_field(data, "timezone", str, optional=True, frame="hello"),
         attributes=attributes,
+        tracking=tracking,
     )
 
 

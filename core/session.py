@@ -18,7 +18,7 @@ import sqlalchemy as sa
 
 from .crm import PERSON_PREFIX
 from .crm_delivery import event_payload
-from .crm_records import recognise
+from .crm_records import recognise, recognise_by_cookie
 from .dialogue import Dialogue, parse_dialogue
 from .engine import Engine, EngineError, State, Turn
 from .events import ChatEvent, UnknownEventType, new_event_key
@@ -119,6 +119,8 @@ class Conversations:
         visit = {"visit.page_url": hello.page_url, "visit.referrer": hello.referrer,
                  "visit.locale": hello.locale, "visit.timezone": hello.timezone, **hello.attributes}
         conversation = await self._visitor(hello.visitor, visit)
+        if hello.tracking:
+            await self._recognise_by_cookie(conversation, hello.tracking)
         if hello.session and await self._resume(conversation, hello.session):
             return conversation, [self._welcome(conversation, await self._transcript(conversation.session_id))]
         if await self._resume_active(conversation):
@@ -146,6 +148,20 @@ class Conversations:
             visitor_id = new_id("v")  # unknown ids are replaced, never trusted
             await connection.execute(sa.insert(visitors).values(id=visitor_id, created_at=now, last_seen_at=now, lead={}))
         return Conversation(visitor_id, {}, visit)
+
+    async def _recognise_by_cookie(self, conversation: Conversation, tracking: Mapping[str, str]) -> None:
+        """An anonymous visitor whose page carries a CRM's tracking cookie, looked up once: what the
+        CRM knows fills ``person.*`` and ``company.*`` before the first card is played."""
+        if not len(self.app.crm_connectors) or conversation.lead.get("lead.email") or any(
+                name.startswith(PERSON_PREFIX) for name in conversation.lead):
+            return
+        known = {name: value for name, value in (await recognise_by_cookie(self.app, tracking)).items()
+                 if name.startswith(PERSON_PREFIX) or name not in conversation.lead}
+        if known:
+            conversation.lead.update(known)
+            async with self.store.transaction() as connection:
+                await connection.execute(sa.update(visitors).where(visitors.c.id == conversation.visitor_id)
+                                         .values(lead=conversation.lead))
 
     async def _resume(self, conversation: Conversation, session_id: str) -> bool:
         async with self.store.connect() as connection:

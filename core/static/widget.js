@@ -191,7 +191,8 @@
         type: "hello", protocol: 1, visitor: state.visitor, session: state.session,
         page: { url: location.href.slice(0, 2048), referrer: document.referrer.slice(0, 2048) || null, title: document.title.slice(0, 300) || null },
         locale: navigator.language || null,
-        timezone: visitorZone()
+        timezone: visitorZone(),
+        tracking: trackingCookies()
       });
       clearInterval(pingTimer);
       pingTimer = setInterval(function () { send({ type: "ping" }); }, PING_EVERY);
@@ -224,6 +225,21 @@
     if (!socket || socket.readyState !== 1) return false;
     socket.send(JSON.stringify(frame));
     return true;
+  }
+
+  // CRM tracking cookies the page carries (Marketo's Munchkin, HubSpot's), so a CRM connector can
+  // recognise a returning visitor before they type anything.
+  function trackingCookies() {
+    var found = {};
+    document.cookie.split(";").forEach(function (pair) {
+      var at = pair.indexOf("="), name = pair.slice(0, at).trim();
+      if ((name === "_mkto_trk" || name === "hubspotutk") && at > 0) {
+        var value = pair.slice(at + 1).trim();
+        try { value = decodeURIComponent(value); } catch (e) { /* keep it as it is */ }
+        if (value && value.length <= 512) found[name] = value;
+      }
+    });
+    return found;
   }
 
   function visitorZone() {

@@ -359,3 +359,52 @@ def test_the_slot_picker_shows_times_by_day_in_the_zone_and_answers_with_the_slo
         widget.visitor_said("Booked slot c")
         widget.bot_says("See you then")
         expect(page.locator("chinwag-widget .slots")).to_have_count(0)
+
+
+class CookieCrm:
+    """A CRM connector that knows one visitor by their tracking cookie (and records what it was asked)."""
+
+    name = "cookie-crm"
+    batch_size = 100
+    event_types: frozenset[str] = frozenset()  # nothing to write back
+    tracking_cookie = "_mkto_trk"
+    asked: list[str] = []
+
+    async def find_lead(self, *, email: str | None = None, tracking_cookie: str | None = None) -> Any:
+        from chinwag.crm import LeadRecord
+
+        if tracking_cookie is None:
+            return None
+        CookieCrm.asked.append(tracking_cookie)
+        return LeadRecord("L7", "grace@navy.example", {"firstName": "Grace"}) if "known" in tracking_cookie else None
+
+
+class CookieCrmPlugin:
+    @staticmethod
+    @hookimpl
+    def register_crm_connectors(register: Any) -> None:
+        register(CookieCrm())
+
+    @staticmethod
+    @hookimpl
+    def register_attributes(register: Any) -> None:
+        from chinwag.attributes import Attribute
+
+        register(Attribute("person.firstName", "string", "First name (CRM)"))
+
+
+def test_the_widget_passes_the_crm_tracking_cookie_and_a_known_visitor_is_greeted(tmp_path: Path, context: Any) -> None:
+    greeting = {"id": "hi", "name": "Hi", "cards": [
+        {"id": "hello", "type": "message", "text": 'Hello {{person.firstName:"there"}}!'},
+        {"id": "q", "type": "capture", "text": "How can we help?", "field": "lead.interest"}]}
+    project = write_project(tmp_path / "p", {"name": "cookies", "response_delay": RESPONSE_DELAY,
+                                             "attributes": [{"name": "lead.interest"}]}, {"hi": greeting})
+    CookieCrm.asked.clear()
+    with registered_plugin(CookieCrmPlugin, "cookie-crm"), ServerThread(project) as server:
+        context.add_cookies([{"name": "_mkto_trk", "value": "id:123-ABC-456&token:_mch-known-1", "url": server.url}])
+        page = context.new_page()
+        page.goto(server.url + "/")
+        widget = Widget(page)
+        widget.open()
+        widget.bot_says("Hello Grace!")
+    assert CookieCrm.asked == ["id:123-ABC-456&token:_mch-known-1"]

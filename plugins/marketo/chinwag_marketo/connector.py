@@ -48,6 +48,7 @@ class MarketoConnector:
     """``CrmConnector`` for one Marketo instance."""
 
     name = "marketo"
+    tracking_cookie = "_mkto_trk"  # Munchkin's cookie: leads.json?filterType=cookies finds its lead
 
     def __init__(self, settings: MarketoSettings, limiter: Callable[[], SharedLimiter]) -> None:
         self.settings = settings

@@ -5,6 +5,7 @@ are recognised; outages, ambiguous answers, the daily quota and refusals are han
 from __future__ import annotations
 
 import asyncio
+import json
 import datetime as dt
 import os
 import subprocess
@@ -245,3 +246,27 @@ async def test_sandbox_mode_serves_marketo_inside_chinwag_for_the_demo(tmp_path:
         await wait_settled(chinwag)
     assert "Welcome, Ada from Analytical Engines." in known.texts()
     assert any(lead.get("email") == "new@client.example" for lead in sandbox.leads.values())
+
+
+async def test_an_anonymous_visitor_is_recognised_by_the_munchkin_cookie(tmp_path: Path, server: SandboxServer) -> None:
+    lead = server.state.add_lead({"email": "grace@navy.example", "firstName": "Grace", "company": "Navy"})
+    cookie = "id:123-ABC-456&token:_mch-example.com-1700000000000-12345"
+    server.state.cookies[cookie] = lead["id"]
+    greeting = {"id": "hi", "name": "Hi", "cards": [
+        {"id": "hello", "type": "message", "text": 'Hi {{person.firstName:"there"}} from {{company.company:"afar"}}!'},
+        {"id": "q", "type": "capture", "text": "Anything else?", "field": "lead.firstName"}]}
+    folder = project(tmp_path / "p", server)
+    (folder / "dialogues" / "contact.yaml").unlink()
+    (folder / "dialogues" / "hi.yaml").write_text(json.dumps(greeting))  # JSON is YAML
+    with ServerThread(folder, demo=False) as chinwag:
+        async with ScriptedVisitor(chinwag) as known:
+            await known.connect(tracking={"_mkto_trk": cookie})
+            await known.question()
+        async with ScriptedVisitor(chinwag) as stranger:
+            await stranger.connect(tracking={"_mkto_trk": "id:123-ABC-456&token:_mch-unknown"})
+            await stranger.question()
+        async with ScriptedVisitor(chinwag) as bad:
+            error = await bad.connect(tracking={"_mkto_trk": "x" * 600})
+    assert known.texts()[0] == "Hi Grace from Navy!"
+    assert stranger.texts()[0] == "Hi there from afar!"
+    assert error["type"] == "error" and error["code"] == "bad_frame" and "hello.tracking" in error["message"]

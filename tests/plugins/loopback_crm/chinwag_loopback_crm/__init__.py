@@ -24,6 +24,7 @@ class LoopbackCrm:
     """The connector: each contract method is one HTTP request to the remote CRM."""
 
     name = "loopback-crm"
+    tracking_cookie = None  # the loopback CRM has no tracking cookie
 
     def __init__(self, settings: Mapping[str, Any]) -> None:
         self.base_url = str(settings["base_url"]).rstrip("/")
