@@ -35,6 +35,7 @@ class CrmDelivery:
         self.connector = connector
         self.name = connector.name
         self.batch_size = max(1, int(getattr(connector, "batch_size", 100)))
+        self.batch_wait = float(getattr(connector, "batch_wait", 0) or 0)  # optional: see OutboxConsumer
 
     def wants(self, event: ChatEvent) -> bool:
         """Whether the connector asked for this event's type."""

@@ -203,7 +203,7 @@ class OutboxWorker:
         consumer = self.consumers[name]
         settled = 0
         while True:
-            claim = await self._claim(name, consumer.batch_size)
+            claim = await self._claim(name, consumer.batch_size, float(getattr(consumer, "batch_wait", 0) or 0))
             if claim is None:  # another worker holds it, or it is paused or backing off
                 return settled
             if not claim.items:
@@ -232,8 +232,12 @@ class OutboxWorker:
         async with self.store.connect() as connection:
             return list((await connection.execute(query)).scalars())
 
-    async def _claim(self, name: str, batch_size: int) -> _Claim | None:
-        """Take or renew the lease and read the oldest pending batch, in one transaction; None if not ours."""
+    async def _claim(self, name: str, batch_size: int, batch_wait: float = 0.0) -> _Claim | None:
+        """Take or renew the lease and read the oldest pending batch, in one transaction; None if not ours.
+
+        A short batch whose oldest item is younger than ``batch_wait`` seconds is left to fill: the
+        claim comes back empty and a later round (a commit's notify, or the poll) looks again.
+        """
         now = utcnow()
         mine = sa.and_(outbox_consumers.c.consumer == name, self._claimable(now))
         async with self.store.transaction() as connection:
@@ -253,6 +257,8 @@ class OutboxWorker:
             rows = await connection.execute(sa.select(outbox).where(
                 outbox.c.consumer == name, IS_PENDING).order_by(outbox.c.id).limit(batch_size))
             items = [OutboxItem.from_row(row) for row in rows]
+            if items and len(items) < batch_size and (now - items[0].created_at).total_seconds() < batch_wait:
+                return _Claim([], failures)
             if items:
                 # The attempt counts before the sending, in the claim's transaction: an item whose
                 # worker dies mid-delivery comes back with ``attempts > 0``, which tells the consumer

@@ -54,6 +54,7 @@ class MarketoConnector:
         self.settings = settings
         self.client = MarketoClient(settings, limiter)
         self.batch_size = settings.batch_size
+        self.batch_wait = settings.batch_wait  # fuller batches: Marketo counts calls, not records
         self.event_types = frozenset({"lead_captured", *ACTIVITY_FOR_EVENT})
         self._lead_ids: dict[str, int] = {}  # email -> Marketo lead id, learned from answers
         self._type_ids: dict[str, int] = {}  # custom activity type API name -> id

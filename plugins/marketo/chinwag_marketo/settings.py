@@ -48,7 +48,8 @@ NUMBER_LIMITS: dict[str, tuple[float, float, bool]] = {
     "concurrency": (1, 10, True),
     "batch_size": (1, 300, True),
     "timeout": (0.1, 300, False),
-    "rate_window": (0.1, 60, False),  # Marketo's is 20 s; another value only for a stand-in with its own
+    "rate_window": (0.1, 60, False),
+    "batch_wait": (0, 300, False),  # seconds an event may wait for its batch of 300 to fill  # Marketo's is 20 s; another value only for a stand-in with its own
 }
 KNOWN_KEYS = {"base_url", "client_id", "client_secret", "sandbox", "person_fields", "company_fields", "field_map",
               "activity_types", "programs", "delete_on_forget", *NUMBER_LIMITS}
@@ -82,6 +83,7 @@ class MarketoSettings:
     batch_size: int = 300
     timeout: float = 30.0
     rate_window: float = 20.0
+    batch_wait: float = 5.0
     delete_on_forget: bool = False
 
     @classmethod

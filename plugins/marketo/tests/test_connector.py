@@ -38,7 +38,8 @@ def cli(*args: str) -> subprocess.CompletedProcess[str]:
 def project(path: Path, server: SandboxServer, database: str | None = None, **settings: Any) -> Path:
     """A project whose Marketo is ``server``: program 1001 on the goal, fast delivery."""
     marketo = {**server.plugin_config(), "person_fields": ["firstName", "title"], "company_fields": ["company"],
-               "programs": [{"program_id": 1001, "status": "Engaged", "goal": "contact-given"}], **settings}
+               "programs": [{"program_id": 1001, "status": "Engaged", "goal": "contact-given"}], "batch_wait": 0,
+               **settings}
     config: dict[str, Any] = {"name": "marketo", "response_delay": 0, "plugins": {"marketo": marketo},
                               "outbox": FAST_OUTBOX}
     if database:
@@ -270,3 +271,17 @@ async def test_an_anonymous_visitor_is_recognised_by_the_munchkin_cookie(tmp_pat
     assert known.texts()[0] == "Hi Grace from Navy!"
     assert stranger.texts()[0] == "Hi there from afar!"
     assert error["type"] == "error" and error["code"] == "bad_frame" and "hello.tracking" in error["message"]
+
+
+
+async def test_events_wait_for_a_fuller_batch_so_a_burst_costs_few_calls(tmp_path: Path, server: SandboxServer) -> None:
+    folder = project(tmp_path / "p", server, batch_wait=3)
+    assert cli("marketo", "setup", "--project", str(folder)).returncode == 0
+    before = len(server.state.limits.calls)
+    with ServerThread(folder, demo=False) as chinwag:
+        await asyncio.gather(*(chat(chinwag, f"N{n}", f"n{n}@burst.example") for n in range(8)))
+        counts = await wait_settled(chinwag, timeout=30)
+    assert counts["delivered"] == 16
+    calls = [(call.method, call.path.rsplit("/v1/", 1)[-1]) for call in server.state.limits.calls[before:]]
+    assert calls.count(("POST", "leads.json")) == 1 and calls.count(("POST", "activities/external.json")) == 1
+    assert calls.count(("GET", "leads.json")) == 8  # each new email looked up in real time as it was typed
