@@ -57,6 +57,10 @@ limiter_slots = sa.Table(
 )
 
 
+class LimiterBusy(Exception):
+    """No place is free right now, and the caller asked not to wait."""
+
+
 class SharedLimiter:
     """``async with limiter.call():`` waits until a call may start under both limits, across processes."""
 
@@ -72,22 +76,28 @@ class SharedLimiter:
         self.concurrency, self.call_timeout, self.poll = concurrency, call_timeout, poll
 
     @contextlib.asynccontextmanager
-    async def call(self) -> AsyncIterator[None]:
-        """Wait for a place, hold it for the call, give the concurrency place back afterwards."""
-        token = await self._acquire()
+    async def call(self, wait: bool = True) -> AsyncIterator[None]:
+        """Wait for a place, hold it for the call, give the concurrency place back afterwards.
+
+        With ``wait=False`` a call that cannot start at once raises ``LimiterBusy`` instead: for
+        work a visitor is waiting on, which must not queue behind background deliveries.
+        """
+        token = await self._acquire(wait)
         try:
             yield
         finally:
             async with self.store.transaction() as connection:
                 await connection.execute(sa.delete(limiter_slots).where(limiter_slots.c.token == token))
 
-    async def _acquire(self) -> str:
+    async def _acquire(self, wait: bool = True) -> str:
         while True:
             async with self.store.transaction() as connection:
-                wait = await self._try(connection)
-            if isinstance(wait, str):
-                return wait
-            await asyncio.sleep(max(wait, self.poll))
+                outcome = await self._try(connection)
+            if isinstance(outcome, str):
+                return outcome
+            if not wait:
+                raise LimiterBusy(f"{self.name}: no call may start for {outcome:.1f} s")
+            await asyncio.sleep(max(outcome, self.poll))
 
     async def _try(self, connection: AsyncConnection) -> str | float:
         """Take a place and return its token, or the seconds to wait before trying again."""

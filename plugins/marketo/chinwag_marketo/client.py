@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 from chinwag.outbox import PauseDelivery, RetryLater
-from chinwag.shared_limits import SharedLimiter
+from chinwag.shared_limits import LimiterBusy, SharedLimiter
 
 from .settings import MarketoSettings
 
@@ -57,11 +57,13 @@ class MarketoClient:
     """One instance's REST API, within its limits. ``limiter`` is made on first use (it needs the
     app's store, which opens after the connector is registered)."""
 
-    def __init__(self, settings: MarketoSettings, limiter: Callable[[], SharedLimiter],
+    def __init__(self, settings: MarketoSettings, limiter: Callable[[str, int], SharedLimiter],
                  clock: Callable[[], float] = time.monotonic) -> None:
+        """``limiter(purpose, calls)`` makes the shared limiter of write-back ("calls") or of
+        real-time lookups ("lookups"), each with its own share of the instance's rate."""
         self.settings = settings
         self._make_limiter = limiter
-        self._limiter: SharedLimiter | None = None
+        self._limiters: dict[bool, SharedLimiter] = {}
         self._clock = clock
         self._http: httpx.AsyncClient | None = None
         self._token: str | None = None
@@ -103,14 +105,16 @@ class MarketoClient:
         return token
 
     async def request(self, method: str, path: str, *, params: Mapping[str, Any] | None = None,
-                      json: Any = None) -> dict[str, Any]:
+                      json: Any = None, lookup: bool = False) -> dict[str, Any]:
         """One REST call within the limits; the envelope of a successful answer.
 
         Raises ``RetryLater``, ``PauseDelivery`` or ``MarketoError`` (see the module docstring).
+        A ``lookup`` (a visitor is waiting) counts against ``lookup_share`` and never queues: it
+        raises ``LimiterBusy`` when that share has no room right now.
         """
         for attempt in (1, 2):
             token = await self.token(renew=attempt == 2)
-            body = await self._send(method, path, token, params, json)
+            body = await self._send(method, path, token, params, json, lookup)
             if body.get("success") is True:
                 return body
             code, message = _first_error(body)
@@ -120,10 +124,13 @@ class MarketoClient:
         raise AssertionError("unreachable")
 
     async def _send(self, method: str, path: str, token: str, params: Mapping[str, Any] | None,
-                    json: Any) -> dict[str, Any]:
-        if self._limiter is None:
-            self._limiter = self._make_limiter()
-        async with self._limiter.call():
+                    json: Any, lookup: bool = False) -> dict[str, Any]:
+        if lookup not in self._limiters:
+            share = self.settings.lookup_share if lookup else self.settings.rate_share
+            if share < 1:
+                raise LimiterBusy("real-time lookups are switched off (lookup_share: 0)")
+            self._limiters[lookup] = self._make_limiter("lookups" if lookup else "calls", share)
+        async with self._limiters[lookup].call(wait=not lookup):
             self.calls += 1
             try:
                 response = await self.http.request(method, path, params=params, json=json,

@@ -113,10 +113,13 @@ def status(project: Path) -> None:
     async def work(app: Chinwag) -> dict[str, Any]:
         connector = _connector(app)
         assert app.store is not None
-        limiter = connector.client._make_limiter()
+        settings = connector.settings
+        calls = connector.client._make_limiter("calls", settings.rate_share)
+        lookups = connector.client._make_limiter("lookups", max(settings.lookup_share, 1))
         return {"sync": await sync_state(app.store, connector.name),
                 "outbox": (await summary(app.store)).get(connector.name),
-                "calls_in_rate_window": await limiter.calls_in_window(),
-                "rate_share": f"{connector.settings.rate_share} per 20 s"}
+                "calls_in_rate_window": await calls.calls_in_window(),
+                "lookups_in_rate_window": await lookups.calls_in_window(),
+                "shares": f"{settings.rate_share} calls and {settings.lookup_share} lookups per {settings.rate_window:g} s"}
 
     click.echo(json.dumps(_run(project, work), indent=2))

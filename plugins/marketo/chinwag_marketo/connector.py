@@ -50,7 +50,7 @@ class MarketoConnector:
     name = "marketo"
     tracking_cookie = "_mkto_trk"  # Munchkin's cookie: leads.json?filterType=cookies finds its lead
 
-    def __init__(self, settings: MarketoSettings, limiter: Callable[[], SharedLimiter]) -> None:
+    def __init__(self, settings: MarketoSettings, limiter: Callable[[str, int], SharedLimiter]) -> None:
         self.settings = settings
         self.client = MarketoClient(settings, limiter)
         self.batch_size = settings.batch_size
@@ -76,13 +76,18 @@ class MarketoConnector:
         return LeadRecord(str(lead["id"]), lead.get("email"), person, company,
                           dt.datetime.fromisoformat(updated.replace("Z", "+00:00")) if isinstance(updated, str) else None)
 
-    async def find_lead(self, *, email: str | None = None, tracking_cookie: str | None = None) -> LeadRecord | None:
-        """The lead with this email, or the one the Munchkin cookie belongs to."""
+    async def find_lead(self, *, email: str | None = None, tracking_cookie: str | None = None,
+                        lookup: bool = True) -> LeadRecord | None:
+        """The lead with this email, or the one the Munchkin cookie belongs to.
+
+        A visitor is waiting, so by default this is a lookup: it uses ``lookup_share`` and never
+        queues; when that share has no room it raises ``LimiterBusy`` and chinwag goes on without it.
+        """
         if email is None and tracking_cookie is None:
             return None
         filter_type, value = ("email", email) if email is not None else ("cookies", tracking_cookie)
         body = await self.client.request("GET", "/rest/v1/leads.json", params={
-            "filterType": filter_type, "filterValues": value, "fields": ",".join(self._fields)})
+            "filterType": filter_type, "filterValues": value, "fields": ",".join(self._fields)}, lookup=lookup)
         leads = [lead for lead in body.get("result") or [] if isinstance(lead, Mapping) and "id" in lead]
         if not leads:
             return None
@@ -114,7 +119,7 @@ class MarketoConnector:
         """Delete the person in Marketo, when the project says so (``delete_on_forget``)."""
         if not self.settings.delete_on_forget:
             return
-        lead = await self.find_lead(email=email)
+        lead = await self.find_lead(email=email, lookup=False)
         if lead is not None:
             await self.client.request("POST", "/rest/v1/leads/delete.json", json={"input": [{"id": int(lead.lead_id)}]})
             self._lead_ids.pop(email.lower(), None)

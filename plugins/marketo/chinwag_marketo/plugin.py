@@ -56,10 +56,12 @@ def register_crm_connectors(register: Callable[[Any], Any], app: Chinwag) -> Non
     if settings is None:
         return
 
-    def limiter() -> SharedLimiter:  # the store opens after registration, at startup
+    def limiter(purpose: str, calls: int) -> SharedLimiter:  # the store opens after registration, at startup
         assert app.store is not None, "the app has not started"
-        return SharedLimiter(app.store, f"marketo:{settings.base_url}", calls=settings.rate_share,
-                             per_seconds=settings.rate_window, concurrency=settings.concurrency,
+        # Lookups are short and few at a time; write-back and sync keep the configured concurrency.
+        concurrency = min(2, settings.concurrency) if purpose == "lookups" else settings.concurrency
+        return SharedLimiter(app.store, f"marketo:{purpose}:{settings.base_url}", calls=calls,
+                             per_seconds=settings.rate_window, concurrency=concurrency,
                              call_timeout=settings.timeout * 2)
 
     register(MarketoConnector(settings, limiter))

@@ -10,7 +10,8 @@
         programs:                                       # program membership, per dialogue or goal
           - {program_id: 1044, status: Influenced, dialogue: welcome}
           - {program_id: 1050, status: Engaged, goal: demo-requested}
-        rate_share: 50                                  # calls per 20 s, of the instance's 100
+        rate_share: 40                                  # write-back and sync calls per 20 s, of the instance's 100
+        lookup_share: 10                                # real-time lookups per 20 s (a visitor is waiting)
         concurrency: 5                                  # calls at once, of the instance's 10
 """
 
@@ -45,8 +46,9 @@ DEFAULT_ACTIVITY_TYPES = {
 
 NUMBER_LIMITS: dict[str, tuple[float, float, bool]] = {
     "rate_share": (1, 100, True),
+    "lookup_share": (0, 100, True),
     "concurrency": (1, 10, True),
-    "batch_size": (1, 300, True),
+    "batch_size": (1, 3000, True),  # events per delivery; each call carries at most 300 records
     "timeout": (0.1, 300, False),
     "rate_window": (0.1, 60, False),
     "batch_wait": (0, 300, False),  # seconds an event may wait for its batch of 300 to fill  # Marketo's is 20 s; another value only for a stand-in with its own
@@ -78,9 +80,10 @@ class MarketoSettings:
     field_map: Mapping[str, str] = attrs.field(factory=lambda: dict(DEFAULT_FIELD_MAP))
     activity_types: Mapping[str, str] = attrs.field(factory=lambda: dict(DEFAULT_ACTIVITY_TYPES))
     programs: tuple[ProgramRule, ...] = ()
-    rate_share: int = 50
+    rate_share: int = 40
+    lookup_share: int = 10
     concurrency: int = 5
-    batch_size: int = 300
+    batch_size: int = 900
     timeout: float = 30.0
     rate_window: float = 20.0
     batch_wait: float = 5.0
@@ -116,6 +119,9 @@ def config_problems(config: Mapping[str, Any], file: str, source: Any = None) ->
         check.required_text(("base_url",), "is required: the instance's REST host, like https://123-ABC-456.mktorest.com")
     check.http_urls(("base_url",))
     check.numbers(NUMBER_LIMITS)
+    shares = [config.get(key, default) for key, default in (("rate_share", 40), ("lookup_share", 10))]
+    if all(isinstance(share, int) for share in shares) and sum(shares) > 100:
+        check.problem("lookup_share", "rate_share and lookup_share together must stay within Marketo's 100 calls per 20 s")
     fields = []
     for key in ("person_fields", "company_fields"):
         value = config.get(key, [])

@@ -192,8 +192,9 @@ async def test_a_refused_lead_is_skipped_with_marketos_reason(tmp_path: Path, se
 
 async def test_a_burst_across_two_processes_stays_under_the_rate_share(tmp_path: Path, server: SandboxServer,
                                                                      postgres_url: str) -> None:
-    server.state.limits.rate_limit, server.state.limits.rate_window = 6, 2.0
-    folder = project(tmp_path / "p", server, postgres_url, rate_share=6, rate_window=2.0, batch_size=10)
+    server.state.limits.rate_limit, server.state.limits.rate_window = 8, 2.0
+    folder = project(tmp_path / "p", server, postgres_url, rate_share=6, lookup_share=2, rate_window=2.0,
+                     batch_size=10)
     assert cli("marketo", "setup", "--project", str(folder)).returncode == 0
     calls_before = len(server.state.limits.calls)
     first, second = ServerProcess(folder).start(), ServerProcess(folder).start()
@@ -212,7 +213,7 @@ async def test_a_burst_across_two_processes_stays_under_the_rate_share(tmp_path:
     calls = server.state.limits.calls[calls_before:]
     assert len(calls) >= 18  # enough calls for the limit to matter: three windows' worth at least
     assert all(call.counted for call in calls)  # none refused: no 606 (rate) or 615 (concurrency)
-    assert server.state.limits.peak_rate(2.0) <= 6
+    assert server.state.limits.peak_rate(2.0) <= 8
 
 
 async def _states(database: str) -> dict[str, int]:
@@ -284,4 +285,5 @@ async def test_events_wait_for_a_fuller_batch_so_a_burst_costs_few_calls(tmp_pat
     assert counts["delivered"] == 16
     calls = [(call.method, call.path.rsplit("/v1/", 1)[-1]) for call in server.state.limits.calls[before:]]
     assert calls.count(("POST", "leads.json")) == 1 and calls.count(("POST", "activities/external.json")) == 1
-    assert calls.count(("GET", "leads.json")) == 8  # each new email looked up in real time as it was typed
+    # Each new email is looked up as it is typed, unless the lookups' share is busy (they never queue).
+    assert 1 <= calls.count(("GET", "leads.json")) <= 8
