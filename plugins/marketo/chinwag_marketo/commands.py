@@ -199,7 +199,7 @@ def sync(project: Path, since: str | None, window_days: int, poll_seconds: float
         except (MarketoError, MarketoAuthError, PauseDelivery, RetryLater) as error:
             raise click.ClickException(f"{error} (run the command again to continue)") from error
         return {"connector": connector.name, "phase": "bulk", "rows": result.rows, "total_rows": result.total_rows,
-                "windows": result.windows_total, "seconds": round(result.elapsed, 1), "done": result.done}
+                "windows": result.windows_total, "seconds": round(result.elapsed, 2), "done": result.done}
 
     try:
         click.echo(json.dumps(_run(project, work)))
