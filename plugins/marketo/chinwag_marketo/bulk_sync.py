@@ -28,7 +28,8 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import attrs
-from chinwag.crm_records import _record_rows, _upsert, crm_records, crm_sync_state, sync_state
+import httpx
+from chinwag.crm_records import _record_rows, _save_error, _upsert, crm_records, crm_sync_state, sync_state
 from chinwag.outbox import PauseDelivery, RetryLater
 from chinwag.store import Store, utcnow
 
@@ -43,6 +44,7 @@ DEFAULT_HISTORY_DAYS = 730  # without --since: two years back
 BATCH_ROWS = 2000  # rows per transaction: large enough to be fast, small enough to stay flat in memory
 RETRIES = 20  # transient failures in a row before giving up on a call
 QUEUE_FULL = "1029"
+FILE_KEPT = dt.timedelta(days=6)  # an export job's file is reused by a restart while younger than this
 
 
 @attrs.frozen
@@ -157,11 +159,15 @@ class BulkSync:
         self.windows_done = self.done_at_start = cursor.windows_done
         self.windows_total = self.windows_done + len(todo)
         self._report(cursor.window_end, done=False)
-        for start, end in todo:
-            await self._window(cursor, start, end)
-            self.windows_done += 1
-            self._report(cursor.window_end, done=False)
-        token = await self._call(lambda: self.connector._paging_token(cursor.until))
+        try:
+            for start, end in todo:
+                await self._window(cursor, start, end)
+                self.windows_done += 1
+                self._report(cursor.window_end, done=False)
+            token = await self._call(lambda: self.connector._paging_token(cursor.until))
+        except Exception as error:  # kept for ``chinwag marketo status``; the cursor stays where it is
+            await _save_error(self.store, self.connector.name, f"{type(error).__name__}: {error}")
+            raise
         await self._save(cursor=token)
         return self._report(cursor.until, done=True)
 
@@ -175,14 +181,22 @@ class BulkSync:
             await self._save(cursor=cursor.dump())  # a restart finds this job instead of making another
         await self._enqueue(export_id)
         await self._completed(export_id)
-        cursor.window_end, cursor.export_id, cursor.export_end = end, None, None
-        cursor.windows_done += 1
-        window_rows = 0
-        async for batch, last in self._batches(export_id):
-            window_rows += len(batch)
-            # The window's last batch and the cursor after it go together: a restart resumes after
-            # the last whole window, and rows are counted once whatever was stored before a kill.
-            await self._store(batch, cursor.dump() if last else None, window_rows if last else 0)
+        done = BulkCursor(cursor.since, cursor.until, end, cursor.windows_done + 1)
+        for attempt in range(RETRIES):
+            window_rows = 0
+            try:
+                async for batch, last in self._batches(export_id):
+                    window_rows += len(batch)
+                    # The window's last batch and the cursor after it go together: a restart resumes
+                    # after the last whole window, and rows are counted once whatever was stored before.
+                    await self._store(batch, done.dump() if last else None, window_rows if last else 0)
+                break
+            except (RetryLater, httpx.HTTPError) as error:  # the file from the start; upserts make that harmless
+                if attempt == RETRIES - 1:
+                    raise RetryLater(f"the file of export {export_id} could not be read: {error}") from error
+                log.warning("Marketo bulk sync: reading export %s failed (%s); reading it again", export_id, error)
+                await asyncio.sleep(getattr(error, "after", None) or self.options.retry_seconds)
+        cursor.window_end, cursor.windows_done, cursor.export_id, cursor.export_end = end, done.windows_done, None, None
 
     async def _create(self, start: dt.datetime, end: dt.datetime) -> str:
         fields = list(dict.fromkeys(self.connector._fields))
@@ -194,14 +208,21 @@ class BulkSync:
     async def _reusable(self, export_id: str) -> bool:
         """Whether a job a previous run made for this window can still deliver its file."""
         try:
-            status = await self._status(export_id)
+            job = await self._job(export_id)
         except MarketoError:  # expired or unknown: make a new one
             return False
-        return status in ("Created", "Queued", "Processing", "Completed")
+        finished = job.get("finishedAt")
+        if job.get("status") == "Completed" and isinstance(finished, str):
+            # Marketo keeps files 7 days (one passage says 10): an older one may be gone mid-download.
+            return _parse(finished) > dt.datetime.now(dt.timezone.utc) - FILE_KEPT
+        return job.get("status") in ("Created", "Queued", "Processing")
+
+    async def _job(self, export_id: str) -> dict[str, Any]:
+        answer = await self._call(lambda: self.client.request("GET", f"/bulk/v1/leads/export/{export_id}/status.json"))
+        return dict(answer["result"][0])
 
     async def _status(self, export_id: str) -> str:
-        answer = await self._call(lambda: self.client.request("GET", f"/bulk/v1/leads/export/{export_id}/status.json"))
-        return str(answer["result"][0]["status"])
+        return str((await self._job(export_id))["status"])
 
     async def _enqueue(self, export_id: str) -> None:
         while True:
@@ -230,30 +251,20 @@ class BulkSync:
 
     async def _batches(self, export_id: str) -> AsyncIterator[tuple[list[dict[str, Any]], bool]]:
         """The file's rows as stored rows, ``batch_rows`` at a time; the flag marks the last batch."""
-        path = f"/bulk/v1/leads/export/{export_id}/file.json"
         connector, size = self.connector, self.options.batch_rows
         pending: list[dict[str, Any]] = []
         header: list[str] | None = None
-        for attempt in range(RETRIES):
-            try:
-                async with self.client.stream(path) as response:
-                    async for rows in csv_rows(response.aiter_text()):
-                        for row in rows:
-                            if header is None:
-                                header = row
-                                continue
-                            pending.append(dict(zip(header, (None if value == "null" else value for value in row))))
-                            if len(pending) > size:  # keep one back, so the last batch is known as last
-                                records = [connector._record(lead) for lead in pending[:size]]
-                                del pending[:size]
-                                yield _record_rows(connector.name, records), False
-                break
-            except RetryLater as error:
-                if header is not None:
-                    raise  # part of the file is stored; the window starts again on the next run
-                await asyncio.sleep(error.after or self.options.retry_seconds)
-        else:
-            raise RetryLater(f"the file of export {export_id} could not be read")
+        async with self.client.stream(f"/bulk/v1/leads/export/{export_id}/file.json") as response:
+            async for rows in csv_rows(response.aiter_text()):
+                for row in rows:
+                    if header is None:
+                        header = row
+                        continue
+                    pending.append(dict(zip(header, (None if value == "null" else value for value in row))))
+                    if len(pending) > size:  # keep one back, so the last batch is known as last
+                        records = [connector._record(lead) for lead in pending[:size]]
+                        del pending[:size]
+                        yield _record_rows(connector.name, records), False
         yield _record_rows(connector.name, [connector._record(lead) for lead in pending]), True
 
     async def _store(self, rows: list[dict[str, Any]], cursor: str | None, counted: int) -> None:

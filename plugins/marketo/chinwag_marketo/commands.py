@@ -144,15 +144,19 @@ def _duration(seconds: float | None) -> str:
 
 @marketo.command()
 @PROJECT_OPTION
-@click.option("--since", default=None, help="Start the initial sync at this ISO date (default: two years ago, "
-              "or where an interrupted run stopped); given again after it finished, sync again from there.")
+@click.option("--since", default=None, help="Start the initial sync at this ISO date (default: two years ago, or "
+              "where an interrupted run stopped). The same date continues an interrupted run; another "
+              "date, or any date after the initial sync finished, exports again from there.")
 @click.option("--window-days", type=click.IntRange(1, 31), default=31, show_default=True,
               help="Days of updatedAt per export job (Marketo allows at most 31).")
 @click.option("--poll-seconds", type=click.FloatRange(min=0), default=10.0, show_default=True,
               help="Seconds between status calls while a job is queued or processing.")
 @click.option("--queue-wait-seconds", type=click.FloatRange(min=0), default=60.0, show_default=True,
               help="Seconds to wait when Marketo's export queue is full or its daily export quota is spent.")
-def sync(project: Path, since: str | None, window_days: int, poll_seconds: float, queue_wait_seconds: float) -> None:
+@click.option("--retry-seconds", type=click.FloatRange(min=0), default=5.0, show_default=True,
+              help="Seconds to wait after a transient failure (an outage, a rate limit without a wait of its own).")
+def sync(project: Path, since: str | None, window_days: int, poll_seconds: float, queue_wait_seconds: float,
+         retry_seconds: float) -> None:
     """Sync leads in: the initial sync through Bulk Extract, then the incremental pull.
 
     The first run exports every lead by updatedAt windows and stores them as they stream in; it
@@ -194,7 +198,7 @@ def sync(project: Path, since: str | None, window_days: int, poll_seconds: float
                 return {"connector": connector.name, "phase": "changes", "rows": done.rows,
                         "total_rows": done.total_rows, "pages": done.pages, "done": done.done}
             options = BulkOptions(window_days=window_days, poll_seconds=poll_seconds,
-                                  queue_wait_seconds=queue_wait_seconds)
+                                  queue_wait_seconds=queue_wait_seconds, retry_seconds=retry_seconds)
             result = await BulkSync(app.store, connector, options, bulk_report).run(start_at)
         except (MarketoError, MarketoAuthError, PauseDelivery, RetryLater) as error:
             raise click.ClickException(f"{error} (run the command again to continue)") from error

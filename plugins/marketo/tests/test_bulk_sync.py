@@ -27,7 +27,7 @@ from chinwag_marketo.sandbox_bulk import parse_instant
 from sqlalchemy.ext.asyncio import create_async_engine
 
 CHINWAG = str(Path(sys.executable).with_name("chinwag"))
-FAST = ("--poll-seconds", "0.05", "--queue-wait-seconds", "0.2")
+FAST = ("--poll-seconds", "0.05", "--queue-wait-seconds", "0.2", "--retry-seconds", "0.1")
 
 
 def env() -> dict[str, str]:
@@ -108,7 +108,9 @@ async def test_the_initial_sync_stores_every_lead_in_windows_of_at_most_31_days(
             assert parse_instant(following[0]) - parse_instant(end) == dt.timedelta(seconds=1)
 
 
-async def test_a_killed_sync_resumes_at_the_first_unfinished_window(tmp_path: Path, server: SandboxServer) -> None:
+@pytest.mark.parametrize("stop", [signal.SIGKILL, signal.SIGINT], ids=["killed", "ctrl-c"])
+async def test_an_interrupted_sync_resumes_at_the_first_unfinished_window(tmp_path: Path, server: SandboxServer,
+                                                                          stop: signal.Signals) -> None:
     server.state.seed_leads(10_000, spread_days=200)
     server.state.bulk.step_seconds = 0.15
     database = f"sqlite+aiosqlite:///{tmp_path / 'chinwag.db'}"
@@ -126,12 +128,22 @@ async def test_a_killed_sync_resumes_at_the_first_unfinished_window(tmp_path: Pa
         if cursor is not None and (cursor.window_end - cursor.since).days >= 40:
             break
         await asyncio.sleep(0.05)
-    process.send_signal(signal.SIGKILL)
-    process.communicate()
-    assert cursor is not None and process.returncode == -signal.SIGKILL, "the sync ended before it was killed"
+    process.send_signal(stop)
+    _, errors = process.communicate()
+    assert cursor is not None, "the sync ended before it was interrupted"
+    if stop == signal.SIGINT:  # Ctrl-C: a clean exit that says how to go on
+        assert process.returncode == 130 and b"run the command again to continue" in errors
+        assert b"Traceback" not in errors
+    else:
+        assert process.returncode == -signal.SIGKILL
     finished = (await stored(database))[1]
     stopped_at = BulkCursor.load(finished["cursor"]).window_end  # type: ignore[index, union-attr]
     jobs_before = len(lead_windows(server))
+
+    # The incremental pull refuses to start before the initial sync has finished, and moves nothing.
+    early = cli("crm", "sync", "--project", str(folder), "marketo")
+    assert early.returncode != 0 and "initial sync has not finished" in early.stderr
+    assert (await stored(database))[1]["cursor"] == finished["cursor"]  # type: ignore[index]
 
     # The same --since continues; other window days (the default 31) leave no gap.
     done = cli("marketo", "sync", "--project", str(folder), "--since", cursor.since.isoformat(), *FAST)
@@ -147,7 +159,7 @@ async def test_a_killed_sync_resumes_at_the_first_unfinished_window(tmp_path: Pa
     assert parse_instant(again[-1][1]) == cursor.until - dt.timedelta(seconds=1)
 
 
-async def test_a_full_queue_or_a_spent_export_quota_is_waited_out(tmp_path: Path, server: SandboxServer,
+async def test_a_full_queue_a_spent_export_quota_or_an_outage_is_waited_out(tmp_path: Path, server: SandboxServer,
                                                                    client: httpx.Client) -> None:
     server.state.seed_leads(500, spread_days=40)
     client.post("/_sandbox/limits", json={"step_seconds": 1000})
@@ -165,12 +177,14 @@ async def test_a_full_queue_or_a_spent_export_quota_is_waited_out(tmp_path: Path
     for export_id in others:  # the queue empties, and the day's export quota turns out spent
         client.post(f"/bulk/v1/leads/export/{export_id}/cancel.json")
     client.post("/_sandbox/limits", json={"daily_export_quota": 0, "step_seconds": 0.05})
+    client.post("/_sandbox/faults", json={"status": 503, "times": 2, "path": "file.json"})  # and an outage
     await asyncio.sleep(1.5)
     assert not running.done()
     client.post("/_sandbox/limits", json={"daily_export_quota": 500 * 1024 * 1024})  # a new day
     done = await asyncio.wait_for(running, 60)
     assert done.returncode == 0, done.stderr
     assert "Too many jobs in queue" in done.stderr and "Export daily quota exceeded" in done.stderr
+    assert not [fault for fault in server.state.faults if fault.path == "file.json"]  # the outage was met
     records, state = await stored(f"sqlite+aiosqlite:///{tmp_path / 'chinwag.db'}")
     assert len(records) == 500 and state is not None and state["rows"] == 500
 
