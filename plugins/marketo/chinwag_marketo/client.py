@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -121,6 +122,45 @@ class MarketoClient:
             if code in TOKEN_CODES and attempt == 1:
                 continue  # expired or invalid: one new token, one more try
             raise _mapped(code, message)
+        raise AssertionError("unreachable")
+
+    @asynccontextmanager
+    async def stream(self, path: str) -> AsyncIterator[httpx.Response]:
+        """``GET path`` with its body left unread, for a file too big to hold (a bulk export).
+
+        Opening it takes one place in the limits, like any call; reading the body does not hold
+        one, since a file of hundreds of megabytes takes longer than a call's lease. Errors are
+        mapped as for ``request``: a JSON envelope with an error code, 404 (the file is not ready)
+        and 5xx are raised before anything is yielded.
+        """
+        for attempt in (1, 2):
+            token = await self.token(renew=attempt == 2)
+            if self._limiter is None:
+                self._limiter = self._make_limiter()
+            async with self._limiter.call():
+                self.calls += 1
+                request = self.http.build_request("GET", path, headers={"Authorization": f"Bearer {token}"})
+                try:
+                    response = await self.http.send(request, stream=True)
+                except httpx.HTTPError as error:
+                    raise RetryLater(f"Marketo unreachable: {type(error).__name__}") from error
+            try:
+                if response.headers.get("content-type", "").startswith("application/json"):
+                    await response.aread()  # an envelope instead of the file: an error
+                    code, message = _first_error(_json(response))
+                    if code in TOKEN_CODES and attempt == 1:
+                        continue
+                    raise _mapped(code, message)
+                if response.status_code == 404:
+                    raise RetryLater(f"Marketo has no file at {path} yet (HTTP 404)")
+                if response.status_code >= 500 or response.status_code == 429:
+                    raise RetryLater(f"Marketo answered HTTP {response.status_code}")
+                if response.status_code >= 400:
+                    raise MarketoError(str(response.status_code), f"HTTP {response.status_code} for GET {path}")
+                yield response
+                return
+            finally:
+                await response.aclose()
         raise AssertionError("unreachable")
 
     async def _send(self, method: str, path: str, token: str, params: Mapping[str, Any] | None,

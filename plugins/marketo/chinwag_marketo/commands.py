@@ -1,4 +1,5 @@
-"""``chinwag marketo setup`` (the custom activity types) and ``chinwag marketo status``."""
+"""``chinwag marketo setup`` (the custom activity types), ``chinwag marketo status`` and
+``chinwag marketo sync`` (the initial sync through Bulk Extract, then the incremental pull)."""
 
 from __future__ import annotations
 
@@ -83,7 +84,7 @@ def _connector(app: Chinwag) -> Any:
 
 @click.group()
 def marketo() -> None:
-    """Marketo: custom activity types, sync status."""
+    """Marketo: custom activity types, the sync of leads and its status."""
 
 
 @marketo.command()
@@ -123,3 +124,93 @@ def status(project: Path) -> None:
                 "shares": f"{settings.rate_share} calls and {settings.lookup_share} lookups per {settings.rate_window:g} s"}
 
     click.echo(json.dumps(_run(project, work), indent=2))
+
+
+def _since(value: str | None) -> Any:
+    import datetime as dt
+
+    if value is None:
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as error:
+        raise click.BadParameter(f"not an ISO 8601 date or time: {value!r}") from error
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "?"
+    seconds = int(seconds)
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+
+@marketo.command()
+@PROJECT_OPTION
+@click.option("--since", default=None, help="Start the initial sync at this ISO date (default: two years ago, or "
+              "where an interrupted run stopped). The same date continues an interrupted run; another "
+              "date, or any date after the initial sync finished, exports again from there.")
+@click.option("--window-days", type=click.IntRange(1, 31), default=31, show_default=True,
+              help="Days of updatedAt per export job (Marketo allows at most 31).")
+@click.option("--poll-seconds", type=click.FloatRange(min=0), default=10.0, show_default=True,
+              help="Seconds between status calls while a job is queued or processing.")
+@click.option("--queue-wait-seconds", type=click.FloatRange(min=0), default=60.0, show_default=True,
+              help="Seconds to wait when Marketo's export queue is full or its daily export quota is spent.")
+@click.option("--retry-seconds", type=click.FloatRange(min=0), default=5.0, show_default=True,
+              help="Seconds to wait after a transient failure (an outage, a rate limit without a wait of its own).")
+def sync(project: Path, since: str | None, window_days: int, poll_seconds: float, queue_wait_seconds: float,
+         retry_seconds: float) -> None:
+    """Sync leads in: the initial sync through Bulk Extract, then the incremental pull.
+
+    The first run exports every lead by updatedAt windows and stores them as they stream in; it
+    can be interrupted (Ctrl-C, or killed) and run again to continue. Once it has finished, this
+    command pulls what changed since, like ``chinwag crm sync marketo``.
+    """
+    import sys
+    import time
+
+    from chinwag.crm_records import SyncProgress, pull, sync_state
+    from chinwag.outbox import PauseDelivery, RetryLater
+
+    from .bulk_sync import BulkOptions, BulkProgress, BulkSync, is_bulk_cursor
+    from .client import MarketoAuthError, MarketoError
+
+    start_at = _since(since)
+    started = time.monotonic()
+    tty = sys.stderr.isatty()
+
+    def bulk_report(progress: BulkProgress) -> None:
+        line = (f"marketo bulk: {progress.total_rows:,} rows stored, windows {progress.windows_done}/"
+                f"{progress.windows_total}, {progress.rate:,.0f} rows/s, ETA {_duration(progress.eta)}")
+        if progress.waiting:
+            line += f" (waiting: {progress.waiting})"
+        click.echo(("\r" if tty else "") + line, nl=progress.done or not tty, err=True)
+
+    def pull_report(progress: SyncProgress) -> None:
+        rate = progress.rows / max(time.monotonic() - started, 1e-6)
+        click.echo(f"marketo changes: {progress.rows} rows, page {progress.pages}, {rate:,.0f} rows/s", err=True)
+
+    async def work(app: Chinwag) -> dict[str, Any]:
+        connector = _connector(app)
+        assert app.store is not None
+        state = await sync_state(app.store, connector.name)
+        cursor = state["cursor"] if state else None
+        try:
+            if cursor and not is_bulk_cursor(cursor) and start_at is None:
+                done = await pull(app.store, connector, pull_report)
+                return {"connector": connector.name, "phase": "changes", "rows": done.rows,
+                        "total_rows": done.total_rows, "pages": done.pages, "done": done.done}
+            options = BulkOptions(window_days=window_days, poll_seconds=poll_seconds,
+                                  queue_wait_seconds=queue_wait_seconds, retry_seconds=retry_seconds)
+            result = await BulkSync(app.store, connector, options, bulk_report).run(start_at)
+        except (MarketoError, MarketoAuthError, PauseDelivery, RetryLater) as error:
+            raise click.ClickException(f"{error} (run the command again to continue)") from error
+        return {"connector": connector.name, "phase": "bulk", "rows": result.rows, "total_rows": result.total_rows,
+                "windows": result.windows_total, "seconds": round(result.elapsed, 2), "done": result.done}
+
+    try:
+        click.echo(json.dumps(_run(project, work)))
+    except KeyboardInterrupt:
+        # Every stored batch is committed and the cursor names the last whole window: nothing to undo.
+        click.echo("\ninterrupted: run the command again to continue where it stopped", err=True)
+        raise SystemExit(130) from None

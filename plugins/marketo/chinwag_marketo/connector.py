@@ -98,6 +98,10 @@ class MarketoConnector:
 
     async def pull(self, cursor: str | None) -> PullPage:
         """People whose synced fields changed since ``cursor`` (a paging token; None: the last 30 days)."""
+        if cursor is not None and cursor.startswith("{"):
+            # A bulk cursor (``bulk_sync``): the initial sync has not finished, and a paging token
+            # for now would skip the leads it has not exported yet.
+            raise MarketoError("bulk", "the initial sync has not finished: run chinwag marketo sync")
         token = cursor or await self._paging_token(dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=30))
         fields = [*self.settings.person_fields, *self.settings.company_fields]
         body = await self.client.request("GET", "/rest/v1/activities/leadchanges.json", params={

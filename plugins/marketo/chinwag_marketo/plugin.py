@@ -102,7 +102,7 @@ def register_routes(register: Callable[[Any], Any], app: Chinwag) -> None:
 
 @hookimpl
 def register_commands(cli: Any) -> None:
-    """``chinwag marketo setup|status``."""
+    """``chinwag marketo setup|status|sync``."""
     from .commands import marketo
 
     cli.add_command(marketo)

@@ -1,0 +1,223 @@
+"""The initial sync through Bulk Extract, end to end: ``chinwag marketo sync`` as a separate
+process, the Marketo sandbox over loopback HTTP, and the records in SQLite or PostgreSQL.
+Every lead lands once, windows stay within 31 days, a killed sync resumes without exporting a
+finished window again, a full queue or a spent export quota is waited out, and afterwards the
+same command pulls changes incrementally."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import sqlalchemy as sa
+from chinwag.testing import write_project
+from chinwag_marketo.bulk_sync import BulkCursor, csv_rows
+from chinwag_marketo.sandbox import SandboxServer
+from chinwag_marketo.sandbox_bulk import parse_instant
+from sqlalchemy.ext.asyncio import create_async_engine
+
+CHINWAG = str(Path(sys.executable).with_name("chinwag"))
+FAST = ("--poll-seconds", "0.05", "--queue-wait-seconds", "0.2", "--retry-seconds", "0.1")
+
+
+def env() -> dict[str, str]:
+    return {key: value for key, value in os.environ.items() if not key.startswith("CHINWAG_")}
+
+
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([CHINWAG, *args], capture_output=True, text=True, timeout=120, env=env())
+
+
+def project(path: Path, server: SandboxServer, database: str) -> Path:
+    """A project whose Marketo is ``server``, with a fast rate window on both sides."""
+    server.state.limits.rate_window = 2.0
+    marketo = {**server.plugin_config(), "person_fields": ["firstName", "title"], "company_fields": ["company"],
+               "rate_share": 100, "rate_window": 2.0, "concurrency": 10}
+    return write_project(path, {"name": "bulk", "database": database, "plugins": {"marketo": marketo}}, {})
+
+
+def since(days: int) -> str:
+    return (dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=days)).isoformat()
+
+
+async def stored(database: str) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """The stored marketo records by lead id, and the sync state row."""
+    engine = create_async_engine(database)
+    try:
+        async with engine.connect() as connection:
+            records = {row.lead_id: row for row in await connection.execute(
+                sa.text("SELECT lead_id, email, person, company FROM crm_records WHERE connector = 'marketo'"))}
+            state = (await connection.execute(
+                sa.text("SELECT cursor, rows FROM crm_sync_state WHERE connector = 'marketo'"))).first()
+    finally:
+        await engine.dispose()
+    return records, (dict(state._mapping) if state else None)
+
+
+def _fields(value: Any) -> dict[str, Any]:
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def lead_windows(server: SandboxServer) -> list[tuple[str, str]]:
+    return [(job.window.start, job.window.end) for job in list(server.state.bulk.jobs.values()) if job.kind == "leads"]
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'chinwag.db'}"
+    return str(request.getfixturevalue("postgres_url"))
+
+
+async def test_the_initial_sync_stores_every_lead_in_windows_of_at_most_31_days(
+        tmp_path: Path, server: SandboxServer, database: str) -> None:
+    leads = server.state.seed_leads(10_000, spread_days=200)
+    server.state.bulk.complete_immediately = True
+    folder = project(tmp_path / "p", server, database)
+    done = cli("marketo", "sync", "--project", str(folder), "--since", since(201), *FAST)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report == {**report, "phase": "bulk", "rows": 10_000, "total_rows": 10_000, "windows": 7, "done": True}
+    assert "windows 7/7" in done.stderr and "rows/s" in done.stderr and "ETA" in done.stderr
+
+    records, state = await stored(database)
+    assert state is not None and state["rows"] == 10_000
+    assert not state["cursor"].startswith("{")  # a paging token for the incremental pull
+    assert len(records) == 10_000
+    for lead in leads:
+        row = records[str(lead["id"])]
+        assert row.email == lead["email"]
+        assert _fields(row.person) == {"firstName": lead["firstName"], "title": lead["title"]}
+        assert _fields(row.company) == {"company": lead["company"]}
+
+    cuts = sorted(lead_windows(server))
+    assert len(cuts) == 7
+    for (start, end), following in zip(cuts, cuts[1:] + [None]):
+        assert parse_instant(end) - parse_instant(start) <= dt.timedelta(days=31)
+        if following:  # back to back: no gap, no overlap (the ends are inclusive)
+            assert parse_instant(following[0]) - parse_instant(end) == dt.timedelta(seconds=1)
+
+
+@pytest.mark.parametrize("stop", [signal.SIGKILL, signal.SIGINT], ids=["killed", "ctrl-c"])
+async def test_an_interrupted_sync_resumes_at_the_first_unfinished_window(tmp_path: Path, server: SandboxServer,
+                                                                          stop: signal.Signals) -> None:
+    server.state.seed_leads(10_000, spread_days=200)
+    server.state.bulk.step_seconds = 0.15
+    database = f"sqlite+aiosqlite:///{tmp_path / 'chinwag.db'}"
+    folder = project(tmp_path / "p", server, database)
+    args = [CHINWAG, "marketo", "sync", "--project", str(folder), "--since", since(201), "--window-days", "10", *FAST]
+    process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env())
+    cursor = None
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            state = (await stored(database))[1]
+        except Exception:  # the database is being created or is locked for a moment
+            state = None
+        cursor = BulkCursor.load(state["cursor"]) if state else None
+        if cursor is not None and (cursor.window_end - cursor.since).days >= 40:
+            break
+        await asyncio.sleep(0.05)
+    process.send_signal(stop)
+    _, errors = process.communicate()
+    assert cursor is not None, "the sync ended before it was interrupted"
+    if stop == signal.SIGINT:  # Ctrl-C: a clean exit that says how to go on
+        assert process.returncode == 130 and b"run the command again to continue" in errors
+        assert b"Traceback" not in errors
+    else:
+        assert process.returncode == -signal.SIGKILL
+    finished = (await stored(database))[1]
+    stopped_at = BulkCursor.load(finished["cursor"]).window_end  # type: ignore[index, union-attr]
+    jobs_before = len(lead_windows(server))
+
+    # The incremental pull refuses to start before the initial sync has finished, and moves nothing.
+    early = cli("crm", "sync", "--project", str(folder), "marketo")
+    assert early.returncode != 0 and "initial sync has not finished" in early.stderr
+    assert (await stored(database))[1]["cursor"] == finished["cursor"]  # type: ignore[index]
+
+    # The same --since continues; other window days (the default 31) leave no gap.
+    done = cli("marketo", "sync", "--project", str(folder), "--since", cursor.since.isoformat(), *FAST)
+    assert done.returncode == 0, done.stderr
+    records, state = await stored(database)
+    assert len(records) == 10_000 and state is not None and state["rows"] == 10_000
+    assert json.loads(done.stdout)["total_rows"] == 10_000
+    again = sorted(lead_windows(server)[jobs_before:])
+    # Nothing finished is exported again, nothing twice, and the rest back to back up to the first run's start.
+    assert again and parse_instant(again[0][0]) >= stopped_at
+    for (start, end), following in zip(again, again[1:]):
+        assert parse_instant(following[0]) - parse_instant(end) == dt.timedelta(seconds=1)
+    assert parse_instant(again[-1][1]) == cursor.until - dt.timedelta(seconds=1)
+
+
+async def test_a_full_queue_a_spent_export_quota_or_an_outage_is_waited_out(tmp_path: Path, server: SandboxServer,
+                                                                   client: httpx.Client) -> None:
+    server.state.seed_leads(500, spread_days=40)
+    client.post("/_sandbox/limits", json={"step_seconds": 1000})
+    window = {"updatedAt": {"startAt": since(400), "endAt": since(390)}}
+    others = []  # another integration's jobs fill Marketo's queue of 10
+    for _ in range(10):
+        job = client.post("/bulk/v1/leads/export/create.json", json={"fields": ["id"], "filter": window}).json()
+        others.append(job["result"][0]["exportId"])
+        assert client.post(f"/bulk/v1/leads/export/{others[-1]}/enqueue.json").json()["success"]
+    folder = project(tmp_path / "p", server, f"sqlite+aiosqlite:///{tmp_path / 'chinwag.db'}")
+    running = asyncio.create_task(asyncio.to_thread(cli, "marketo", "sync", "--project", str(folder),
+                                                    "--since", since(45), *FAST))
+    await asyncio.sleep(2.0)
+    assert not running.done()
+    for export_id in others:  # the queue empties, and the day's export quota turns out spent
+        client.post(f"/bulk/v1/leads/export/{export_id}/cancel.json")
+    client.post("/_sandbox/limits", json={"daily_export_quota": 0, "step_seconds": 0.05})
+    client.post("/_sandbox/faults", json={"status": 503, "times": 2, "path": "file.json"})  # and an outage
+    await asyncio.sleep(1.5)
+    assert not running.done()
+    client.post("/_sandbox/limits", json={"daily_export_quota": 500 * 1024 * 1024})  # a new day
+    done = await asyncio.wait_for(running, 60)
+    assert done.returncode == 0, done.stderr
+    assert "Too many jobs in queue" in done.stderr and "Export daily quota exceeded" in done.stderr
+    assert not [fault for fault in server.state.faults if fault.path == "file.json"]  # the outage was met
+    records, state = await stored(f"sqlite+aiosqlite:///{tmp_path / 'chinwag.db'}")
+    assert len(records) == 500 and state is not None and state["rows"] == 500
+
+
+async def test_after_the_bulk_phase_the_command_pulls_changes(tmp_path: Path, server: SandboxServer,
+                                                              client: httpx.Client) -> None:
+    leads = server.state.seed_leads(300, spread_days=20)
+    server.state.bulk.complete_immediately = True
+    database = f"sqlite+aiosqlite:///{tmp_path / 'chinwag.db'}"
+    folder = project(tmp_path / "p", server, database)
+    first = cli("marketo", "sync", "--project", str(folder), *FAST)  # from two years back: 24 windows
+    assert first.returncode == 0, first.stderr
+    assert json.loads(first.stdout)["windows"] == 24 and json.loads(first.stdout)["total_rows"] == 300
+
+    changed = client.post("/rest/v1/leads.json", json={"action": "createOrUpdate", "lookupField": "email", "input": [
+        {"email": leads[7]["email"], "firstName": "Renamed", "title": "Chief Renamer"}]}).json()
+    assert changed["result"][0]["status"] == "updated"
+    second = cli("marketo", "sync", "--project", str(folder), *FAST)
+    assert second.returncode == 0, second.stderr
+    report = json.loads(second.stdout)
+    assert report["phase"] == "changes" and report["rows"] == 1 and report["total_rows"] == 301
+    records, _ = await stored(database)
+    assert _fields(records[str(leads[7]["id"])].person) == {"firstName": "Renamed", "title": "Chief Renamer"}
+    assert len(records) == 300
+
+
+async def test_csv_records_are_cut_only_where_they_end() -> None:
+    text = 'id,name\n1,"two\nlines"\n2,"say ""hi"""\n3,null\n'
+
+    async def pieces(size: int) -> Any:
+        for start in range(0, len(text), size):
+            yield text[start:start + size]
+
+    for size in (1, 3, 7, 100):
+        rows = [row async for chunk in csv_rows(pieces(size)) for row in chunk]
+        assert rows == [["id", "name"], ["1", "two\nlines"], ["2", 'say "hi"'], ["3", "null"]]
