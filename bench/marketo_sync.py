@@ -76,7 +76,7 @@ def measure(size: int, folder: Path) -> dict[str, Any]:
         assert sandbox.stdout is not None and sandbox.stdin is not None
         config = json.loads(sandbox.stdout.readline())
         marketo = {**config, "person_fields": ["firstName", "lastName", "title", "country"],
-                   "company_fields": ["company"], "rate_share": 100, "rate_window": 1.0}
+                   "company_fields": ["company"], "rate_share": 90, "lookup_share": 10, "rate_window": 1.0}
         project = write_project(folder / f"p{size}", {"name": "bench", "plugins": {"marketo": marketo},
                                                       "database": f"sqlite+aiosqlite:///{folder / f'p{size}.db'}"}, {})
         since = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=SPREAD_DAYS + 1)).isoformat()

@@ -124,6 +124,15 @@ class MarketoClient:
             raise _mapped(code, message)
         raise AssertionError("unreachable")
 
+    def _limiter(self, lookup: bool) -> SharedLimiter:
+        """The shared limiter of lookups or of the other calls, made on first use (the store is open by then)."""
+        if lookup not in self._limiters:
+            share = self.settings.lookup_share if lookup else self.settings.rate_share
+            if share < 1:
+                raise LimiterBusy("real-time lookups are switched off (lookup_share: 0)")
+            self._limiters[lookup] = self._make_limiter("lookups" if lookup else "calls", share)
+        return self._limiters[lookup]
+
     @asynccontextmanager
     async def stream(self, path: str) -> AsyncIterator[httpx.Response]:
         """``GET path`` with its body left unread, for a file too big to hold (a bulk export).
@@ -135,9 +144,7 @@ class MarketoClient:
         """
         for attempt in (1, 2):
             token = await self.token(renew=attempt == 2)
-            if self._limiter is None:
-                self._limiter = self._make_limiter()
-            async with self._limiter.call():
+            async with self._limiter(lookup=False).call():
                 self.calls += 1
                 request = self.http.build_request("GET", path, headers={"Authorization": f"Bearer {token}"})
                 try:
@@ -165,12 +172,7 @@ class MarketoClient:
 
     async def _send(self, method: str, path: str, token: str, params: Mapping[str, Any] | None,
                     json: Any, lookup: bool = False) -> dict[str, Any]:
-        if lookup not in self._limiters:
-            share = self.settings.lookup_share if lookup else self.settings.rate_share
-            if share < 1:
-                raise LimiterBusy("real-time lookups are switched off (lookup_share: 0)")
-            self._limiters[lookup] = self._make_limiter("lookups" if lookup else "calls", share)
-        async with self._limiters[lookup].call(wait=not lookup):
+        async with self._limiter(lookup).call(wait=not lookup):
             self.calls += 1
             try:
                 response = await self.http.request(method, path, params=params, json=json,

@@ -42,7 +42,7 @@ def project(path: Path, server: SandboxServer, database: str) -> Path:
     """A project whose Marketo is ``server``, with a fast rate window on both sides."""
     server.state.limits.rate_window = 2.0
     marketo = {**server.plugin_config(), "person_fields": ["firstName", "title"], "company_fields": ["company"],
-               "rate_share": 100, "rate_window": 2.0, "concurrency": 10}
+               "rate_share": 90, "lookup_share": 10, "rate_window": 2.0, "concurrency": 10}
     return write_project(path, {"name": "bulk", "database": database, "plugins": {"marketo": marketo}}, {})
 
 
