@@ -10,6 +10,7 @@ import jinja2
 import sqlalchemy as sa
 
 from . import crm_records, outbox, shared_limits, tables
+from .crm_schedule import CrmSyncSchedule
 from .config import Config, read_config
 from .crm_delivery import CrmDelivery
 from .dialogue import Dialogue
@@ -51,6 +52,7 @@ class Chinwag:
         self.turn_writer: TurnWriter | None = None
         self.outbox_worker: OutboxWorker | None = None
         self._delivering = False
+        self.crm_schedule = CrmSyncSchedule(self)
         self.templates = jinja2.Environment(
             loader=jinja2.ChoiceLoader([
                 jinja2.FileSystemLoader(str(config.templates_dir)),
@@ -152,16 +154,19 @@ class Chinwag:
             log.debug("started plugin %s", plugin_name)
 
     def deliver(self) -> None:
-        """Start delivering the outbox in the background (a serving process does; commands do not)."""
+        """Start the background work of a serving process (commands do not): delivering the outbox
+        and the scheduled CRM syncs."""
         assert self.outbox_worker is not None, "the app has not started"
         if len(self.outbox_consumers):
             self.outbox_worker.start()
             self._delivering = True
+        self.crm_schedule.start()
 
     async def stop(self) -> None:
         """Flush the turn writer, stop delivering, run the ``shutdown`` hooks and close the store."""
         if self.turn_writer is not None:
             await self.turn_writer.close()
+        await self.crm_schedule.stop()
         if self._delivering and self.outbox_worker is not None:
             await self.outbox_worker.stop()  # releases its leases, so another process takes over at once
         await self.events.drain()

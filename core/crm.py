@@ -110,6 +110,8 @@ class CrmConnector(Protocol):
     batch_size: int  # at most this many events per delivery
     event_types: frozenset[str] | None  # the event types to receive; None for every type
     tracking_cookie: str | None  # the CRM's tracking cookie the widget passes (``_mkto_trk``), if any
+    # Optional: ``sync_every`` (seconds) makes serving processes pull changes on that schedule,
+    # one process at a time (``chinwag.crm_schedule``).
 
     async def find_lead(self, *, email: str | None = None, tracking_cookie: str | None = None) -> LeadRecord | None:
         """The lead with this email or tracking cookie, or None (real-time resolution)."""

@@ -48,6 +48,15 @@ limiter_calls = sa.Table(
     sa.Index("ix_limiter_calls_limiter_at", "limiter", "at"),
 )
 
+# Calls per limiter and day (in the vendor's zone), for a daily quota display.
+limiter_days = sa.Table(
+    "limiter_days",
+    metadata,
+    sa.Column("limiter", sa.String(100), primary_key=True),
+    sa.Column("day", sa.Date, primary_key=True),
+    sa.Column("calls", sa.Integer, nullable=False),
+)
+
 limiter_slots = sa.Table(
     "limiter_slots",
     metadata,
@@ -65,7 +74,8 @@ class SharedLimiter:
     """``async with limiter.call():`` waits until a call may start under both limits, across processes."""
 
     def __init__(self, store: Store, name: str, calls: int, per_seconds: float, concurrency: int,
-                 call_timeout: float = 120.0, poll: float = 0.05) -> None:
+                 call_timeout: float = 120.0, poll: float = 0.05, day_zone: dt.tzinfo = dt.timezone.utc) -> None:
+        """``day_zone``: where the vendor's day (for its daily quota) begins and ends."""
         if calls < 1 or per_seconds <= 0 or concurrency < 1:
             raise ValueError("a limiter needs at least one call per period and one call at a time")
         self.store, self.name = store, name
@@ -74,6 +84,7 @@ class SharedLimiter:
         self.calls = calls
         self.window = dt.timedelta(seconds=per_seconds + max(0.05, per_seconds * 0.05))
         self.concurrency, self.call_timeout, self.poll = concurrency, call_timeout, poll
+        self.day_zone = day_zone
 
     @contextlib.asynccontextmanager
     async def call(self, wait: bool = True) -> AsyncIterator[None]:
@@ -118,6 +129,10 @@ class SharedLimiter:
             return self.poll
         token = secrets.token_hex(16)
         await connection.execute(sa.insert(limiter_calls).values(limiter=self.name, at=now))
+        day = (postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert)(limiter_days)
+        await connection.execute(day.values(limiter=self.name, day=now.astimezone(self.day_zone).date(), calls=1)
+                                 .on_conflict_do_update(index_elements=["limiter", "day"],
+                                                        set_={"calls": limiter_days.c.calls + 1}))
         await connection.execute(sa.insert(limiter_slots).values(
             token=token, limiter=self.name, expires_at=now + dt.timedelta(seconds=self.call_timeout)))
         return token
@@ -131,6 +146,13 @@ class SharedLimiter:
         insert = (postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert)(limiters)
         await connection.execute(insert.values(name=self.name, touched_at=now).on_conflict_do_nothing())
         await connection.execute(sa.update(limiters).where(limiters.c.name == self.name).values(touched_at=now))
+
+    async def calls_today(self) -> int:
+        """Calls started today, in the vendor's zone (for its daily quota)."""
+        today = utcnow().astimezone(self.day_zone).date()
+        async with self.store.connect() as connection:
+            return int((await connection.execute(sa.select(limiter_days.c.calls).where(
+                limiter_days.c.limiter == self.name, limiter_days.c.day == today))).scalar() or 0)
 
     async def calls_in_window(self) -> int:
         """Calls started in the last ``per_seconds`` (for status displays and tests)."""

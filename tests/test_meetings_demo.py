@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
+from typing import Any
 
 import pytest
 from chinwag.app import Chinwag
@@ -31,6 +33,13 @@ async def test_the_quickstart_books_on_its_own_sandbox_calendars(tmp_path: Path,
             booked = await visitor.until("message")
             assert booked["text"].startswith("You're booked with ") and "(Asia/Tokyo)" in booked["text"]
             assert (await visitor.until("message"))["text"] == "Thanks Ada, we'll be in touch soon!"
+        marketo = _marketo_sandbox(server)
+        for _ in range(100):  # the chat's lead reaches the Marketo stand-in through the outbox
+            if any(lead.get("email") == "ada@client.com" for lead in marketo.leads.values()):
+                break
+            await asyncio.sleep(0.1)
+        [lead] = [lead for lead in marketo.leads.values() if lead.get("email") == "ada@client.com"]
+        assert lead["firstName"] == "Ada"
         sandboxes = [server.app.calendar_providers[name].sandbox for name in ("google", "outlook")]
         [event] = [event for sandbox in sandboxes for calendar in sandbox.events.values() for event in calendar.values()]
         invited = event["attendees"][-1]
@@ -47,3 +56,9 @@ async def test_stored_tokens_without_a_key_stop_the_server(tmp_path: Path, googl
     with pytest.raises(InvalidProject, match="agents: CHINWAG_SECRET_KEY is not set"):
         await app.start()
     await app.stop()
+
+
+def _marketo_sandbox(server: ServerThread) -> Any:
+    from chinwag_marketo.plugin import MarketoState
+
+    return server.app.plugin_state(MarketoState).sandbox

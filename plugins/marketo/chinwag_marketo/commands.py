@@ -119,6 +119,8 @@ def status(project: Path) -> None:
         lookups = connector.client._make_limiter("lookups", max(settings.lookup_share, 1))
         return {"sync": await sync_state(app.store, connector.name),
                 "outbox": (await summary(app.store)).get(connector.name),
+                "calls_today": await calls.calls_today() + await lookups.calls_today(),
+                "daily_quota": "50,000 for most subscriptions (resets at midnight US Central)",
                 "calls_in_rate_window": await calls.calls_in_window(),
                 "lookups_in_rate_window": await lookups.calls_in_window(),
                 "shares": f"{settings.rate_share} calls and {settings.lookup_share} lookups per {settings.rate_window:g} s"}

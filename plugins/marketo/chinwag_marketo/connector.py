@@ -55,6 +55,7 @@ class MarketoConnector:
         self.client = MarketoClient(settings, limiter)
         self.batch_size = settings.batch_size
         self.batch_wait = settings.batch_wait  # fuller batches: Marketo counts calls, not records
+        self.sync_every = settings.sync_every  # scheduled incremental pulls inside chinwag serve
         self.event_types = frozenset({"lead_captured", *ACTIVITY_FOR_EVENT})
         self._lead_ids: dict[str, int] = {}  # email -> Marketo lead id, learned from answers
         self._type_ids: dict[str, int] = {}  # custom activity type API name -> id
@@ -97,12 +98,15 @@ class MarketoConnector:
         return self._record(lead)
 
     async def pull(self, cursor: str | None) -> PullPage:
-        """People whose synced fields changed since ``cursor`` (a paging token; None: the last 30 days)."""
-        if cursor is not None and cursor.startswith("{"):
+        """People whose synced fields changed since ``cursor``, a paging token the initial sync
+        (``chinwag marketo sync``) leaves behind; before that sync there is nothing to continue."""
+        if cursor is None:
+            raise MarketoError("sync", "the initial sync has not run yet: run chinwag marketo sync")
+        if cursor.startswith("{"):
             # A bulk cursor (``bulk_sync``): the initial sync has not finished, and a paging token
             # for now would skip the leads it has not exported yet.
             raise MarketoError("bulk", "the initial sync has not finished: run chinwag marketo sync")
-        token = cursor or await self._paging_token(dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=30))
+        token = cursor
         fields = [*self.settings.person_fields, *self.settings.company_fields]
         body = await self.client.request("GET", "/rest/v1/activities/leadchanges.json", params={
             "nextPageToken": token, "fields": ",".join(fields) or "email"})

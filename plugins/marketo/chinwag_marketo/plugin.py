@@ -12,6 +12,7 @@ from chinwag.mounted_sandboxes import sandbox_path, sandbox_url
 from chinwag.problems import Problem
 from chinwag.shared_limits import SharedLimiter
 
+from .client import QUOTA_ZONE
 from .connector import MarketoConnector
 from .settings import PLUGIN_NAME, MarketoSettings, config_problems
 
@@ -62,7 +63,7 @@ def register_crm_connectors(register: Callable[[Any], Any], app: Chinwag) -> Non
         concurrency = min(2, settings.concurrency) if purpose == "lookups" else settings.concurrency
         return SharedLimiter(app.store, f"marketo:{purpose}:{settings.base_url}", calls=calls,
                              per_seconds=settings.rate_window, concurrency=concurrency,
-                             call_timeout=settings.timeout * 2)
+                             call_timeout=settings.timeout * 2, day_zone=QUOTA_ZONE)
 
     register(MarketoConnector(settings, limiter))
 

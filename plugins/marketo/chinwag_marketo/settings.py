@@ -51,7 +51,8 @@ NUMBER_LIMITS: dict[str, tuple[float, float, bool]] = {
     "batch_size": (1, 3000, True),  # events per delivery; each call carries at most 300 records
     "timeout": (0.1, 300, False),
     "rate_window": (0.1, 60, False),
-    "batch_wait": (0, 300, False),  # seconds an event may wait for its batch of 300 to fill  # Marketo's is 20 s; another value only for a stand-in with its own
+    "batch_wait": (0, 300, False),  # seconds an event may wait for its batch of 300 to fill
+    "sync_every": (0, 86400, False),  # seconds between scheduled incremental syncs in chinwag serve (0: off)  # Marketo's is 20 s; another value only for a stand-in with its own
 }
 KNOWN_KEYS = {"base_url", "client_id", "client_secret", "sandbox", "person_fields", "company_fields", "field_map",
               "activity_types", "programs", "delete_on_forget", *NUMBER_LIMITS}
@@ -87,6 +88,7 @@ class MarketoSettings:
     timeout: float = 30.0
     rate_window: float = 20.0
     batch_wait: float = 5.0
+    sync_every: float = 900.0
     delete_on_forget: bool = False
 
     @classmethod

@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 import pytest
 import sqlalchemy as sa
+import yaml
 from chinwag.testing import write_project
 from chinwag_marketo.bulk_sync import BulkCursor, csv_rows
 from chinwag_marketo.sandbox import SandboxServer
@@ -221,3 +222,29 @@ async def test_csv_records_are_cut_only_where_they_end() -> None:
     for size in (1, 3, 7, 100):
         rows = [row async for chunk in csv_rows(pieces(size)) for row in chunk]
         assert rows == [["id", "name"], ["1", "two\nlines"], ["2", 'say "hi"'], ["3", "null"]]
+
+
+async def test_a_serving_process_pulls_changes_on_its_schedule(tmp_path: Path, server: SandboxServer,
+                                                               client: httpx.Client) -> None:
+    from chinwag.testing import ServerProcess
+
+    leads = server.state.seed_leads(50, spread_days=20)
+    server.state.bulk.complete_immediately = True
+    database = f"sqlite+aiosqlite:///{tmp_path / 'chinwag.db'}"
+    folder = project(tmp_path / "p", server, database)
+    config = yaml.safe_load((folder / "chinwag.yaml").read_text())
+    config["plugins"]["marketo"]["sync_every"] = 0.5
+    (folder / "chinwag.yaml").write_text(yaml.safe_dump(config))
+    assert cli("marketo", "sync", "--project", str(folder), *FAST).returncode == 0
+    with ServerProcess(folder, env=env()), ServerProcess(folder, env=env()):
+        client.post("/rest/v1/leads.json", json={"action": "createOrUpdate", "lookupField": "email", "input": [
+            {"email": leads[3]["email"], "firstName": "Rescheduled"}]}).raise_for_status()
+        for _ in range(100):
+            records, _ = await stored(database)
+            if _fields(records[str(leads[3]["id"])].person).get("firstName") == "Rescheduled":
+                break
+            await asyncio.sleep(0.1)
+    assert _fields(records[str(leads[3]["id"])].person)["firstName"] == "Rescheduled"
+    pulls = [call for call in server.state.limits.calls if call.path.endswith("/activities/leadchanges.json")]
+    seconds = pulls[-1].at - pulls[0].at if len(pulls) > 1 else 0
+    assert len(pulls) <= seconds / 0.45 + 2  # two processes, but one pull per interval between them

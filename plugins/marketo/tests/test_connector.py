@@ -287,3 +287,18 @@ async def test_events_wait_for_a_fuller_batch_so_a_burst_costs_few_calls(tmp_pat
     assert calls.count(("POST", "leads.json")) == 1 and calls.count(("POST", "activities/external.json")) == 1
     # Each new email is looked up as it is typed, unless the lookups' share is busy (they never queue).
     assert 1 <= calls.count(("GET", "leads.json")) <= 8
+
+
+async def test_status_shows_the_sync_the_queue_and_the_calls_made_today(tmp_path: Path, server: SandboxServer) -> None:
+    folder = project(tmp_path / "p", server)
+    assert cli("marketo", "setup", "--project", str(folder)).returncode == 0  # 6 calls or so
+    with ServerThread(folder, demo=False) as chinwag:
+        await chat(chinwag, "Ada", "ada@client.example")
+        await wait_settled(chinwag)
+    made = sum(1 for call in server.state.limits.calls if call.counted)
+    status = json.loads(cli("marketo", "status", "--project", str(folder)).stdout)
+    assert status["calls_today"] == made
+    assert status["outbox"]["delivered"] == 2 and status["outbox"]["skipped"] == 1
+    # The serving process's scheduled pull has nothing to continue before the initial sync, and says so.
+    assert status["sync"]["cursor"] is None
+    assert "the initial sync has not run yet: run chinwag marketo sync" in status["sync"]["last_error"]
