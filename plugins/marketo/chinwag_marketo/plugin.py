@@ -94,11 +94,24 @@ def register_routes(register: Callable[[Any], Any], app: Chinwag) -> None:
     """With ``sandbox: true``, the Marketo stand-in at ``/-/sandbox/marketo`` (the offline demo)."""
     state = app.plugin_state(MarketoState)
     if state.sandbox is not None:
-        from starlette.routing import Mount
+        from starlette.routing import Mount, Route
 
         from .sandbox import create_sandbox
 
+        register(Route(f"{sandbox_path(PLUGIN_NAME)}/known-visitor", be_the_known_visitor, methods=["GET"]))
         register(Mount(sandbox_path(PLUGIN_NAME), app=create_sandbox(state.sandbox)))
+
+
+async def be_the_known_visitor(request: Any) -> Any:
+    """The demo: carry the Munchkin cookie of the person the stand-in knows, then go to the home page."""
+    from starlette.responses import RedirectResponse
+
+    from .sandbox import DEMO_COOKIE
+
+    response = RedirectResponse("/", status_code=303)
+    # Munchkin's cookie is readable by the page's scripts (the widget reads it), as on a real site.
+    response.set_cookie("_mkto_trk", DEMO_COOKIE, max_age=3600, path="/", httponly=False, samesite="lax")
+    return response
 
 
 @hookimpl

@@ -301,13 +301,16 @@ def create_sandbox(state: MarketoSandboxState | None = None) -> Starlette:
 
 DEMO_PERSON = {"email": "ada@example.com", "firstName": "Ada", "lastName": "Lovelace", "company": "Analytical Engines",
                "title": "Head of Research"}
+# The Munchkin cookie the demo's "known visitor" carries (Munchkin's shape: account id and token).
+DEMO_COOKIE = "id:123-ABC-456&token:_mch-127.0.0.1-1700000000000-10001"
 
 
 def seed_demo(state: MarketoSandboxState, leads: int = 3000) -> None:
     """What the offline demo starts with: a few thousand leads, one known person the demo page
     greets by name (``DEMO_PERSON``), and a program for chat engagement."""
     state.seed_leads(leads)
-    state.add_lead(dict(DEMO_PERSON))
+    person = state.add_lead(dict(DEMO_PERSON))
+    state.cookies[DEMO_COOKIE] = person["id"]
 
 
 def plugin_config(url: str, state: MarketoSandboxState | None = None) -> dict[str, Any]:

@@ -302,3 +302,24 @@ async def test_status_shows_the_sync_the_queue_and_the_calls_made_today(tmp_path
     # The serving process's scheduled pull has nothing to continue before the initial sync, and says so.
     assert status["sync"]["cursor"] is None
     assert "the initial sync has not run yet: run chinwag marketo sync" in status["sync"]["last_error"]
+
+
+async def test_the_quickstart_greets_the_known_visitor_by_name(tmp_path: Path) -> None:
+    import httpx
+    from chinwag.testing import QUICKSTART, free_port
+    from chinwag_marketo.sandbox import DEMO_COOKIE
+
+    port = free_port()
+    folder = write_project(tmp_path / "demo", {"public_url": f"http://127.0.0.1:{port}"}, copy_from=QUICKSTART)
+    with ServerThread(folder, port=port) as chinwag:
+        answer = httpx.get(f"{chinwag.url}/-/sandbox/marketo/known-visitor", follow_redirects=False)
+        assert answer.status_code == 303 and answer.headers["location"] == "/"
+        assert answer.cookies["_mkto_trk"] == DEMO_COOKIE
+        async with ScriptedVisitor(chinwag) as known:
+            await known.connect(tracking={"_mkto_trk": DEMO_COOKIE})
+            await known.question()
+        async with ScriptedVisitor(chinwag) as anonymous:
+            await anonymous.connect()
+            await anonymous.question()
+    assert known.texts()[0] == "Welcome back, Ada from Analytical Engines! I'm the chinwag demo bot."
+    assert anonymous.texts()[0] == "Hi there! I'm the chinwag demo bot."
