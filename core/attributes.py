@@ -2,7 +2,8 @@
 
 Dialogues map answers to attributes, branch on them and target on them; only registered
 attributes may be named. ``lead.*`` and ``company.*`` are stored on the visitor and may be
-written by dialogues; ``visit.*`` describe the current visit and are read-only.
+written by dialogues; ``person.*`` are what a CRM knows about the person (filled when a CRM
+connector recognises them, read-only); ``visit.*`` describe the current visit and are read-only.
 """
 
 from __future__ import annotations

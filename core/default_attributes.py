@@ -22,6 +22,13 @@ STANDARD = (
     Attribute("company.domain", "string", "Company domain"),
     Attribute("company.size", "number", "Company size"),
     Attribute("company.industry", "string", "Industry"),
+    # What a CRM knows about the person (read-only: filled when a CRM connector recognises them).
+    Attribute("person.email", "email", "Email (CRM)"),
+    Attribute("person.firstName", "string", "First name (CRM)"),
+    Attribute("person.lastName", "string", "Last name (CRM)"),
+    Attribute("person.title", "string", "Job title (CRM)"),
+    Attribute("person.company", "string", "Company (CRM)"),
+    Attribute("person.phone", "phone", "Phone (CRM)"),
     Attribute("visit.page_url", "string", "Page URL"),
     Attribute("visit.referrer", "string", "Referrer"),
     Attribute("visit.locale", "string", "Locale"),

@@ -10,6 +10,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from playwright.sync_api import expect
 
 from chinwag.testing import QUICKSTART, write_project
@@ -39,8 +41,9 @@ def chromium_path() -> str | None:
 
 def branded_project(path: Path, **config: Any) -> Path:
     """The quickstart with the test theme, a short typing delay and ``config`` on top."""
+    quickstart_plugins = yaml.safe_load((QUICKSTART / "chinwag.yaml").read_text())["plugins"]
     project = write_project(path, copy_from=QUICKSTART, config={
-        "response_delay": RESPONSE_DELAY, "plugins": {"widget_theme": THEME}, **config,
+        "response_delay": RESPONSE_DELAY, "plugins": {**quickstart_plugins, "widget_theme": THEME}, **config,
     })
     (project / "bot.svg").write_text(AVATAR_SVG)
     return project

@@ -385,13 +385,6 @@ class CookieCrmPlugin:
     def register_crm_connectors(register: Any) -> None:
         register(CookieCrm())
 
-    @staticmethod
-    @hookimpl
-    def register_attributes(register: Any) -> None:
-        from chinwag.attributes import Attribute
-
-        register(Attribute("person.firstName", "string", "First name (CRM)"))
-
 
 def test_the_widget_passes_the_crm_tracking_cookie_and_a_known_visitor_is_greeted(tmp_path: Path, context: Any) -> None:
     greeting = {"id": "hi", "name": "Hi", "cards": [
@@ -408,3 +401,19 @@ def test_the_widget_passes_the_crm_tracking_cookie_and_a_known_visitor_is_greete
         widget.open()
         widget.bot_says("Hello Grace!")
     assert CookieCrm.asked == ["id:123-ABC-456&token:_mch-known-1"]
+
+
+def test_the_demo_known_visitor_is_greeted_by_name(tmp_path: Path, context: Any) -> None:
+    from chinwag.testing import free_port
+
+    port = free_port()
+    project = branded_project(tmp_path / "demo", public_url=f"http://127.0.0.1:{port}")
+    with ServerThread(project, port=port) as server:
+        page = context.new_page()
+        page.goto(server.url + "/-/sandbox/marketo/known-visitor")  # sets Ada's Munchkin cookie, back to /
+        assert page.url == server.url + "/"
+        widget = Widget(page)
+        widget.open()
+        widget.bot_says("Welcome back, Ada from Analytical Engines!")
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "widget-known-visitor.png"))
