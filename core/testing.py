@@ -272,6 +272,21 @@ class ScriptedVisitor:
         """Answer the open question (or ``question``)."""
         await self.send({"type": "answer", "question": question or self.awaiting, "value": value})
 
+    async def run_through(self, *answers: Any, until_event: str = "completed", **hello: Any) -> ScriptedVisitor:
+        """Say hello, answer each open question with ``answers`` in turn, then wait for ``until_event``.
+
+        An ``error`` frame on the way fails with its message (an ``AssertionError``).
+        """
+        await self.connect(**hello)
+        for value in answers:
+            frame = await self.until("question")
+            assert frame["type"] == "question", f"expected a question, got {frame}"
+            await self.answer(value)
+        while until_event not in self.events():
+            frame = await self.until("event")
+            assert frame["type"] != "error", f"the server answered with an error: {frame}"
+        return self
+
     async def close(self) -> None:
         """Leave."""
         if self._socket is not None:

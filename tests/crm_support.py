@@ -51,15 +51,7 @@ def crm_project(path: Path, remote: SandboxServer[RemoteCrm], database: str | No
 async def chat(server: Any, first_name: str, email: str) -> ScriptedVisitor:
     """One visitor through the whole dialogue; returns the visitor (its frames, its ids)."""
     async with ScriptedVisitor(server) as visitor:
-        await visitor.connect()
-        await visitor.question()
-        await visitor.answer(first_name)
-        await visitor.question()
-        await visitor.answer(email)
-        while "completed" not in visitor.events():
-            frame = await visitor.until("event", "error")
-            assert frame["type"] != "error", frame
-    return visitor
+        return await visitor.run_through(first_name, email)
 
 
 async def chat_many(server: Any, count: int, prefix: str = "v", concurrency: int = 25) -> list[ScriptedVisitor]:

@@ -48,15 +48,9 @@ def project(path: Path, server: SandboxServer, database: str | None = None, **se
 
 
 async def chat(server: Any, name: str, email: str) -> ScriptedVisitor:
+    """One visitor through the contact dialogue."""
     async with ScriptedVisitor(server) as visitor:
-        await visitor.connect()
-        await visitor.question()
-        await visitor.answer(name)
-        await visitor.question()
-        await visitor.answer(email)
-        while "completed" not in visitor.events():
-            assert (await visitor.until("event", "error"))["type"] != "error"
-    return visitor
+        return await visitor.run_through(name, email)
 
 
 async def settled(app: Any) -> dict[str, int]:
