@@ -332,3 +332,35 @@ async def test_the_quickstart_greets_the_known_visitor_by_name(tmp_path: Path) -
             await anonymous.question()
     assert known.texts()[0] == "Welcome back, Ada from Analytical Engines! I'm the chinwag demo bot."
     assert anonymous.texts()[0] == "Hi there! I'm the chinwag demo bot."
+
+
+async def test_a_server_killed_with_a_full_outbox_loses_nothing_and_records_nothing_twice(
+        tmp_path: Path, server: SandboxServer) -> None:
+    database = f"sqlite+aiosqlite:///{tmp_path / 'chat.db'}"
+    folder = project(tmp_path / "p", server, database, batch_size=30)
+    assert cli("marketo", "setup", "--project", str(folder)).returncode == 0
+    server.state.fail_next(503, times=100000)  # Marketo down while the visitors chat
+    chinwag = ServerProcess(folder).start()
+    try:
+        for number in range(0, 60, 20):
+            await asyncio.gather(*(chat(chinwag, f"K{n}", f"k{n}@kill.example") for n in range(number, number + 20)))
+        assert (await _states(database)).get("pending") == 180
+        server.state.faults.clear()
+        server.state.limits.request_delay = 0.3  # slow enough to be killed mid-delivery
+        for _ in range(200):
+            if custom_activities(server):
+                break
+            await asyncio.sleep(0.05)
+        chinwag.kill()
+    finally:
+        chinwag.kill()
+    assert (await _states(database)).get("pending", 0) > 0, "the kill came too late to leave work behind"
+    server.state.limits.request_delay = 0.0
+    with ServerProcess(folder):
+        for _ in range(300):
+            if "pending" not in await _states(database):
+                break
+            await asyncio.sleep(0.1)
+    assert await _states(database) == {"delivered": 120, "skipped": 60}  # engaged came before each email
+    keys = [goal["primaryAttributeValue"] for goal in custom_activities(server)]
+    assert len(keys) == 60 == len(set(keys))  # every goal recorded once
