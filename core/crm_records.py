@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from .crm import CrmConnector, LeadRecord
+from .shared_limits import LimiterBusy
 from .store import Store, utc, utcnow
 
 if TYPE_CHECKING:
@@ -126,6 +127,9 @@ async def recognise(app: Chinwag, email: str) -> dict[str, Any]:
         for connector in app.crm_connectors:
             try:
                 found = await asyncio.wait_for(connector.find_lead(email=email), LOOKUP_TIMEOUT)
+            except LimiterBusy:  # the lookups' share of the CRM's rate is used up for now: expected under load
+                log.debug("CRM %s: no room for a real-time lookup", connector.name)
+                continue
             except Exception as error:  # a CRM outage must not break or stall the chat
                 log.warning("CRM %s could not look up a lead: %s", connector.name, error)
                 continue
@@ -157,6 +161,9 @@ async def recognise_by_cookie(app: Chinwag, tracking: Mapping[str, str]) -> dict
             continue
         try:
             found = await asyncio.wait_for(connector.find_lead(tracking_cookie=tracking[cookie]), LOOKUP_TIMEOUT)
+        except LimiterBusy:
+            log.debug("CRM %s: no room for a real-time lookup", connector.name)
+            continue
         except Exception as error:  # a CRM outage must not break or stall the greeting
             log.warning("CRM %s could not look up a tracking cookie: %s", connector.name, error)
             continue
