@@ -295,7 +295,12 @@ async def _save_error(store: Store, connector: str, error: str) -> None:
 
 
 async def forget_records(store: Store, email: str) -> int:
-    """Delete every stored CRM record with this email; return how many."""
+    """Delete every stored CRM record with this email, and those leads' activities; return how many records."""
+    matching = crm_records.c.email == email.strip().lower()
     async with store.transaction() as connection:
-        result = await connection.execute(sa.delete(crm_records).where(crm_records.c.email == email.strip().lower()))
+        for connector, lead_id in (await connection.execute(sa.select(crm_records.c.connector, crm_records.c.lead_id)
+                                                            .where(matching))).all():
+            await connection.execute(sa.delete(crm_activities).where(crm_activities.c.connector == connector,
+                                                                     crm_activities.c.lead_id == lead_id))
+        result = await connection.execute(sa.delete(crm_records).where(matching))
     return int(result.rowcount or 0)
