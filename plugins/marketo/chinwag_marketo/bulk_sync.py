@@ -212,6 +212,7 @@ class BulkSync:
                                                            self.options.window_days)]
         self.windows_done = self.done_at_start = cursor.windows_done + cursor.activities_windows_done
         self.windows_total = self.windows_done + len(todo)
+        self.phase = todo[0][0] if todo else LEADS  # a resumed run may start in the activities phase
         self._report(cursor.window_end, done=False)
         try:
             for kind, start, end in todo:
