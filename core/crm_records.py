@@ -4,12 +4,15 @@
 types an email that a CRM knows is recognised at once, without a call to the CRM, and their
 ``person.*`` and ``company.*`` fields fill tokens and conditions in the same dialogue.
 ``crm_sync_state`` keeps each connector's pull cursor, so an interrupted sync resumes where it
-stopped.
+stopped. ``crm_activities`` holds what leads did in the CRM (form fills, email clicks, web
+visits: the activity types an integrator chooses to pull), indexed by lead, for targeting on
+behaviour.
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -52,6 +55,32 @@ crm_sync_state = sa.Table(
     sa.Column("last_error", sa.Text, nullable=True),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
 )
+
+crm_activities = sa.Table(
+    "crm_activities",
+    metadata,
+    sa.Column("connector", sa.String(100), primary_key=True),
+    sa.Column("activity_id", sa.String(200), primary_key=True),  # the CRM's own id (Marketo: marketoGUID)
+    sa.Column("lead_id", sa.String(200), nullable=False),
+    sa.Column("type_id", sa.Integer, nullable=False),
+    sa.Column("occurred_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("primary_value", sa.Text, nullable=True),
+    sa.Column("attributes", sa.JSON, nullable=False),
+    sa.Index("ix_crm_activities_lead", "connector", "lead_id"),
+)
+
+
+@attrs.frozen
+class CrmActivity:
+    """One thing a lead did, as a CRM recorded it: its id, the lead, the activity type's id, when,
+    the primary attribute's value and the other attributes by name."""
+
+    activity_id: str
+    lead_id: str
+    type_id: int
+    occurred_at: dt.datetime
+    primary_value: str | None = None
+    attributes: Mapping[str, Any] = attrs.field(factory=dict)
 
 
 def _upsert(connection: Any, table: sa.Table, keys: Sequence[str]) -> Any:
@@ -103,6 +132,36 @@ async def store_records(store: Store, connector: str, records: Sequence[LeadReco
         return
     async with store.transaction() as connection:
         await connection.execute(_upsert(connection, crm_records, ("connector", "lead_id")), rows)
+
+
+def _activity_rows(connector: str, activities: Sequence[CrmActivity]) -> list[dict[str, Any]]:
+    """The rows of ``crm_activities`` for these activities (times in UTC)."""
+    return [{"connector": connector, "activity_id": activity.activity_id, "lead_id": activity.lead_id,
+             "type_id": activity.type_id, "occurred_at": utc(activity.occurred_at),
+             "primary_value": activity.primary_value, "attributes": dict(activity.attributes)}
+            for activity in activities]
+
+
+async def store_activities(store: Store, connector: str, activities: Sequence[CrmActivity]) -> None:
+    """Insert or update pulled activities (by connector and activity id): storing one twice is harmless."""
+    rows = _activity_rows(connector, activities)
+    if not rows:
+        return
+    async with store.transaction() as connection:
+        await connection.execute(_upsert(connection, crm_activities, ("connector", "activity_id")), rows)
+
+
+async def activities_for_lead(store: Store, connector: str, lead_id: str,
+                              type_ids: Sequence[int] | None = None) -> list[CrmActivity]:
+    """A lead's stored activities (of ``type_ids`` when given), oldest first."""
+    query = sa.select(crm_activities).where(crm_activities.c.connector == connector,
+                                            crm_activities.c.lead_id == lead_id)
+    if type_ids is not None:
+        query = query.where(crm_activities.c.type_id.in_(list(type_ids)))
+    async with store.connect() as connection:
+        rows = (await connection.execute(query.order_by(crm_activities.c.occurred_at, crm_activities.c.activity_id))).all()
+    return [CrmActivity(row.activity_id, row.lead_id, row.type_id, utc(row.occurred_at),  # type: ignore[arg-type]
+                        row.primary_value, row.attributes) for row in rows]
 
 
 async def records_for_email(store: Store, email: str) -> list[LeadRecord]:
@@ -243,7 +302,12 @@ async def _save_error(store: Store, connector: str, error: str) -> None:
 
 
 async def forget_records(store: Store, email: str) -> int:
-    """Delete every stored CRM record with this email; return how many."""
+    """Delete every stored CRM record with this email, and those leads' activities; return how many records."""
+    matching = crm_records.c.email == email.strip().lower()
     async with store.transaction() as connection:
-        result = await connection.execute(sa.delete(crm_records).where(crm_records.c.email == email.strip().lower()))
+        for connector, lead_id in (await connection.execute(sa.select(crm_records.c.connector, crm_records.c.lead_id)
+                                                            .where(matching))).all():
+            await connection.execute(sa.delete(crm_activities).where(crm_activities.c.connector == connector,
+                                                                     crm_activities.c.lead_id == lead_id))
+        result = await connection.execute(sa.delete(crm_records).where(matching))
     return int(result.rowcount or 0)

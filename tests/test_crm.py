@@ -15,7 +15,10 @@ import pytest
 import yaml
 from chinwag.app import Chinwag
 from chinwag.crm import CrmConnector
-from chinwag.crm_records import forget_records, pull, records_for_email, sync_state
+from chinwag.crm import LeadRecord
+from chinwag.crm_records import (CrmActivity, activities_for_lead, forget_records, metadata, pull, records_for_email,
+                                 store_activities, store_records, sync_state)
+from chinwag.store import Store
 from chinwag.testing import ServerThread
 from crm_support import DIALOGUE, chat, crm_project, query, remote, wait_until  # noqa: F401
 
@@ -140,3 +143,27 @@ async def test_records_a_crm_returns_malformed_are_refused_and_the_rest_stored(t
     assert "email must be text of at most 320 characters (lead L3)" in result.stderr
     rows = await query(f"sqlite+aiosqlite:///{project / 'chinwag.db'}", "SELECT email FROM crm_records")
     assert [row.email for row in rows] == ["ok@known.example"]
+
+
+async def test_pulled_activities_are_stored_once_listed_by_lead_and_forgotten_with_it(tmp_path: Path) -> None:
+    import datetime as dt
+
+    store = Store(f"sqlite+aiosqlite:///{tmp_path / 'crm.db'}", metadata)
+    await store.create_schema()
+    try:
+        day = dt.datetime(2026, 5, 1, tzinfo=dt.timezone.utc)
+        await store_records(store, "crm", [LeadRecord("7", "ada@example.com", {}, {}, None),
+                                           LeadRecord("8", "bob@example.com", {}, {}, None)])
+        visits = [CrmActivity(str(n), "7" if n % 2 else "8", 1 if n < 4 else 2, day - dt.timedelta(days=n),
+                              f"/page/{n}", {"Referrer": "search"}) for n in range(6)]
+        await store_activities(store, "crm", visits)
+        await store_activities(store, "crm", visits[:3])  # again: each activity once
+        ada = await activities_for_lead(store, "crm", "7")
+        assert [a.activity_id for a in ada] == ["5", "3", "1"]  # oldest first
+        assert ada[0] == visits[5] and ada[0].attributes == {"Referrer": "search"}
+        assert [a.activity_id for a in await activities_for_lead(store, "crm", "7", [1])] == ["3", "1"]
+        assert await forget_records(store, "ada@example.com") == 1
+        assert await activities_for_lead(store, "crm", "7") == []
+        assert len(await activities_for_lead(store, "crm", "8")) == 3
+    finally:
+        await store.engine.dispose()

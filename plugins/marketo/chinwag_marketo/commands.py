@@ -153,7 +153,7 @@ def _duration(seconds: float | None) -> str:
               "where an interrupted run stopped). The same date continues an interrupted run; another "
               "date, or any date after the initial sync finished, exports again from there.")
 @click.option("--window-days", type=click.IntRange(1, 31), default=31, show_default=True,
-              help="Days of updatedAt per export job (Marketo allows at most 31).")
+              help="Days per export job: updatedAt for leads, createdAt for activities (Marketo allows at most 31).")
 @click.option("--poll-seconds", type=click.FloatRange(min=0), default=10.0, show_default=True,
               help="Seconds between status calls while a job is queued or processing.")
 @click.option("--queue-wait-seconds", type=click.FloatRange(min=0), default=60.0, show_default=True,
@@ -164,7 +164,8 @@ def sync(project: Path, since: str | None, window_days: int, poll_seconds: float
          retry_seconds: float) -> None:
     """Sync leads in: the initial sync through Bulk Extract, then the incremental pull.
 
-    The first run exports every lead by updatedAt windows and stores them as they stream in; it
+    The first run exports every lead by updatedAt windows and stores them as they stream in, then
+    the activities of the types in ``sync_activity_types`` by createdAt windows; it
     can be interrupted (Ctrl-C, or killed) and run again to continue. Once it has finished, this
     command pulls what changed since, like ``chinwag crm sync marketo``.
     """
@@ -182,7 +183,9 @@ def sync(project: Path, since: str | None, window_days: int, poll_seconds: float
     tty = sys.stderr.isatty()
 
     def bulk_report(progress: BulkProgress) -> None:
-        line = (f"marketo bulk: {progress.total_rows:,} rows stored, windows {progress.windows_done}/"
+        stored = (f"{progress.total_rows:,} rows stored" if progress.phase == "leads"
+                  else f"activities: {progress.total_activities:,} activities stored")
+        line = (f"marketo bulk: {stored}, windows {progress.windows_done}/"
                 f"{progress.windows_total}, {progress.rate:,.0f} rows/s, ETA {_duration(progress.eta)}")
         if progress.waiting:
             line += f" (waiting: {progress.waiting})"
@@ -208,6 +211,7 @@ def sync(project: Path, since: str | None, window_days: int, poll_seconds: float
         except (MarketoError, MarketoAuthError, PauseDelivery, RetryLater) as error:
             raise click.ClickException(f"{error} (run the command again to continue)") from error
         return {"connector": connector.name, "phase": "bulk", "rows": result.rows, "total_rows": result.total_rows,
+                "activities": result.activities, "total_activities": result.total_activities,
                 "windows": result.windows_total, "seconds": round(result.elapsed, 2), "done": result.done}
 
     try:

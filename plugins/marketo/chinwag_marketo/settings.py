@@ -13,6 +13,7 @@
         rate_share: 40                                  # write-back and sync calls per 20 s, of the instance's 100
         lookup_share: 10                                # real-time lookups per 20 s (a visitor is waiting)
         concurrency: 5                                  # calls at once, of the instance's 10
+        sync_activity_types: [2, 11]                    # activity type ids the initial sync exports too (at most 10)
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from chinwag.yamlfile import line_of
 
 PLUGIN_NAME = "marketo"
 MAX_SYNCED_FIELDS = 50  # the reference product syncs at most 50 person and company attributes
+MAX_SYNCED_ACTIVITY_TYPES = 10  # activityTypeIds a bulk activity export accepts
 FIELD_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 # chinwag's lead attributes and the Marketo lead fields they are written to (``field_map`` adds more).
@@ -55,7 +57,7 @@ NUMBER_LIMITS: dict[str, tuple[float, float, bool]] = {
     "sync_every": (0, 86400, False),  # seconds between scheduled incremental syncs in chinwag serve (0: off)  # Marketo's is 20 s; another value only for a stand-in with its own
 }
 KNOWN_KEYS = {"base_url", "client_id", "client_secret", "sandbox", "person_fields", "company_fields", "field_map",
-              "activity_types", "programs", "delete_on_forget", *NUMBER_LIMITS}
+              "activity_types", "programs", "delete_on_forget", "sync_activity_types", *NUMBER_LIMITS}
 
 
 @attrs.frozen
@@ -90,6 +92,7 @@ class MarketoSettings:
     batch_wait: float = 5.0
     sync_every: float = 900.0
     delete_on_forget: bool = False
+    sync_activity_types: tuple[int, ...] = ()  # activity type ids the initial sync exports (none: leads only)
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> MarketoSettings:
@@ -107,6 +110,7 @@ class MarketoSettings:
                            for rule in config.get("programs") or ()),
             **{key: type(getattr(defaults, key))(config.get(key, getattr(defaults, key))) for key in NUMBER_LIMITS},
             delete_on_forget=config.get("delete_on_forget") is True,
+            sync_activity_types=tuple(int(type_id) for type_id in config.get("sync_activity_types") or ()),
         )
 
 
@@ -140,7 +144,22 @@ def config_problems(config: Mapping[str, Any], file: str, source: Any = None) ->
     _programs(check, config, source)
     if "delete_on_forget" in config and not isinstance(config["delete_on_forget"], bool):
         check.problem("delete_on_forget", "must be true or false")
+    _activity_type_ids(check, config)
     return check.problems
+
+
+def _activity_type_ids(check: SettingsCheck, config: Mapping[str, Any]) -> None:
+    value = config.get("sync_activity_types")
+    if value is None:
+        return
+    if not isinstance(value, list) or not all(isinstance(type_id, int) and not isinstance(type_id, bool)
+                                              and type_id > 0 for type_id in value):
+        check.problem("sync_activity_types", "must be a list of Marketo activity type ids (whole numbers), like [2, 11]")
+    elif len(value) > MAX_SYNCED_ACTIVITY_TYPES:
+        check.problem("sync_activity_types", f"at most {MAX_SYNCED_ACTIVITY_TYPES} activity types, as Marketo's "
+                      f"bulk export allows ({len(value)} given)")
+    elif len(set(value)) != len(value):
+        check.problem("sync_activity_types", "names an activity type twice")
 
 
 def _mapping(check: SettingsCheck, config: Mapping[str, Any], key: str, key_ok: Any, message: str) -> None:

@@ -2,7 +2,8 @@
 process, the Marketo sandbox over loopback HTTP, and the records in SQLite or PostgreSQL.
 Every lead lands once, windows stay within 31 days, a killed sync resumes without exporting a
 finished window again, a full queue or a spent export quota is waited out, and afterwards the
-same command pulls changes incrementally."""
+same command pulls changes incrementally. The activities of the chosen types follow the leads,
+likewise windowed, streamed and resumable."""
 
 from __future__ import annotations
 
@@ -21,10 +22,12 @@ import httpx
 import pytest
 import sqlalchemy as sa
 import yaml
+from chinwag.crm_records import activities_for_lead, metadata
+from chinwag.store import Store
 from chinwag.testing import write_project
 from chinwag_marketo.bulk_sync import BulkCursor, csv_rows
 from chinwag_marketo.sandbox import SandboxServer
-from chinwag_marketo.sandbox_bulk import parse_instant
+from chinwag_marketo.sandbox_bulk import parse_instant, zulu
 from sqlalchemy.ext.asyncio import create_async_engine
 
 CHINWAG = str(Path(sys.executable).with_name("chinwag"))
@@ -39,11 +42,11 @@ def cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([CHINWAG, *args], capture_output=True, text=True, timeout=120, env=env())
 
 
-def project(path: Path, server: SandboxServer, database: str) -> Path:
+def project(path: Path, server: SandboxServer, database: str, **settings: Any) -> Path:
     """A project whose Marketo is ``server``, with a fast rate window on both sides."""
     server.state.limits.rate_window = 2.0
     marketo = {**server.plugin_config(), "person_fields": ["firstName", "title"], "company_fields": ["company"],
-               "rate_share": 90, "lookup_share": 10, "rate_window": 2.0, "concurrency": 10}
+               "rate_share": 90, "lookup_share": 10, "rate_window": 2.0, "concurrency": 10, **settings}
     return write_project(path, {"name": "bulk", "database": database, "plugins": {"marketo": marketo}}, {})
 
 
@@ -71,6 +74,38 @@ def _fields(value: Any) -> dict[str, Any]:
 
 def lead_windows(server: SandboxServer) -> list[tuple[str, str]]:
     return [(job.window.start, job.window.end) for job in list(server.state.bulk.jobs.values()) if job.kind == "leads"]
+
+
+def activity_windows(server: SandboxServer) -> list[tuple[str, str]]:
+    return [(job.window.start, job.window.end) for job in list(server.state.bulk.jobs.values())
+            if job.kind == "activities"]
+
+
+def seed_activities(server: SandboxServer, leads: list[dict[str, Any]], count: int, spread_days: int,
+                    types: tuple[int, ...] = (1, 2, 11, 13), seed: int = 3) -> list[dict[str, Any]]:
+    """``count`` activities of ``types`` by these leads over the last ``spread_days``, with attributes."""
+    import random
+
+    chooser, now = random.Random(seed), dt.datetime.now(dt.timezone.utc)
+    made = []
+    for number in range(count):
+        moment = now - dt.timedelta(seconds=chooser.randrange(spread_days * 86_400))
+        made.append(server.state.activity_log.record(
+            chooser.choice(leads)["id"], chooser.choice(types), zulu(moment), f"https://example.com/page/{number}",
+            [{"name": "Client IP Address", "value": "203.0.113.9"}, {"name": "Query Parameters", "value": f"q={number}"}]))
+    return made
+
+
+async def stored_activities(database: str) -> dict[str, Any]:
+    """The stored marketo activities by activity id."""
+    engine = create_async_engine(database)
+    try:
+        async with engine.connect() as connection:
+            return {row.activity_id: row for row in await connection.execute(sa.text(
+                "SELECT activity_id, lead_id, type_id, occurred_at, primary_value, attributes FROM crm_activities "
+                "WHERE connector = 'marketo'"))}
+    finally:
+        await engine.dispose()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -248,3 +283,101 @@ async def test_a_serving_process_pulls_changes_on_its_schedule(tmp_path: Path, s
     pulls = [call for call in server.state.limits.calls if call.path.endswith("/activities/leadchanges.json")]
     seconds = pulls[-1].at - pulls[0].at if len(pulls) > 1 else 0
     assert len(pulls) <= seconds / 0.45 + 2  # two processes, but one pull per interval between them
+
+
+async def test_the_initial_sync_stores_the_activities_of_the_chosen_types_after_the_leads(
+        tmp_path: Path, server: SandboxServer, database: str) -> None:
+    leads = server.state.seed_leads(300, spread_days=60)
+    activities = seed_activities(server, leads, 5_000, spread_days=100)
+    server.state.bulk.complete_immediately = True
+    folder = project(tmp_path / "p", server, database, sync_activity_types=[2, 11])
+    done = cli("marketo", "sync", "--project", str(folder), "--since", since(101), *FAST)
+    assert done.returncode == 0, done.stderr
+    chosen = {str(a["marketoGUID"]): a for a in activities if a["activityTypeId"] in (2, 11)}
+    report = json.loads(done.stdout)
+    assert report == {**report, "total_rows": 300, "activities": len(chosen), "total_activities": len(chosen),
+                      "windows": 8, "done": True}
+    assert "activities: " in done.stderr and "windows 8/8" in done.stderr
+
+    records, state = await stored(database)
+    assert len(records) == 300 and state is not None and not state["cursor"].startswith("{")
+    rows = await stored_activities(database)
+    assert set(rows) == set(chosen)  # every one of the chosen types, none of the others
+    for guid, activity in chosen.items():
+        row = rows[guid]
+        assert (row.lead_id, row.type_id, row.primary_value) == (
+            str(activity["leadId"]), activity["activityTypeId"], activity["primaryAttributeValue"])
+        assert _fields(row.attributes) == {a["name"]: a["value"] for a in activity["attributes"]}
+
+    jobs = list(server.state.bulk.jobs.values())
+    assert [job.kind for job in jobs] == ["leads"] * 4 + ["activities"] * 4  # the leads first, then activities
+    assert all(job.activity_type_ids == [2, 11] and job.window.field == "createdAt" for job in jobs[4:])
+    cuts = sorted(activity_windows(server))
+    for (start, end), following in zip(cuts, cuts[1:] + [None]):
+        assert parse_instant(end) - parse_instant(start) <= dt.timedelta(days=31)
+        if following:
+            assert parse_instant(following[0]) - parse_instant(end) == dt.timedelta(seconds=1)
+
+    store = Store(database, metadata)  # what targeting on behaviour reads
+    try:
+        lead = str(chosen[next(iter(chosen))]["leadId"])
+        mine = await activities_for_lead(store, "marketo", lead)
+        assert {a.activity_id for a in mine} == {g for g, a in chosen.items() if str(a["leadId"]) == lead}
+        assert [a.occurred_at for a in mine] == sorted(a.occurred_at for a in mine)
+        assert all(a.type_id == 11 for a in await activities_for_lead(store, "marketo", lead, [11]))
+    finally:
+        await store.engine.dispose()
+
+
+async def test_a_sync_killed_in_the_activities_phase_stores_each_activity_once(tmp_path: Path,
+                                                                               server: SandboxServer) -> None:
+    leads = server.state.seed_leads(200, spread_days=20)
+    activities = seed_activities(server, leads, 6_000, spread_days=100, types=(1, 2))
+    server.state.bulk.step_seconds = 0.15
+    database = f"sqlite+aiosqlite:///{tmp_path / 'chinwag.db'}"
+    folder = project(tmp_path / "p", server, database, sync_activity_types=[1])
+    args = [CHINWAG, "marketo", "sync", "--project", str(folder), "--since", since(101), "--window-days", "10", *FAST]
+    process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env())
+    cursor = None
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            state = (await stored(database))[1]
+        except Exception:  # the database is being created or is locked for a moment
+            state = None
+        cursor = BulkCursor.load(state["cursor"]) if state else None
+        if cursor is not None and cursor.activities_windows_done >= 3:
+            break
+        await asyncio.sleep(0.05)
+    process.kill()
+    process.communicate()
+    assert cursor is not None and cursor.activities_windows_done >= 3, "the sync ended before it was killed"
+    killed = BulkCursor.load((await stored(database))[1]["cursor"])  # type: ignore[index]
+    assert killed is not None and killed.window_end == killed.until  # the leads were done
+    stopped_at, jobs_before = killed.end_of("activities"), len(activity_windows(server))
+
+    done = cli("marketo", "sync", "--project", str(folder), "--since", killed.since.isoformat(), *FAST)
+    assert done.returncode == 0, done.stderr
+    chosen = {str(a["marketoGUID"]) for a in activities if a["activityTypeId"] == 1}
+    assert set(await stored_activities(database)) == chosen
+    assert json.loads(done.stdout)["total_activities"] == len(chosen)  # each counted once
+    assert json.loads(done.stdout)["total_rows"] == 200
+    assert len(lead_windows(server)) == killed.windows_done  # no lead window exported again
+    again = sorted(activity_windows(server)[jobs_before:])
+    assert again and parse_instant(again[0][0]) >= stopped_at  # no finished window exported again
+    assert parse_instant(again[-1][1]) == killed.until - dt.timedelta(seconds=1)
+    _, state = await stored(database)
+    assert state is not None and not state["cursor"].startswith("{")  # handed over after both phases
+
+
+@pytest.mark.parametrize("value", ["[2, x]", "[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]", "[true]", "6"])
+def test_a_bad_sync_activity_types_is_named_with_its_line(tmp_path: Path, server: SandboxServer, value: str) -> None:
+    folder = project(tmp_path / "p", server, "sqlite+aiosqlite:///x.db", sync_activity_types=[])
+    text = (folder / "chinwag.yaml").read_text()
+    assert "sync_activity_types: []" in text
+    (folder / "chinwag.yaml").write_text(text.replace("sync_activity_types: []", f"sync_activity_types: {value}"))
+    line = next(number for number, content in enumerate((folder / "chinwag.yaml").read_text().splitlines(), 1)
+                if "sync_activity_types" in content)
+    result = cli("validate", str(folder))
+    assert result.returncode == 1
+    assert f"chinwag.yaml:{line}" in result.stderr and "plugins.marketo.sync_activity_types:" in result.stderr
