@@ -10,13 +10,13 @@ import jinja2
 import sqlalchemy as sa
 
 from . import crm_records, outbox, shared_limits, tables
-from .crm_schedule import CrmSyncSchedule
 from .config import Config, read_config
 from .crm_delivery import CrmDelivery
+from .crm_schedule import CrmSyncSchedule
 from .dialogue import Dialogue
 from .events import EventDispatcher
 from .outbox_worker import OutboxPolicy, OutboxWorker
-from .plugins import PluginHost, Registry, host
+from .plugins import PluginError, PluginHost, Registry, host
 from .problems import InvalidProject, Problem
 from .session import Conversations
 from .store import Store
@@ -51,7 +51,6 @@ class Chinwag:
         self.store: Store | None = None
         self.turn_writer: TurnWriter | None = None
         self.outbox_worker: OutboxWorker | None = None
-        self._delivering = False
         self.crm_schedule = CrmSyncSchedule(self)
         self.templates = jinja2.Environment(
             loader=jinja2.ChoiceLoader([
@@ -129,9 +128,10 @@ class Chinwag:
             for table in declared.tables.values():
                 table.to_metadata(self.metadata)
         for table in self.tables:
-            if table.name in self.metadata.tables:
-                log.error("plugin %s registered table %r, which core already has; ignored",
-                          self.tables.plugin_of(table.name), table.name)
+            if table.name in self.metadata.tables:  # isolated like any other failure of the hook
+                plugin = self.tables.plugin_of(table.name)
+                self.plugins.failed(plugin, "register_tables", PluginError(
+                    f"plugin {plugin} registered table {table.name!r}, which core already has"))
                 continue
             table.to_metadata(self.metadata)
 
@@ -159,7 +159,6 @@ class Chinwag:
         assert self.outbox_worker is not None, "the app has not started"
         if len(self.outbox_consumers):
             self.outbox_worker.start()
-            self._delivering = True
         self.crm_schedule.start()
 
     async def stop(self) -> None:
@@ -167,7 +166,7 @@ class Chinwag:
         if self.turn_writer is not None:
             await self.turn_writer.close()
         await self.crm_schedule.stop()
-        if self._delivering and self.outbox_worker is not None:
+        if self.outbox_worker is not None:
             await self.outbox_worker.stop()  # releases its leases, so another process takes over at once
         await self.events.drain()
         await self.plugins.acall("shutdown", app=self)

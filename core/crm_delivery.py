@@ -46,6 +46,7 @@ class CrmDelivery:
         """Upsert the batch's leads, record its activities and memberships; return the refusals."""
         skipped: dict[int, Skipped] = {}
         activities = {item.id: _activity(item) for item in items}
+        by_key = {item.key: item.id for item in items}
         upserts = _latest_upserts(items)
         if upserts:
             refused = await self.connector.upsert_leads(list(upserts.values()))
@@ -57,7 +58,6 @@ class CrmDelivery:
         recorded = [activity for item_id, activity in activities.items() if item_id not in skipped]
         if recorded:
             refused = await self.connector.record_activities(recorded)
-            by_key = {item.key: item.id for item in items}
             for key, reason in refused.items():
                 if key in by_key:
                     skipped[by_key[key]] = reason
@@ -65,7 +65,6 @@ class CrmDelivery:
                        for membership in self.connector.memberships(activities[item.id])]
         if memberships:
             refused = await self.connector.add_to_lists(memberships)
-            by_key = {item.key: item.id for item in items}
             for key, reason in refused.items():
                 if key in by_key:
                     skipped.setdefault(by_key[key], Skipped(f"list membership refused: {reason.reason}"))

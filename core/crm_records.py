@@ -125,13 +125,16 @@ def _record_rows(connector: str, records: Sequence[LeadRecord]) -> list[dict[str
     return rows
 
 
+async def _store_rows(store: Store, table: sa.Table, keys: Sequence[str], rows: list[dict[str, Any]]) -> None:
+    """Upsert ``rows`` into ``table`` by ``keys``, in one transaction (nothing when there are none)."""
+    if rows:
+        async with store.transaction() as connection:
+            await connection.execute(_upsert(connection, table, keys), rows)
+
+
 async def store_records(store: Store, connector: str, records: Sequence[LeadRecord]) -> None:
     """Insert or update pulled records (by connector and lead id)."""
-    rows = _record_rows(connector, records)
-    if not rows:
-        return
-    async with store.transaction() as connection:
-        await connection.execute(_upsert(connection, crm_records, ("connector", "lead_id")), rows)
+    await _store_rows(store, crm_records, ("connector", "lead_id"), _record_rows(connector, records))
 
 
 def _activity_rows(connector: str, activities: Sequence[CrmActivity]) -> list[dict[str, Any]]:
@@ -144,11 +147,7 @@ def _activity_rows(connector: str, activities: Sequence[CrmActivity]) -> list[di
 
 async def store_activities(store: Store, connector: str, activities: Sequence[CrmActivity]) -> None:
     """Insert or update pulled activities (by connector and activity id): storing one twice is harmless."""
-    rows = _activity_rows(connector, activities)
-    if not rows:
-        return
-    async with store.transaction() as connection:
-        await connection.execute(_upsert(connection, crm_activities, ("connector", "activity_id")), rows)
+    await _store_rows(store, crm_activities, ("connector", "activity_id"), _activity_rows(connector, activities))
 
 
 async def activities_for_lead(store: Store, connector: str, lead_id: str,
@@ -173,33 +172,40 @@ async def records_for_email(store: Store, email: str) -> list[LeadRecord]:
     return [LeadRecord(row.lead_id, row.email, row.person, row.company, utc(row.updated_at)) for row in rows]
 
 
+async def _look_up(app: Chinwag, connector: CrmConnector, **lookup: str) -> LeadRecord | None:
+    """One real-time ``find_lead``, bounded by ``LOOKUP_TIMEOUT``; a record found is checked and
+    stored for next time. A connector that fails, is slow or has no room is logged and skipped:
+    the chat never waits longer."""
+    assert app.store is not None, "the app has not started"
+    try:
+        found = await asyncio.wait_for(connector.find_lead(**lookup), LOOKUP_TIMEOUT)
+    except LimiterBusy:  # the lookups' share of the CRM's rate is used up for now: expected under load
+        log.debug("CRM %s: no room for a real-time lookup", connector.name)
+        return None
+    except Exception as error:  # a CRM outage must not break or stall the chat
+        log.warning("CRM %s could not look up a lead: %s", connector.name, error)
+        return None
+    problem = record_problem(found) if found is not None else "nothing found"
+    if problem is not None:
+        if found is not None:
+            log.warning("CRM %s returned a record chinwag refused: %s", connector.name, problem)
+        return None
+    await store_records(app.store, connector.name, [found])
+    return found
+
+
 async def recognise(app: Chinwag, email: str) -> dict[str, Any]:
     """The ``person.*`` and ``company.*`` attributes CRMs know for ``email`` (empty when none).
 
-    Stored records answer first; when none is stored, each connector is asked in real time
-    (``find_lead``), bounded by ``LOOKUP_TIMEOUT``, and what it finds is stored for next time.
-    A connector that fails or is slow is logged and skipped: the chat never waits longer.
+    Stored records answer first; when none is stored, each connector is asked in real time.
     """
     assert app.store is not None, "the app has not started"
     records = await records_for_email(app.store, email)
-    if not records and len(app.crm_connectors):
+    if not records:
         for connector in app.crm_connectors:
-            try:
-                found = await asyncio.wait_for(connector.find_lead(email=email), LOOKUP_TIMEOUT)
-            except LimiterBusy:  # the lookups' share of the CRM's rate is used up for now: expected under load
-                log.debug("CRM %s: no room for a real-time lookup", connector.name)
-                continue
-            except Exception as error:  # a CRM outage must not break or stall the chat
-                log.warning("CRM %s could not look up a lead: %s", connector.name, error)
-                continue
-            if found is None:
-                continue
-            problem = record_problem(found)
-            if problem is not None:
-                log.warning("CRM %s returned a record chinwag refused: %s", connector.name, problem)
-                continue
-            await store_records(app.store, connector.name, [found])
-            records.append(found)
+            found = await _look_up(app, connector, email=email)
+            if found is not None:
+                records.append(found)
     attributes: dict[str, Any] = {}
     for record in reversed(records):  # the most recently synced record wins
         attributes.update(record.attributes())
@@ -207,29 +213,15 @@ async def recognise(app: Chinwag, email: str) -> dict[str, Any]:
 
 
 async def recognise_by_cookie(app: Chinwag, tracking: Mapping[str, str]) -> dict[str, Any]:
-    """What CRMs know about the visitor whose page carries these tracking cookies (``hello.tracking``).
-
-    Each connector that names its cookie (``tracking_cookie``) and finds it here is asked in real
-    time, bounded by ``LOOKUP_TIMEOUT``; what it finds is stored, so a later email lookup knows it.
-    """
-    assert app.store is not None, "the app has not started"
+    """What CRMs know about the visitor whose page carries these tracking cookies (``hello.tracking``):
+    each connector that names its cookie (``tracking_cookie``) and finds it here is asked in real time."""
     attributes: dict[str, Any] = {}
     for connector in app.crm_connectors:
         cookie = getattr(connector, "tracking_cookie", None)
-        if not cookie or not tracking.get(cookie):
-            continue
-        try:
-            found = await asyncio.wait_for(connector.find_lead(tracking_cookie=tracking[cookie]), LOOKUP_TIMEOUT)
-        except LimiterBusy:
-            log.debug("CRM %s: no room for a real-time lookup", connector.name)
-            continue
-        except Exception as error:  # a CRM outage must not break or stall the greeting
-            log.warning("CRM %s could not look up a tracking cookie: %s", connector.name, error)
-            continue
-        problem = record_problem(found) if found is not None else "nothing found"
-        if problem is None:
-            await store_records(app.store, connector.name, [found])
-            attributes.update(found.attributes())  # type: ignore[union-attr]
+        if cookie and tracking.get(cookie):
+            found = await _look_up(app, connector, tracking_cookie=tracking[cookie])
+            if found is not None:
+                attributes.update(found.attributes())
     return attributes
 
 

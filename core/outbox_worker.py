@@ -154,6 +154,8 @@ class OutboxWorker:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
+        if not self._rows_made:
+            return  # never ran a round, so it holds no lease (and the store may not even be open)
         try:
             async with self.store.transaction() as connection:
                 await connection.execute(outbox_consumers.update().where(outbox_consumers.c.lease_owner == self.owner)

@@ -302,7 +302,7 @@ class Conversations:
                 "dialogue_id": conversation.dialogue.id, "dialogue_version": conversation.dialogue.version,  # type: ignore[union-attr]
                 "status": turn.state.status, "state": state, "revision": 1,
                 "page_url": conversation.visit.get("visit.page_url"), "created_at": now, "updated_at": now}
-        lead = {**conversation.lead, **turn.lead_updates}
+        lead = {**conversation.lead, **turn.lead_updates} if turn.lead_updates else conversation.lead
         assert self.app.turn_writer is not None, "the app has not started"
         await self.app.turn_writer.write(TurnRecord(
             session_id=conversation.session_id, visitor_id=conversation.visitor_id,  # type: ignore[arg-type]

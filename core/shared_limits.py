@@ -138,14 +138,11 @@ class SharedLimiter:
         return token
 
     async def _lock(self, connection: AsyncConnection) -> None:
-        """Serialise deciders of this limiter: update its row first (inserting it the first time)."""
+        """Serialise deciders of this limiter: write its row first (an upsert, so the first time too)."""
         now = utcnow()
-        updated = await connection.execute(sa.update(limiters).where(limiters.c.name == self.name).values(touched_at=now))
-        if updated.rowcount:
-            return
         insert = (postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert)(limiters)
-        await connection.execute(insert.values(name=self.name, touched_at=now).on_conflict_do_nothing())
-        await connection.execute(sa.update(limiters).where(limiters.c.name == self.name).values(touched_at=now))
+        await connection.execute(insert.values(name=self.name, touched_at=now)
+                                 .on_conflict_do_update(index_elements=["name"], set_={"touched_at": now}))
 
     async def calls_today(self) -> int:
         """Calls started today, in the vendor's zone (for its daily quota)."""

@@ -46,6 +46,8 @@ async def test_a_synced_lead_is_recognised_by_email_in_the_same_dialogue(tmp_pat
     assert json.loads(result.stdout) == {"connector": "loopback-crm", "rows": 251, "total_rows": 251, "pages": 3,
                                          "done": True, "refused": 0}
     assert "loopback-crm: 251/251 rows, page 3" in result.stderr
+    [status] = json.loads(cli("crm", "status", "--project", str(project)).stdout)
+    assert (status["connector"], status["rows"], status["cursor"], status["last_error"]) == ("loopback-crm", 251, "251", None)
     remote.state.down = True  # recognition needs no call to the CRM once synced
     with ServerThread(project, demo=False) as server:
         visitor = await chat(server, "A.", "Ada@Known.example")

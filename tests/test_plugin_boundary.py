@@ -400,3 +400,24 @@ def test_the_host_can_be_made_without_meetings_in_process(monkeypatch: pytest.Mo
     assert not {"agents", "meetings"} & set(app.config_sections.names())
     assert not {"agents", "meetings", "meeting_claims"} & set(app.metadata.tables)
     assert isinstance(app.attributes.get("lead.email"), Attribute)
+
+
+class TakesACoreTableName:
+    """Registers a table named like one of core's."""
+
+    table = sa.Table("sessions", sa.MetaData(), sa.Column("id", sa.Integer, primary_key=True))
+
+    @staticmethod
+    @hookimpl
+    def register_tables(register: Callable[[Any], Any]) -> None:
+        register(TakesACoreTableName.table)
+
+
+def test_a_plugin_table_named_like_a_core_table_is_refused_and_the_plugin_marked(tmp_path: Path) -> None:
+    project = write_project(tmp_path / "p", copy_from=QUICKSTART)
+    with registered_plugin(TakesACoreTableName, "core-table-taker"):
+        app = Chinwag.from_project(project)
+        [entry] = [entry for entry in app.plugins.listing() if entry["name"] == "core-table-taker"]
+    assert entry["status"] == ("error: register_tables: PluginError: plugin core-table-taker registered table "
+                               "'sessions', which core already has")
+    assert [column.name for column in app.metadata.tables["sessions"].columns][:2] == ["id", "visitor_id"]

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from chinwag.shared_limits import SharedLimiter, metadata
+from chinwag.shared_limits import LimiterBusy, SharedLimiter, metadata
 from chinwag.store import Store
 
 
@@ -76,3 +76,21 @@ async def test_a_slot_held_by_a_dead_process_frees_itself_when_it_expires(databa
 def test_a_limiter_without_room_is_refused() -> None:
     with pytest.raises(ValueError, match="at least one call"):
         SharedLimiter(Any, "vendor", calls=0, per_seconds=20, concurrency=1)  # type: ignore[arg-type]
+
+
+async def test_a_call_that_must_not_wait_is_refused_when_there_is_no_room(database_url: str) -> None:
+    stores = await two_stores(database_url)
+    try:
+        limiter = SharedLimiter(stores[0], "vendor", calls=2, per_seconds=5.0, concurrency=5)
+        other_process = SharedLimiter(stores[1], "vendor", calls=2, per_seconds=5.0, concurrency=5)
+        async with limiter.call(wait=False), other_process.call(wait=False):
+            pass
+        began = time.monotonic()
+        with pytest.raises(LimiterBusy, match="vendor: no call may start for"):
+            async with limiter.call(wait=False):
+                pass
+        assert time.monotonic() - began < 1  # refused at once, not after waiting
+        assert await limiter.calls_in_window() == 2 and await limiter.calls_today() == 2
+    finally:
+        for store in stores:
+            await store.close()

@@ -85,6 +85,24 @@ def test_config_problems_are_named(tmp_path: Path) -> None:
     assert "chinwag.yaml:" in result.stderr
 
 
+def test_public_url_and_outbox_settings_are_checked_with_their_lines(tmp_path: Path) -> None:
+    project = write_project(tmp_path / "p", copy_from=QUICKSTART, config={
+        "public_url": "chat.example.com", "meetings": {"public_url": "https://chat.example.com"},
+        "outbox": {"max_attempts": 0, "base_delay": "soon", "linger": -1, "retries": 3}})
+    result = validate(project)
+    assert result.returncode == 1
+    lines = (project / "chinwag.yaml").read_text().splitlines()
+    outbox_line = lines.index("outbox:") + 1
+    for expected in (
+            f"chinwag.yaml:{lines.index('public_url: chat.example.com') + 1}: public_url: must be the URL the server is reached at",
+            "meetings.public_url: moved: public_url is now a top-level setting of chinwag.yaml",
+            f"chinwag.yaml:{outbox_line + 1}: outbox.max_attempts: must be a whole number, at least 1",
+            f"chinwag.yaml:{outbox_line + 2}: outbox.base_delay: must be a number of seconds",
+            f"chinwag.yaml:{outbox_line + 3}: outbox.linger: must be a number of seconds, at least 0",
+            f"chinwag.yaml:{outbox_line + 4}: outbox.retries: unknown setting"):
+        assert expected in result.stderr, expected
+
+
 def test_secret_from_environment_is_read(tmp_path: Path) -> None:
     project = write_project(tmp_path / "p", copy_from=QUICKSTART,
                             config={"admin_token": {"$env": "CHINWAG_TEST_ADMIN_TOKEN"}})

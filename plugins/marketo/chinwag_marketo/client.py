@@ -124,7 +124,7 @@ class MarketoClient:
             raise _mapped(code, message)
         raise AssertionError("unreachable")
 
-    def _limiter(self, lookup: bool) -> SharedLimiter:
+    def limiter(self, lookup: bool) -> SharedLimiter:
         """The shared limiter of lookups or of the other calls, made on first use (the store is open by then)."""
         if lookup not in self._limiters:
             share = self.settings.lookup_share if lookup else self.settings.rate_share
@@ -144,7 +144,7 @@ class MarketoClient:
         """
         for attempt in (1, 2):
             token = await self.token(renew=attempt == 2)
-            async with self._limiter(lookup=False).call():
+            async with self.limiter(lookup=False).call():
                 self.calls += 1
                 request = self.http.build_request("GET", path, headers={"Authorization": f"Bearer {token}"})
                 try:
@@ -172,7 +172,7 @@ class MarketoClient:
 
     async def _send(self, method: str, path: str, token: str, params: Mapping[str, Any] | None,
                     json: Any, lookup: bool = False) -> dict[str, Any]:
-        async with self._limiter(lookup).call(wait=not lookup):
+        async with self.limiter(lookup).call(wait=not lookup):
             self.calls += 1
             try:
                 response = await self.http.request(method, path, params=params, json=json,

@@ -115,14 +115,14 @@ def status(project: Path) -> None:
         connector = _connector(app)
         assert app.store is not None
         settings = connector.settings
-        calls = connector.client._make_limiter("calls", settings.rate_share)
-        lookups = connector.client._make_limiter("lookups", max(settings.lookup_share, 1))
+        calls = connector.client.limiter(lookup=False)
+        lookups = connector.client.limiter(lookup=True) if settings.lookup_share else None
         return {"sync": await sync_state(app.store, connector.name),
                 "outbox": (await summary(app.store)).get(connector.name),
-                "calls_today": await calls.calls_today() + await lookups.calls_today(),
+                "calls_today": await calls.calls_today() + (await lookups.calls_today() if lookups else 0),
                 "daily_quota": "50,000 for most subscriptions (resets at midnight US Central)",
                 "calls_in_rate_window": await calls.calls_in_window(),
-                "lookups_in_rate_window": await lookups.calls_in_window(),
+                "lookups_in_rate_window": await lookups.calls_in_window() if lookups else 0,
                 "shares": f"{settings.rate_share} calls and {settings.lookup_share} lookups per {settings.rate_window:g} s"}
 
     click.echo(json.dumps(_run(project, work), indent=2))

@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -144,6 +145,23 @@ async def test_the_initial_sync_stores_every_lead_in_windows_of_at_most_31_days(
             assert parse_instant(following[0]) - parse_instant(end) == dt.timedelta(seconds=1)
 
 
+async def cursor_once(process: subprocess.Popen[bytes], database: str,
+                      reached: Callable[[BulkCursor], bool]) -> BulkCursor | None:
+    """Watch a running sync's saved cursor until ``reached`` holds (or the process ends, or 60 s pass)."""
+    cursor = None
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            state = (await stored(database))[1]
+        except Exception:  # the database is being created or is locked for a moment
+            state = None
+        cursor = BulkCursor.load(state["cursor"]) if state else None
+        if cursor is not None and reached(cursor):
+            break
+        await asyncio.sleep(0.05)
+    return cursor
+
+
 @pytest.mark.parametrize("stop", [signal.SIGKILL, signal.SIGINT], ids=["killed", "ctrl-c"])
 async def test_an_interrupted_sync_resumes_at_the_first_unfinished_window(tmp_path: Path, server: SandboxServer,
                                                                           stop: signal.Signals) -> None:
@@ -153,17 +171,7 @@ async def test_an_interrupted_sync_resumes_at_the_first_unfinished_window(tmp_pa
     folder = project(tmp_path / "p", server, database)
     args = [CHINWAG, "marketo", "sync", "--project", str(folder), "--since", since(201), "--window-days", "10", *FAST]
     process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env())
-    cursor = None
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and process.poll() is None:
-        try:
-            state = (await stored(database))[1]
-        except Exception:  # the database is being created or is locked for a moment
-            state = None
-        cursor = BulkCursor.load(state["cursor"]) if state else None
-        if cursor is not None and (cursor.window_end - cursor.since).days >= 40:
-            break
-        await asyncio.sleep(0.05)
+    cursor = await cursor_once(process, database, lambda cursor: (cursor.window_end - cursor.since).days >= 40)
     process.send_signal(stop)
     _, errors = process.communicate()
     assert cursor is not None, "the sync ended before it was interrupted"
@@ -338,17 +346,7 @@ async def test_a_sync_killed_in_the_activities_phase_stores_each_activity_once(t
     folder = project(tmp_path / "p", server, database, sync_activity_types=[1])
     args = [CHINWAG, "marketo", "sync", "--project", str(folder), "--since", since(101), "--window-days", "10", *FAST]
     process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env())
-    cursor = None
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and process.poll() is None:
-        try:
-            state = (await stored(database))[1]
-        except Exception:  # the database is being created or is locked for a moment
-            state = None
-        cursor = BulkCursor.load(state["cursor"]) if state else None
-        if cursor is not None and cursor.activities_windows_done >= 3:
-            break
-        await asyncio.sleep(0.05)
+    cursor = await cursor_once(process, database, lambda cursor: cursor.activities_windows_done >= 3)
     process.kill()
     process.communicate()
     assert cursor is not None and cursor.activities_windows_done >= 3, "the sync ended before it was killed"
