@@ -80,9 +80,11 @@ class SharedLimiter:
             raise ValueError("a limiter needs at least one call per period and one call at a time")
         self.store, self.name = store, name
         # A call is counted from when its place was taken; it reaches the vendor a little later,
-        # after the commit. The margin keeps that drift from squeezing two calls into one window.
+        # after the commit and the trip over the network, and that delay varies from call to call.
+        # The margin keeps the variation from squeezing more calls into one of the vendor's windows
+        # (half a second, seen needed on a loaded machine; 5 % of a long window).
         self.calls = calls
-        self.window = dt.timedelta(seconds=per_seconds + max(0.05, per_seconds * 0.05))
+        self.window = dt.timedelta(seconds=per_seconds + max(0.5, per_seconds * 0.05))
         self.concurrency, self.call_timeout, self.poll = concurrency, call_timeout, poll
         self.day_zone = day_zone
 
