@@ -33,8 +33,11 @@ PluginState = TypeVar("PluginState")
 class Chinwag:
     """One served project: everything a request, a session or a plugin needs to reach."""
 
-    def __init__(self, config: Config, plugins: PluginHost = host) -> None:
+    def __init__(self, config: Config, plugins: PluginHost = host, served_at: str | None = None) -> None:
         self.config = config
+        # The loopback URL this process listens at, when serving (the server reaches its own
+        # mounted sandboxes there); None for commands.
+        self.served_at = served_at
         self.plugins = plugins
         self.cards = Registry("card type")
         self.attributes = Registry("attribute")
@@ -64,11 +67,11 @@ class Chinwag:
         self.conversations = Conversations(self)
 
     @classmethod
-    def from_project(cls, project_dir: Path | str, plugins: PluginHost = host) -> Chinwag:
+    def from_project(cls, project_dir: Path | str, plugins: PluginHost = host, served_at: str | None = None) -> Chinwag:
         """Read a project folder and fill the registries; raise ``InvalidProject`` naming every problem
-        (chinwag.yaml's, the plugins' and the dialogues')."""
+        (chinwag.yaml's, the plugins' and the dialogues'). ``served_at``: see ``Chinwag.served_at``."""
         config, problems = read_config(project_dir)
-        app = cls(config, plugins)
+        app = cls(config, plugins, served_at)
         app.prepare(problems)
         return app
 

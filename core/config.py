@@ -25,7 +25,7 @@ REDACTED = "***"
 # Top-level keys of chinwag.yaml that core reads. Any other key is a section a plugin declares
 # (``register_config_sections``); its value is kept in ``Config.sections`` for that plugin.
 CORE_KEYS = {"name", "database", "allowed_origins", "admin_token", "retention_days", "attributes",
-             "response_delay", "plugins", "chat_enabled", "public_url", "outbox"}
+             "response_delay", "plugins", "chat_enabled", "public_url", "outbox", "demo"}
 DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
 
 
@@ -59,6 +59,7 @@ class Config:
     retention_days: int = 90
     response_delay: float = 1.0
     chat_enabled: bool = True
+    demo: bool = False  # a public demo on purpose: sandboxes may be served beyond loopback
     attributes: tuple[AttributeSpec, ...] = ()
     plugins: Mapping[str, Mapping[str, Any]] = attrs.field(factory=dict)
     outbox: Mapping[str, float] = attrs.field(factory=dict)  # delivery policy overrides (OutboxPolicy fields)
@@ -197,6 +198,10 @@ def read_config(project_dir: Path | str) -> tuple[Config, list[Problem]]:
     if not isinstance(chat_enabled, bool):
         problem("chat_enabled", "must be true or false")
         chat_enabled = True
+    demo = values.get("demo", False)
+    if not isinstance(demo, bool):
+        problem("demo", "must be true or false")
+        demo = False
     attributes = _attributes(values.get("attributes", []), raw, name, problems)
     outbox = _outbox(values.get("outbox", {}), raw, name, problems)
     plugins = values.get("plugins", {}) or {}
@@ -207,7 +212,7 @@ def read_config(project_dir: Path | str) -> tuple[Config, list[Problem]]:
         project_dir=project_dir, name=str(values.get("name", project_dir.name)),
         database=_database_url(database, project_dir), allowed_origins=tuple(origins),
         admin_token=admin_token, public_url=public_url.rstrip("/"), retention_days=retention, response_delay=float(delay),
-        chat_enabled=chat_enabled, attributes=attributes, plugins=plugins, outbox=outbox,
+        chat_enabled=chat_enabled, demo=demo, attributes=attributes, plugins=plugins, outbox=outbox,
         sections={key: value for key, value in values.items() if key not in CORE_KEYS}, raw=raw,
     ), problems
 

@@ -179,7 +179,9 @@ async def _play(chinwag: Chinwag, conversation: Conversation | None, data: Any) 
 
 
 def app_from_environment() -> Starlette:
-    """The app for ``CHINWAG_PROJECT`` (a factory for uvicorn, which ``chinwag serve`` uses)."""
+    """The app for ``CHINWAG_PROJECT`` (a factory for uvicorn, which ``chinwag serve`` uses), listening
+    at ``CHINWAG_SERVED_AT`` (see ``Chinwag.served_at``)."""
     import os
 
-    return create_app(Chinwag.from_project(os.environ["CHINWAG_PROJECT"]), demo=bool(os.environ.get("CHINWAG_DEMO")))
+    chinwag = Chinwag.from_project(os.environ["CHINWAG_PROJECT"], served_at=os.environ.get("CHINWAG_SERVED_AT") or None)
+    return create_app(chinwag, demo=bool(os.environ.get("CHINWAG_DEMO")))

@@ -64,13 +64,17 @@ class ServerThread:
         from .app import Chinwag
         from .server import create_app
 
-        self.app = Chinwag.from_project(project_dir)
-        self.asgi = create_app(self.app, demo=demo)
         self.host = host
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._socket.bind((host, port))
         self.port = self._socket.getsockname()[1]
+        try:
+            self.app = Chinwag.from_project(project_dir, served_at=self.url)
+        except BaseException:
+            self._socket.close()
+            raise
+        self.asgi = create_app(self.app, demo=demo)
         self._thread: threading.Thread | None = None
         self._server: Any = None
         self._loop: asyncio.AbstractEventLoop | None = None
