@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 import jinja2
 import sqlalchemy as sa
 
-from . import crm_records, outbox, shared_limits, tables
+from . import abuse_limits, crm_records, outbox, shared_limits, tables
 from .config import Config, read_config
 from .crm_delivery import CrmDelivery
 from .crm_schedule import CrmSyncSchedule
@@ -127,7 +127,8 @@ class Chinwag:
 
     def _build_schema(self) -> None:
         """Copy core's tables and every registered table into this app's ``metadata``."""
-        for declared in (tables.metadata, outbox.outbox_metadata, crm_records.metadata, shared_limits.metadata):
+        for declared in (tables.metadata, outbox.outbox_metadata, crm_records.metadata, shared_limits.metadata,
+                         abuse_limits.metadata):
             for table in declared.tables.values():
                 table.to_metadata(self.metadata)
         for table in self.tables:

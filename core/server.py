@@ -18,6 +18,7 @@ from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
+from .abuse_limits import FrameBudget, client_address, close_connection, hello_allowed, open_connection
 from .admin import admin_routes
 from .app import STATIC_DIR, Chinwag
 from .engine import EngineError
@@ -134,26 +135,42 @@ async def chat_socket(websocket: WebSocket) -> None:
         await websocket.close(code=1008)
         return
     await websocket.accept()
+    limits = chinwag.config.limits
+    address = client_address(websocket.headers, websocket.client.host if websocket.client else None, limits)
+    if not await open_connection(chinwag.store, limits, address):  # type: ignore[arg-type]
+        await websocket.send_text(encode(error_frame("too_many_connections", "too many chat connections from your "
+                                                     "address; close another tab and try again")))
+        await websocket.close(code=1008)
+        return
     conversation: Conversation | None = None
+    budget = FrameBudget(limits.frames_per_second)
     try:
         while True:
             message = await websocket.receive()
             if message["type"] == "websocket.disconnect":
                 return
+            if not budget.spend():  # dropped unplayed; said once per run of dropped frames
+                if budget.tell():
+                    await websocket.send_text(encode(error_frame(
+                        "rate_limited", f"at most {limits.frames_per_second} frames a second; that frame was dropped")))
+                continue
             data = message.get("text") if message.get("text") is not None else message.get("bytes", b"")
-            conversation, frames = await _play(chinwag, conversation, data)
+            conversation, frames = await _play(chinwag, conversation, data, address)
             for frame in frames:
                 await websocket.send_text(encode(frame))
     except WebSocketDisconnect:
         return
     finally:
+        with contextlib.suppress(Exception):
+            await close_connection(chinwag.store, limits, address)  # type: ignore[arg-type]
         if websocket.application_state == WebSocketState.CONNECTED and websocket.client_state == WebSocketState.CONNECTED:
             with contextlib.suppress(Exception):
                 await websocket.close()
 
 
-async def _play(chinwag: Chinwag, conversation: Conversation | None, data: Any) -> tuple[Conversation | None, list[dict[str, Any]]]:
-    """Handle one client frame; every failure becomes an error frame and the session lives on."""
+async def _play(chinwag: Chinwag, conversation: Conversation | None, data: Any,
+                address: str = "unknown") -> tuple[Conversation | None, list[dict[str, Any]]]:
+    """Handle one client frame from ``address``; every failure becomes an error frame and the session lives on."""
     try:
         frame = decode(data)
         if isinstance(frame, Ping):
@@ -161,6 +178,8 @@ async def _play(chinwag: Chinwag, conversation: Conversation | None, data: Any) 
         if isinstance(frame, Hello):
             if conversation is not None:
                 raise FrameError("not_ready", "hello was already sent on this connection")
+            if not await hello_allowed(chinwag.store, chinwag.config.limits, address):  # type: ignore[arg-type]
+                raise FrameError("rate_limited", "too many new chats from your address; try again in a minute")
             return await chinwag.conversations.hello(frame)
         assert isinstance(frame, Answer)
         if conversation is None:
