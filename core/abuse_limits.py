@@ -20,19 +20,27 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import logging
 import random
 import re
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
+from starlette.websockets import WebSocket
 
 from .problems import Problem
+from .protocol import encode, error_frame
 from .store import Store, utcnow
 from .yamlfile import line_of
+
+if TYPE_CHECKING:
+    from .app import Chinwag
+
+log = logging.getLogger("chinwag.limits")
 
 MAX_BLOCKED_DOMAINS = 50
 CONNECTION_LEASE = dt.timedelta(hours=1)  # a crashed process's connections are forgotten this long after the last
@@ -220,6 +228,26 @@ async def close_connection(store: Store, settings: LimitSettings, address: str) 
     """Uncount a closed connection (counted by ``open_connection``)."""
     if settings.connections_per_address is not None:
         await give_back(store, connections_key(address))
+
+
+async def admit_connection(websocket: WebSocket, app: Chinwag) -> str | None:
+    """The client address of an accepted chat connection, counted; None when it was refused (told
+    why in an error frame, and closed): too many connections from its address, or no database."""
+    limits = app.config.limits
+    address = client_address(websocket.headers, websocket.client.host if websocket.client else None, limits)
+    try:
+        allowed = await open_connection(app.store, limits, address)  # type: ignore[arg-type]
+    except Exception:  # the count lives in the database: without it there is no chat either
+        log.exception("could not count the connection from %s", address)
+        await websocket.send_text(encode(error_frame("unavailable", "the chat is unavailable; try again shortly")))
+        await websocket.close(code=1013)
+        return None
+    if not allowed:
+        await websocket.send_text(encode(error_frame(
+            "too_many_connections", "too many chat connections from your address; close another tab and try again")))
+        await websocket.close(code=1008)
+        return None
+    return address
 
 
 # -- meetings ------------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
-from .abuse_limits import FrameBudget, client_address, close_connection, hello_allowed, open_connection
+from .abuse_limits import FrameBudget, admit_connection, close_connection, hello_allowed
 from .admin import admin_routes
 from .app import STATIC_DIR, Chinwag
 from .engine import EngineError
@@ -135,13 +135,10 @@ async def chat_socket(websocket: WebSocket) -> None:
         await websocket.close(code=1008)
         return
     await websocket.accept()
-    limits = chinwag.config.limits
-    address = client_address(websocket.headers, websocket.client.host if websocket.client else None, limits)
-    if not await open_connection(chinwag.store, limits, address):  # type: ignore[arg-type]
-        await websocket.send_text(encode(error_frame("too_many_connections", "too many chat connections from your "
-                                                     "address; close another tab and try again")))
-        await websocket.close(code=1008)
+    address = await admit_connection(websocket, chinwag)
+    if address is None:
         return
+    limits = chinwag.config.limits
     conversation: Conversation | None = None
     budget = FrameBudget(limits.frames_per_second)
     try:
@@ -169,7 +166,7 @@ async def chat_socket(websocket: WebSocket) -> None:
 
 
 async def _play(chinwag: Chinwag, conversation: Conversation | None, data: Any,
-                address: str = "unknown") -> tuple[Conversation | None, list[dict[str, Any]]]:
+                address: str) -> tuple[Conversation | None, list[dict[str, Any]]]:
     """Handle one client frame from ``address``; every failure becomes an error frame and the session lives on."""
     try:
         frame = decode(data)
