@@ -14,6 +14,7 @@ every sandbox does the same way:
 from __future__ import annotations
 
 import argparse
+import asyncio
 import base64
 import html
 import secrets
@@ -43,6 +44,7 @@ class Fault:
     method: str | None = None
     retry_after: str | None = None
     after_processing: bool = False  # do the work, then fail: the client never sees the success
+    delay: float = 0.0  # seconds to hold the answer (after the work, with after_processing): a client's timeout fires
 
     def matches(self, method: str, path: str) -> bool:
         """Whether this fault applies to a request."""
@@ -151,6 +153,8 @@ def fault_guard(state: SandboxState, fault_response: Callable[[Fault], Response]
                 response = await endpoint(request)
             except api_error as error:
                 response = error_response(error)
+            if fault and fault.delay:
+                await asyncio.sleep(fault.delay)
             return fault_response(fault) if fault else response
 
         return guarded
