@@ -19,7 +19,7 @@ from typing import Any
 
 from .crm import Activity, CrmConnector, LeadUpsert
 from .events import ChatEvent
-from .outbox import OutboxItem, Skipped
+from .outbox import FORGET_KIND, OutboxItem, Skipped
 
 # The lead fields a CRM receives: what the visitor gave (``lead.*``) and their company's.
 WRITABLE_PREFIXES = ("lead.", "company.")
@@ -64,7 +64,12 @@ class CrmDelivery:
         return types is None or event.name in types
 
     async def deliver(self, items: Sequence[OutboxItem]) -> dict[int, Skipped]:
-        """Upsert the batch's leads, record its activities and memberships; return the refusals."""
+        """Ask the CRM to forget the people of the batch's ``forget`` items (``chinwag forget``),
+        then upsert its leads, record its activities and memberships; return the refusals."""
+        for item in items:
+            if item.kind == FORGET_KIND:
+                await self.connector.forget(str(item.payload["email"]))
+        items = [item for item in items if item.kind != FORGET_KIND]
         skipped: dict[int, Skipped] = {}
         activities = {item.id: _activity(item) for item in items}
         by_key = {item.key: item.id for item in items}

@@ -213,6 +213,7 @@ async def recognise(app: Chinwag, email: str) -> dict[str, Any]:
     Stored records answer first; when none is stored, each connector is asked in real time.
     """
     assert app.store is not None, "the app has not started"
+    email = email.strip().lower()  # as stored; CRMs match emails without regard to case
     records = await records_for_email(app.store, email)
     if not records:
         for connector in app.crm_connectors:
@@ -314,11 +315,20 @@ async def _save_error(store: Store, connector: str, error: str) -> None:
 
 async def forget_records(store: Store, email: str) -> int:
     """Delete every stored CRM record with this email, and those leads' activities; return how many records."""
-    matching = crm_records.c.email == email.strip().lower()
     async with store.transaction() as connection:
-        for connector, lead_id in (await connection.execute(sa.select(crm_records.c.connector, crm_records.c.lead_id)
-                                                            .where(matching))).all():
-            await connection.execute(sa.delete(crm_activities).where(crm_activities.c.connector == connector,
-                                                                     crm_activities.c.lead_id == lead_id))
-        result = await connection.execute(sa.delete(crm_records).where(matching))
-    return int(result.rowcount or 0)
+        records, _ = await delete_records_of(connection, email)
+    return records
+
+
+async def delete_records_of(connection: Any, email: str) -> tuple[int, int]:
+    """In the caller's transaction, delete the CRM records with this email and their leads'
+    activities; return how many of each."""
+    matching = crm_records.c.email == email.strip().lower()
+    activities = 0
+    for connector, lead_id in (await connection.execute(sa.select(crm_records.c.connector, crm_records.c.lead_id)
+                                                        .where(matching))).all():
+        deleted = await connection.execute(sa.delete(crm_activities).where(crm_activities.c.connector == connector,
+                                                                         crm_activities.c.lead_id == lead_id))
+        activities += int(deleted.rowcount or 0)
+    records = await connection.execute(sa.delete(crm_records).where(matching))
+    return int(records.rowcount or 0), activities

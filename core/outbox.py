@@ -30,6 +30,9 @@ PENDING, DELIVERED, SKIPPED, DEAD = "pending", "delivered", "skipped", "dead"
 # Waiting for something the turn did not have yet (a CRM activity of a visitor with no email yet):
 # never claimed; a later turn releases it to pending (``release_held_sync``).
 HELD = "held"
+# The kind of an item asking a remote system to delete a person (``chinwag.forget``): its payload
+# (the email) is cleared once delivered.
+FORGET_KIND = "forget"
 STATES = (PENDING, HELD, DELIVERED, SKIPPED, DEAD)
 
 outbox_metadata = sa.MetaData()

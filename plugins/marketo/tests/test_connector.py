@@ -410,3 +410,21 @@ async def test_an_anonymous_visitors_engagement_waits_for_their_email_on_a_later
     activities = custom_activities(server)
     assert len(activities) == 2 and {activity["leadId"] for activity in activities} == {lead["id"]}
     assert lead["firstName"] == "Lin"  # the released engagement carried the lead as it then stood
+
+
+async def test_forget_deletes_the_person_in_marketo_when_the_project_says_so(tmp_path: Path, server: SandboxServer) -> None:
+    folder = project(tmp_path / "p", server, delete_on_forget=True)
+    assert cli("marketo", "setup", "--project", str(folder)).returncode == 0
+    with ServerThread(folder, demo=False) as chinwag:
+        await chat(chinwag, "Ada", "ada@client.example")
+        await wait_settled(chinwag)
+    assert [lead for lead in server.state.leads.values() if lead.get("email") == "ada@client.example"]
+    forgotten = cli("forget", "ada@client.example", "--project", str(folder))
+    assert forgotten.returncode == 0, forgotten.stderr
+    assert json.loads(forgotten.stdout)["crm forget requests"] == 1
+    with ServerThread(folder, demo=False) as chinwag:
+        counts = await wait_settled(chinwag)
+    assert counts["dead"] == 0 and counts["pending"] == 0
+    assert not [lead for lead in server.state.leads.values() if lead.get("email") == "ada@client.example"]
+    deletes = [call for call in server.state.limits.calls if call.path.endswith("/leads/delete.json")]
+    assert len(deletes) == 1
