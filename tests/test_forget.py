@@ -131,3 +131,18 @@ async def test_the_admin_api_forgets_and_bad_input_is_refused(tmp_path: Path, re
             assert done.json()["email"] == "lin@client.example" and done.json()["removed"]["visitors"] == 1
             again = await client.post("/-/admin/forget.json", json={"email": "lin@client.example"}, headers=headers)
             assert again.json()["removed"]["visitors"] == 0  # nothing left to remove
+
+
+async def test_a_plugin_that_fails_to_forget_rolls_the_whole_forget_back(tmp_path: Path, remote: Any) -> None:
+    folder = crm_project(tmp_path / "p", remote)
+    with ServerThread(folder, demo=False) as server:
+        await chat(server, "Eve", "eve@client.example")
+    database = f"sqlite+aiosqlite:///{folder / 'chinwag.db'}"
+    before = mentioning(await every_row(database), "eve@client.example")
+    clean = {key: value for key, value in os.environ.items() if not key.startswith("CHINWAG_")}
+    failed = subprocess.run([CHINWAG, "forget", "eve@client.example", "--project", str(folder)], capture_output=True,
+                            text=True, timeout=120, env={**clean, "RAISING_PLUGIN_HOOK": "forget_person"})
+    assert failed.returncode == 1
+    assert "plugin chinwag-raising-plugin could not forget its part" in failed.stderr
+    assert "nothing was forgotten" in failed.stderr
+    assert mentioning(await every_row(database), "eve@client.example") == before  # every row still there
