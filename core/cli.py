@@ -143,14 +143,14 @@ def report(project: Path, days: int, as_json: bool) -> None:
 
 @cli.command()
 @PROJECT
-@click.option("--older-than", "days", type=click.IntRange(min=1), default=None,
-              help="Days of inactivity (default: retention_days from chinwag.yaml).")
-def purge(project: Path, days: int | None) -> None:
-    """Delete visitors, sessions, transcripts and events older than the retention period."""
-    from .retention import purge_older_than
+def purge(project: Path) -> None:
+    """Delete what the project's retention policy no longer keeps (``retention:`` in chinwag.yaml:
+    anonymous visitors and reporting data after 90 days, goal and meeting activity after 24
+    months, by default); print how many rows of each kind went, as JSON. Serving processes do
+    the same every ``retention.purge_every`` seconds."""
+    from .retention import purge as purge_expired
 
-    counts = run_with_store(project, lambda app: purge_older_than(app.store, days or app.config.retention_days))
-    click.echo(json.dumps(counts))
+    click.echo(json.dumps(run_with_store(project, purge_expired)))
 
 
 @cli.command()

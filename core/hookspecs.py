@@ -175,3 +175,14 @@ def forget_person(person, connection, app):
     rolls everything back and the command says which plugin failed; ask remote systems to forget
     through the outbox, never from here (CRM connectors get their ``forget`` that way already).
     """
+
+
+@hookspec
+def purge_expired(policy, now, connection, app):
+    """Delete or anonymise this plugin's rows that the retention policy no longer keeps.
+
+    ``policy`` is a ``chinwag.retention.RetentionPolicy`` (days per kind of data; None: kept for
+    good; ``policy.cutoff(days, now)`` gives the moment before which data goes), ``connection``
+    the transaction in which core purges its own tables (``chinwag purge`` and the scheduled purge
+    in ``chinwag serve``). Return a mapping of what went (``{"meetings": 3}``), or None.
+    """

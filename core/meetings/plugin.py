@@ -41,7 +41,7 @@ def register_tables(register: Callable[[Any], Any]) -> None:
 @hookimpl
 def register_event_types(register: Callable[[EventType], Any]) -> None:
     """``meeting_booked``, which the meeting card emits."""
-    register(EventType("meeting_booked", "The visitor booked a meeting with an agent."))
+    register(EventType("meeting_booked", "The visitor booked a meeting with an agent.", activity=True))
 
 
 @hookimpl
@@ -110,3 +110,20 @@ async def forget_person(person: Any, connection: Any) -> dict[str, int]:
     result = await connection.execute(meetings.update().where(theirs).values(
         lead_email=None, lead_name=None, page_url=None, session_id=None))
     return {"meetings anonymised": int(result.rowcount or 0)}
+
+
+@hookimpl
+async def purge_expired(policy: Any, now: Any, connection: Any) -> dict[str, int]:
+    """Meetings that ended ``retention.activity_days`` ago go, with their slot claims (the
+    reference product keeps meeting activity 24 months)."""
+    import sqlalchemy as sa
+
+    from .tables import meeting_claims, meetings
+
+    cutoff = policy.cutoff(policy.activity_days, now)
+    if cutoff is None:
+        return {"meetings": 0}
+    old = sa.select(meetings.c.id).where(meetings.c.end < cutoff)
+    await connection.execute(sa.delete(meeting_claims).where(meeting_claims.c.meeting_id.in_(old)))
+    result = await connection.execute(sa.delete(meetings).where(meetings.c.end < cutoff))
+    return {"meetings": int(result.rowcount or 0)}

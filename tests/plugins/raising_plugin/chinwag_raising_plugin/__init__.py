@@ -51,3 +51,9 @@ def register_routes(register: Any) -> None:
 async def forget_person(person: Any) -> None:
     """Stores nothing about anyone."""
     _maybe_raise("forget_person")
+
+
+@hookimpl
+async def purge_expired(policy: Any) -> None:
+    """Keeps nothing to purge."""
+    _maybe_raise("purge_expired")
