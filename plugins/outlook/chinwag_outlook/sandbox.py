@@ -57,6 +57,8 @@ def create_sandbox(state: GraphSandboxState | None = None) -> Starlette:
         return owner
 
     async def token(request: Request) -> Response:
+        if request.path_params["tenant"].lower() not in state.tenants:
+            return JSONResponse(token_error("tenant_not_found"), 400)
         form = await sandbox.token_form(request, state)
         if form is None:
             return JSONResponse(token_error("invalid_client"), 401)
@@ -70,6 +72,8 @@ def create_sandbox(state: GraphSandboxState | None = None) -> Starlette:
         return JSONResponse({**token_error("bad_code"), "error": "unsupported_grant_type"}, 400)
 
     async def sign_in(request: Request) -> Response:
+        if request.path_params["tenant"].lower() not in state.tenants:
+            return HTMLResponse("<h1>Sign in</h1><p>AADSTS90002: Tenant not found.</p>", 400)
         if request.method == "GET":
             params = dict(request.query_params)
             if not sandbox.is_authorization_request(params, state):
