@@ -140,6 +140,15 @@ class HttpCalendarProvider:
             "scope": payload.get("scope", ""),
         }
 
+    async def _identity(self, url: str, tokens: Mapping[str, Any]) -> dict[str, Any]:
+        """GET ``url`` (a vendor's "who am I" endpoint) with a fresh access token; its JSON object."""
+        headers = {"Authorization": f"Bearer {tokens['access_token']}", **self.api_headers}
+        response = await self.settings.retry.send(
+            lambda: self.client.get(url, headers=headers), self.is_transient, f"{self.vendor} account lookup")
+        if response.status_code != 200:
+            raise CalendarError(f"{self.vendor} did not say which account consented (HTTP {response.status_code} from {url})")
+        return response_json(response)
+
     def _client_id(self) -> str:
         if not self.settings.client_id:
             raise CalendarError(f"the {self.plugin_name} plugin has no client_id: set plugins.{self.plugin_name} in chinwag.yaml")

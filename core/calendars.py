@@ -93,11 +93,23 @@ class CalendarProvider(Protocol):
 
     name: str  # "google", "outlook", ...
 
-    def authorization_url(self, app: Chinwag, state: str, redirect_uri: str) -> str:
-        """The consent URL an agent opens to connect their calendar."""
+    def authorization_url(self, app: Chinwag, state: str, redirect_uri: str, login_hint: str | None = None) -> str:
+        """The consent URL an agent opens to connect their calendar.
+
+        ``login_hint`` is the address of the account expected to consent (the agent's own, or
+        their ``calendar_owner``); pass it on so the vendor's sign-in page suggests that account.
+        """
 
     async def exchange_code(self, app: Chinwag, code: str, redirect_uri: str) -> dict[str, Any]:
         """Trade an authorization code for tokens (stored encrypted by chinwag)."""
+
+    async def account_emails(self, app: Chinwag, tokens: dict[str, Any]) -> list[str]:
+        """The addresses of the account that consented, lower-case, asked of the vendor with the
+        ``tokens`` that ``exchange_code`` just returned (Google's userinfo, Graph's ``/me``).
+
+        chinwag refuses a grant when none of them is the expected account, so an agent who
+        consented while signed in as somebody else does not book meetings on that person's calendar.
+        """
 
     async def busy(self, app: Chinwag, grant: Grant, start: dt.datetime, end: dt.datetime) -> list[Interval]:
         """Busy intervals of the agent's calendar between ``start`` and ``end``."""

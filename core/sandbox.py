@@ -71,15 +71,21 @@ class SandboxState:
     refresh_tokens: dict[str, str] = attrs.field(factory=dict)  # refresh token -> user
     access_tokens: dict[str, tuple[str, float]] = attrs.field(factory=dict)  # token -> (user, expires_at)
     token_requests: list[str] = attrs.field(factory=list)  # grant_type of each token call, in order
+    granted_scopes: dict[str, set[str]] = attrs.field(factory=dict)  # user -> scopes they consented to
     faults: list[Fault] = attrs.field(factory=list)
 
     # -- OAuth -------------------------------------------------------------------------------------
 
-    def issue_code(self, user: str, redirect_uri: str) -> str:
-        """An authorization code for ``user``, as the consent page hands out."""
+    def issue_code(self, user: str, redirect_uri: str, scope: str = "") -> str:
+        """An authorization code for ``user``, as the consent page hands out once they allowed ``scope``."""
         code = self.code_prefix + secrets.token_urlsafe(24)
         self.codes[code] = (user.lower(), redirect_uri)
+        self.granted_scopes.setdefault(user.lower(), set()).update(scope.split())
         return code
+
+    def has_scope(self, user: str, scope: str) -> bool:
+        """Whether ``user`` consented to ``scope`` (the vendor then lets the app read what it covers)."""
+        return scope in self.granted_scopes.get(user.lower(), set())
 
     def redeem_code(self, code: str, redirect_uri: str) -> dict[str, Any] | None:
         """Tokens for a code (single use, redirect URI must match), or None."""

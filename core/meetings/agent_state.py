@@ -146,7 +146,7 @@ async def start_connect(app: Chinwag, email: str, provider_name: str) -> str:
     async with app.store.transaction() as connection:
         await connection.execute(sa.insert(connect_requests).values(
             nonce=nonce, agent_email=email, provider=provider_name, redirect_uri=redirect_uri, created_at=utcnow()))
-    return provider.authorization_url(app, nonce, redirect_uri)
+    return provider.authorization_url(app, nonce, redirect_uri, login_hint=settings.agents[email].calendar_owner)
 
 
 async def take_connect_request(app: Chinwag, nonce: str, max_age_seconds: int = 3600) -> Any:

@@ -84,10 +84,18 @@ def create_sandbox(state: GraphSandboxState | None = None) -> Starlette:
         form = await sandbox.read_form(request)
         answer: dict[str, str] = {"state": form.get("state", "")}
         if form.get("decision") == "allow" and form.get("email"):
-            answer["code"] = state.issue_code(form["email"], form.get("redirect_uri", ""))
+            answer["code"] = state.issue_code(form["email"], form.get("redirect_uri", ""), form.get("scope", ""))
         else:
             answer.update(error="access_denied", error_description="The user has denied access to the scope requested by the client application.")
         return sandbox.redirect_to_client(form, answer)
+
+    async def me(request: Request) -> Response:
+        """The signed-in user (``mail``, ``userPrincipalName``); needs the User.Read permission."""
+        owner = mailbox(request)
+        if not state.has_scope(owner, "https://graph.microsoft.com/User.Read") and not state.has_scope(owner, "User.Read"):
+            raise GraphApiError(403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.")
+        return JSONResponse({"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#users/$entity",
+                             **state.profile(owner)})
 
     async def get_schedule(request: Request) -> Response:
         mailbox(request)
@@ -162,6 +170,7 @@ def create_sandbox(state: GraphSandboxState | None = None) -> Starlette:
         Route("/_sandbox/busy", add_busy, methods=["POST"]),
         Route("/_sandbox/revoke", revoke, methods=["POST"]),
     ]
+    routes.append(Route("/v1.0/me", api(me), methods=["GET"]))
     for prefix in ("/v1.0/me", "/v1.0/users/{user}"):
         routes += [
             Route(f"{prefix}/calendar/getSchedule", api(get_schedule), methods=["POST"]),

@@ -80,6 +80,9 @@ class GraphSandboxState(SandboxState):
     # The tenants (the ``{tenant}`` of the sign-in URLs) this Entra knows; others are not found.
     tenants: set[str] = attrs.field(factory=lambda: {"common", "organizations", "consumers"})
     busy: dict[str, list[tuple[dt.datetime, dt.datetime]]] = attrs.field(factory=dict)
+    # Sign-in name -> its primary SMTP address, when the two differ (ada@contoso.onmicrosoft.com
+    # reading mail as ada@contoso.com); ``/me`` shows both.
+    mail_of: dict[str, str] = attrs.field(factory=dict)
     refused: dict[str, str] = attrs.field(factory=dict)  # refresh token -> token error to answer
     events: dict[str, dict[str, dict[str, Any]]] = attrs.field(factory=dict)  # mailbox -> id -> event
     transactions: dict[tuple[str, str], str] = attrs.field(factory=dict)  # (mailbox, transactionId) -> id
@@ -114,6 +117,13 @@ class GraphSandboxState(SandboxState):
             if token == refresh_token or owner == (user or "").lower():
                 self.refused[token] = error
                 self.access_tokens = {t: v for t, v in self.access_tokens.items() if v[0] != owner}
+
+    def profile(self, user: str) -> dict[str, Any]:
+        """The user as ``GET /me`` shows them."""
+        user = user.lower()
+        name = user.partition("@")[0].replace(".", " ").title()
+        return {"id": str(uuid.uuid5(uuid.NAMESPACE_URL, user)), "displayName": name, "givenName": name.split()[0],
+                "mail": self.mail_of.get(user, user), "userPrincipalName": user}
 
     # -- calendars ---------------------------------------------------------------------------------
 
