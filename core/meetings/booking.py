@@ -70,7 +70,9 @@ class BookingRequest:
 
 @attrs.frozen
 class BookingResult:
-    """``booked`` (with the meeting row as a dict), ``taken`` (nobody free then) or ``failed``."""
+    """``booked`` (with the meeting row as a dict), ``taken`` (nobody free then: another booking or
+    the agent's calendar got the time), ``unavailable`` (an agent who was free then can no longer
+    take meetings: their calendar grant was revoked since the offer) or ``failed``."""
 
     outcome: str
     meeting: Mapping[str, Any] | None = None
@@ -105,10 +107,11 @@ async def book(app: Chinwag, request: BookingRequest) -> BookingResult:
     if existing is not None and existing["status"] in LIVE and existing["status"] != "pending":
         return BookingResult("booked", existing)  # a replayed turn: the booking is already made
     tried: set[str] = set()
+    agent_lost = False  # an agent free at this time could not be used at all (revoked grant)
     while True:
         hold = await _hold(app, request, tried)
         if hold is None:
-            return BookingResult("taken")
+            return BookingResult("unavailable" if agent_lost else "taken")
         tried.add(hold.agent)
         try:
             created = await with_grant(app, hold.agent, lambda provider, grant: _check_and_create(app, provider, grant, request, hold))
@@ -120,6 +123,7 @@ async def book(app: Chinwag, request: BookingRequest) -> BookingResult:
             await release(app, request.decision.queue, hold)
             raise
         if created is None or created is AGENT_BUSY:  # a revoked grant, or a clash the offer did not know
+            agent_lost = agent_lost or created is None
             await release(app, request.decision.queue, hold)
             continue
         return BookingResult("booked", await _confirm(app, hold.meeting_id, created))

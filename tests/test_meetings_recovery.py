@@ -1,0 +1,40 @@
+"""Meetings when things change under a booking: a grant revoked after the offer, a lost reply from a
+provider that then stays down, a rescheduled time the agent's calendar already holds, and token
+rotation by two servers at once. Real servers, real WebSocket, sandboxes over loopback HTTP."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from meetings_support import (  # noqa: F401  (fixtures)
+    agent, choose, cli, connect_agent, free_port, google, meetings_rows, outlook, project, secret_key, serve, to_slots,
+)
+
+UTC = dt.timezone.utc
+
+
+def instant(slot_id: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(slot_id.replace("Z", "+00:00"))
+
+
+async def test_a_grant_revoked_after_the_offer_says_the_time_is_no_longer_available(tmp_path: Path, google) -> None:
+    port = free_port()
+    folder = project(tmp_path / "p", port, [agent("ada@example.com"), agent("bob@example.com")], google=google)
+    now = dt.datetime.now(UTC)
+    google.state.add_busy("bob@example.com", now, now + dt.timedelta(hours=3))  # the first times are Ada's alone
+    with serve(folder, port) as server:
+        for email in ("ada@example.com", "bob@example.com"):
+            await connect_agent(folder, email)
+        visitor, question = await to_slots(server, "visitor@client.com")
+        wanted = question["input"]["slots"][0]["id"]
+        google.state.revoke(user="ada@example.com")  # Ada disconnects chinwag between offer and booking
+        told = await choose(visitor, wanted)
+        assert told["text"] == "Sorry, that time is no longer available. Here are the next free times."
+        again = await visitor.question()
+        offered = [slot["id"] for slot in again["input"]["slots"]]
+        assert offered and wanted not in offered
+        assert all(instant(slot) >= now + dt.timedelta(hours=3) for slot in offered)  # Bob's times
+        assert (await choose(visitor, offered[0]))["text"].startswith("You're booked with Bob")
+        await visitor.close()
+        assert [row["agent_email"] for row in meetings_rows(server)] == ["bob@example.com"]
