@@ -135,6 +135,20 @@ def merge_intervals(intervals: list[Interval]) -> list[Interval]:
     return merged
 
 
+def subtract_interval(intervals: list[Interval], removed: Interval) -> list[Interval]:
+    """``intervals`` with the time of ``removed`` cut out (pieces before and after it stay)."""
+    left: list[Interval] = []
+    for interval in intervals:
+        if interval.end <= removed.start or interval.start >= removed.end:
+            left.append(interval)
+            continue
+        if interval.start < removed.start:
+            left.append(Interval(interval.start, removed.start))
+        if interval.end > removed.end:
+            left.append(Interval(removed.end, interval.end))
+    return left
+
+
 def split_range(start: dt.datetime, end: dt.datetime, span: dt.timedelta) -> list[tuple[dt.datetime, dt.datetime]]:
     """[start, end) cut into consecutive pieces no longer than ``span`` (vendors cap query ranges)."""
     pieces = []

@@ -7,6 +7,8 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import httpx
+
 from meetings_support import (  # noqa: F401  (fixtures)
     agent, choose, cli, connect_agent, free_port, google, meetings_rows, outlook, project, secret_key, serve, to_slots,
 )
@@ -38,3 +40,32 @@ async def test_a_grant_revoked_after_the_offer_says_the_time_is_no_longer_availa
         assert (await choose(visitor, offered[0]))["text"].startswith("You're booked with Bob")
         await visitor.close()
         assert [row["agent_email"] for row in meetings_rows(server)] == ["bob@example.com"]
+
+
+async def test_rescheduling_onto_a_time_the_agents_calendar_holds_is_refused(tmp_path: Path, google) -> None:
+    port = free_port()
+    folder = project(tmp_path / "p", port, [agent("ada@example.com", buffer_after=10)], google=google)
+    headers = {"Authorization": "Bearer a-test-admin-token-0123456789"}
+    with serve(folder, port) as server:
+        await connect_agent(folder, "ada@example.com")
+        visitor, question = await to_slots(server, "visitor@client.com")
+        assert (await choose(visitor, question["input"]["slots"][0]["id"]))["text"].startswith("You're booked")
+        await visitor.close()
+        [row] = meetings_rows(server)
+        booked = row["start"].replace(tzinfo=UTC)
+        # Ada accepts another appointment in her own calendar, three hours after the meeting.
+        other = booked + dt.timedelta(hours=3)
+        google.state.add_busy("ada@example.com", other, other + dt.timedelta(hours=1))
+        async with httpx.AsyncClient(base_url=server.url, headers=headers) as client:
+            for clash in (other, other + dt.timedelta(minutes=45), other - dt.timedelta(minutes=35)):  # the last one: the buffer
+                refused = await client.post(f"/-/admin/meetings/{row['id']}/reschedule", json={"start": clash.isoformat()})
+                assert refused.status_code == 409 and "calendar is already busy" in refused.json()["error"], refused.text
+            [unchanged] = meetings_rows(server)
+            assert unchanged["start"].replace(tzinfo=UTC) == booked and unchanged["status"] == "scheduled"
+            # Moving by a quarter of an hour overlaps only the meeting's own event: allowed.
+            later = booked + dt.timedelta(minutes=15)
+            moved = await client.post(f"/-/admin/meetings/{row['id']}/reschedule", json={"start": later.isoformat()})
+            assert moved.status_code == 200 and moved.json()["meeting"]["status"] == "rescheduled", moved.text
+    event = google.state.events["ada@example.com"][row["remote_id"]]
+    assert event["start"]["dateTime"] == later.isoformat().replace("+00:00", "Z")
+    assert [mail["kind"] for mail in google.state.notifications] == ["invitation", "update"]
