@@ -7,9 +7,11 @@ API; chinwag handles agents, slots, routing and bookings. Times are aware UTC da
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import random
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
@@ -57,12 +59,31 @@ class Grant:
     calendar_id: str
     tokens: dict[str, Any]
     saver: Callable[[dict[str, Any]], Awaitable[None]] | None = None
+    # chinwag's lock on refreshing these tokens, held across processes; it yields the tokens stored
+    # once it is held (None when there are none). Without one, ``refreshing`` locks nothing.
+    locker: Callable[[], AbstractAsyncContextManager[Mapping[str, Any] | None]] | None = None
 
     async def save(self, tokens: Mapping[str, Any]) -> None:
         """Replace the tokens and persist them."""
         self.tokens = dict(tokens)
         if self.saver is not None:
             await self.saver(self.tokens)
+
+    @contextlib.asynccontextmanager
+    async def refreshing(self) -> AsyncIterator[None]:
+        """Hold the grant's refresh lock, with ``tokens`` re-read from storage once it is held.
+
+        A provider refreshes inside it: when another process refreshed while this one waited,
+        ``tokens`` are already fresh and the provider need not (and, if the vendor rotates refresh
+        tokens, must not) redeem the old refresh token again.
+        """
+        if self.locker is None:
+            yield
+            return
+        async with self.locker() as stored:
+            if stored:
+                self.tokens = dict(stored)
+            yield
 
 
 @attrs.frozen

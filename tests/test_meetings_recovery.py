@@ -4,7 +4,9 @@ rotation by two servers at once. Real servers, real WebSocket, sandboxes over lo
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import json
 from pathlib import Path
 
 import httpx
@@ -69,3 +71,27 @@ async def test_rescheduling_onto_a_time_the_agents_calendar_holds_is_refused(tmp
     event = google.state.events["ada@example.com"][row["remote_id"]]
     assert event["start"]["dateTime"] == later.isoformat().replace("+00:00", "Z")
     assert [mail["kind"] for mail in google.state.notifications] == ["invitation", "update"]
+
+
+async def test_two_servers_refreshing_a_rotating_token_at_once_keep_the_grant(tmp_path: Path, outlook) -> None:
+    port, other_port = free_port(), free_port()
+    folder = project(tmp_path / "p", port, [agent("grace@example.com", provider="outlook")], outlook=outlook)
+    now = dt.datetime.now(UTC)
+
+    async def read_calendar(app) -> object:
+        from chinwag.meetings.agent_state import with_grant
+
+        return await with_grant(app, "grace@example.com", lambda provider, grant: provider.busy(app, grant, now, now + dt.timedelta(hours=1)))
+
+    with serve(folder, port) as first, serve(folder, other_port) as second:  # two servers, one database
+        await connect_agent(folder, "grace@example.com", provider="outlook")
+        outlook.state.expire_access_tokens()  # both servers' next call gets a 401 and refreshes
+        outlook.state.slow_next(2.0, path="/token")  # the first refresh rotates the token, then answers late
+        first_read = asyncio.create_task(asyncio.to_thread(first.call, read_calendar))
+        while outlook.state.token_requests.count("refresh_token") < 1:  # the first refresh reached Microsoft
+            await asyncio.sleep(0.01)
+        second_read = await asyncio.to_thread(second.call, read_calendar)
+        assert await first_read == [] and second_read == []  # both read the calendar; neither lost the grant
+        listing = json.loads((await cli(folder, "agents", "list", "--json")).output)
+        assert [(row["email"], row["status"]) for row in listing] == [("grace@example.com", "connected")]
+    assert outlook.state.token_requests.count("refresh_token") == 1  # the second server used the first one's tokens

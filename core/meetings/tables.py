@@ -44,6 +44,19 @@ connect_requests = sa.Table(
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
 )
 
+# Who redeems an agent's refresh token right now. A vendor that rotates refresh tokens (Microsoft)
+# may refuse the old one once redeemed, so two processes refreshing at once would lose the grant:
+# a process takes this lease (a conditional UPDATE, atomic on SQLite and PostgreSQL), re-reads
+# the stored tokens, refreshes only if nobody did meanwhile, saves, and lets go. ``until`` bounds
+# the lease of a process that died holding it.
+token_refresh_leases = sa.Table(
+    "token_refresh_leases",
+    metadata,
+    sa.Column("agent_email", sa.String(320), primary_key=True),
+    sa.Column("holder", sa.String(40), nullable=True),
+    sa.Column("until", sa.DateTime(timezone=True), nullable=True),
+)
+
 meetings = sa.Table(
     "meetings",
     metadata,
