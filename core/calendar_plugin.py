@@ -94,8 +94,11 @@ class HttpCalendarProvider:
     # -- the OAuth flow ------------------------------------------------------------------------------
 
     async def _api(self, grant: Grant, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        """An authorized API call with retries; a 401 refreshes the token and retries once."""
-        url = self.settings.base_url + path
+        """An authorized API call with retries; a 401 refreshes the token and retries once.
+
+        ``path`` is under the API's ``base_url``, or a whole URL the API gave (a next page's link).
+        """
+        url = path if path.startswith(("https://", "http://")) else self.settings.base_url + path
         for refreshed in (False, True):
             headers = {"Authorization": f"Bearer {await self._access_token(grant)}", **self.api_headers}
             response = await self.settings.retry.send(

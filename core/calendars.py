@@ -141,6 +141,12 @@ class CalendarProvider(Protocol):
     async def cancel_event(self, app: Chinwag, grant: Grant, remote_id: str) -> None:
         """Cancel the meeting and notify the attendee."""
 
+    async def find_event(self, app: Chinwag, grant: Grant, idempotency_key: str, start: dt.datetime,
+                         end: dt.datetime) -> str | None:
+        """The provider's id of the live (not cancelled) event created with ``idempotency_key``
+        between ``start`` and ``end``, or None: how chinwag finds an event whose creation it
+        never heard back about, to cancel it."""
+
     async def move_event(self, app: Chinwag, grant: Grant, remote_id: str, start: dt.datetime, end: dt.datetime) -> None:
         """Reschedule the meeting and notify the attendee."""
 

@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 
 import httpx
+import pytest
 
 from meetings_support import (  # noqa: F401  (fixtures)
     agent, choose, cli, connect_agent, free_port, google, meetings_rows, outlook, project, secret_key, serve, to_slots,
@@ -95,3 +96,64 @@ async def test_two_servers_refreshing_a_rotating_token_at_once_keep_the_grant(tm
         listing = json.loads((await cli(folder, "agents", "list", "--json")).output)
         assert [(row["email"], row["status"]) for row in listing] == [("grace@example.com", "connected")]
     assert outlook.state.token_requests.count("refresh_token") == 1  # the second server used the first one's tokens
+
+
+def live_events(sandbox, email: str) -> list[dict]:
+    """The agent's events in a sandbox that are not cancelled (Google or Microsoft)."""
+    events = sandbox.state.events.get(email, {}).values()
+    return [event for event in events if event.get("status", "confirmed") != "cancelled" and not event.get("isCancelled")]
+
+
+async def lose_the_booking(server, sandbox) -> None:
+    """A visitor books; the provider makes the event but every answer is lost until the booking gives up."""
+    visitor, question = await to_slots(server, "visitor@client.com")
+    sandbox.state.fail_next(503, times=10, path="/events", method="POST", after_processing=True)
+    reply = await choose(visitor, question["input"]["slots"][0]["id"])
+    assert reply["text"].startswith("The calendar service isn't answering right now")
+    await visitor.close()
+    sandbox.state.faults.clear()
+
+
+@pytest.mark.parametrize("provider", ["google", "outlook"])
+async def test_an_event_whose_answer_was_lost_is_found_and_cancelled(tmp_path: Path, request, provider: str) -> None:
+    sandbox = request.getfixturevalue(provider)
+    port = free_port()
+    folder = project(tmp_path / "p", port, [agent("ada@example.com", provider=provider)], **{provider: sandbox})
+    with serve(folder, port) as server:
+        await connect_agent(folder, "ada@example.com", provider=provider)
+        await lose_the_booking(server, sandbox)
+        assert meetings_rows(server) == []
+        [orphan] = live_events(sandbox, "ada@example.com")  # on Ada's calendar, the visitor invited, no meeting
+
+        sandbox.state.fail_next(503, times=1000)  # the provider stays down: the sweep keeps the record
+        told = (await cli(folder, "meetings", "reconcile")).output
+        assert "0 event(s) cancelled" in told and "1 waiting" in told
+        assert len(live_events(sandbox, "ada@example.com")) == 1
+
+        sandbox.state.faults.clear()  # back up
+        told = (await cli(folder, "meetings", "reconcile")).output
+        assert "1 event(s) cancelled" in told and "0 waiting" in told
+        assert live_events(sandbox, "ada@example.com") == []
+        assert sandbox.state.notifications[-1]["kind"] == "cancellation"
+        assert sandbox.state.notifications[-1]["to"] == ["visitor@client.com"]
+        again = (await cli(folder, "meetings", "reconcile")).output
+        assert "0 event(s) cancelled" in again and "0 record(s) cleared" in again and "0 waiting" in again
+
+
+async def test_the_server_sweeps_by_itself_and_spares_booked_meetings(tmp_path: Path, google) -> None:
+    port = free_port()
+    folder = project(tmp_path / "p", port, [agent("ada@example.com")], google=google, meetings={"reconcile_every": 1})
+    with serve(folder, port) as server:
+        await connect_agent(folder, "ada@example.com")
+        visitor, question = await to_slots(server, "booked@client.com")
+        assert (await choose(visitor, question["input"]["slots"][-1]["id"]))["text"].startswith("You're booked")
+        await visitor.close()
+        await lose_the_booking(server, google)
+        assert len(live_events(google, "ada@example.com")) == 2
+        for _ in range(600):  # the sweep runs every second; allow a slow machine plenty of time
+            if len(live_events(google, "ada@example.com")) == 1:
+                break
+            await asyncio.sleep(0.1)
+        [kept] = live_events(google, "ada@example.com")
+        [row] = meetings_rows(server)
+        assert kept["id"] == row["remote_id"] and row["status"] == "scheduled"

@@ -78,6 +78,23 @@ meetings = sa.Table(
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
 )
 
+# An event a booking asked a provider to create, written just before the create and deleted with
+# the meeting's confirmation. A row that outlives its booking (the provider's answer was lost and
+# the provider then stayed down, or the process died) means the event may exist with no meeting:
+# ``chinwag.meetings.reconcile`` finds it by the idempotency key and cancels it.
+unconfirmed_events = sa.Table(
+    "unconfirmed_events",
+    metadata,
+    sa.Column("idempotency_key", sa.String(200), primary_key=True),
+    sa.Column("agent_email", sa.String(320), primary_key=True),
+    sa.Column("start", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("end", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("checked_at", sa.DateTime(timezone=True), nullable=True),  # taken by a sweep then (None: free)
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("last_error", sa.Text, nullable=True),
+)
+
 meeting_claims = sa.Table(
     "meeting_claims",
     metadata,

@@ -112,6 +112,17 @@ class GoogleCalendarProvider(HttpCalendarProvider):
         if not response.is_success and response.status_code != 410:
             raise _failure(response, "cancelling the event")
 
+    async def find_event(self, app: Chinwag, grant: Grant, idempotency_key: str, start: dt.datetime,
+                         end: dt.datetime) -> str | None:
+        """events.get of the id derived from the key: the event when it exists and is not cancelled."""
+        event_id = google_event_id(idempotency_key)
+        response = await self._api(grant, "GET", self._events_path(grant, event_id))
+        if response.status_code in (404, 410):
+            return None
+        if response.status_code != 200:
+            raise _failure(response, "looking for the event")
+        return None if response.json().get("status") == "cancelled" else event_id
+
     async def move_event(self, app: Chinwag, grant: Grant, remote_id: str, start: dt.datetime, end: dt.datetime) -> None:
         """events.patch of start and end with ``sendUpdates=all``; the event keeps its time zone."""
         body = {"start": {"dateTime": _rfc3339(start)}, "end": {"dateTime": _rfc3339(end)}}

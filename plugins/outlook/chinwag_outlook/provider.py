@@ -110,6 +110,23 @@ class OutlookCalendarProvider(HttpCalendarProvider):
         if not response.is_success and response.status_code != 404:
             raise _failure(response, "cancelling the event")
 
+    async def find_event(self, app: Chinwag, grant: Grant, idempotency_key: str, start: dt.datetime,
+                         end: dt.datetime) -> str | None:
+        """The calendar view of [start, end), page by page: the live event whose ``transactionId`` is the key."""
+        params = {"startDateTime": _iso_utc(start), "endDateTime": _iso_utc(end),
+                  "$select": "id,transactionId,isCancelled", "$top": "50"}
+        path: str | None = f"{_mailbox(grant)}/calendarView?{urlencode(params)}"
+        while path:
+            response = await self._api(grant, "GET", path)
+            if response.status_code != 200:
+                raise _failure(response, "looking for the event")
+            page = response.json()
+            for event in page.get("value", []):
+                if event.get("transactionId") == idempotency_key and not event.get("isCancelled"):
+                    return event["id"]
+            path = page.get("@odata.nextLink")
+        return None
+
     async def move_event(self, app: Chinwag, grant: Grant, remote_id: str, start: dt.datetime, end: dt.datetime) -> None:
         """PATCH start and end; Outlook mails the update to the attendees."""
         body = {"start": _graph_time(start), "end": _graph_time(end)}
@@ -158,6 +175,11 @@ def _failure(response: httpx.Response, action: str) -> CalendarError:
 def _graph_time(moment: dt.datetime) -> dict[str, str]:
     """A Graph dateTimeTimeZone in UTC."""
     return {"dateTime": moment.astimezone(dt.timezone.utc).replace(tzinfo=None).isoformat(), "timeZone": "UTC"}
+
+
+def _iso_utc(moment: dt.datetime) -> str:
+    """An ISO 8601 instant with its offset, as calendarView's query takes it."""
+    return moment.astimezone(dt.timezone.utc).isoformat().replace("+00:00", "Z")
 
 
 def _parse_time(value: dict[str, str]) -> dt.datetime:

@@ -1,7 +1,7 @@
 """A local stand-in for Microsoft's sign-in (Entra) and Graph calendar servers, for tests and the demo.
 
 It speaks the documented request and response shapes (token endpoint with rotating refresh
-tokens, sign-in page, getSchedule, events create/get/patch/cancel/delete, Graph's and Entra's
+tokens, sign-in page, ``/me``, getSchedule, calendarView, events create/get/patch/cancel/delete, Graph's and Entra's
 error bodies) and keeps everything in memory. ``/_sandbox`` routes let a person or a test look
 inside and inject faults.
 
@@ -141,6 +141,31 @@ def create_sandbox(state: GraphSandboxState | None = None) -> Starlette:
         state.delete_event(owner, event_id)
         return Response(status_code=204)
 
+    async def calendar_view(request: Request) -> Response:
+        """GET calendarView: the live events overlapping [startDateTime, endDateTime), by start,
+        ``$top`` per page (default 10) with an ``@odata.nextLink`` to the next; ``$select`` honoured."""
+        owner, params = mailbox(request), request.query_params
+        try:
+            start, end = _instant(params["startDateTime"]), _instant(params["endDateTime"])
+            top, skip = int(params.get("$top", 10)), int(params.get("$skip", 0))
+        except (KeyError, ValueError):
+            raise GraphApiError(400, "ErrorInvalidParameter", "This request requires a time window specified by the "
+                                "query string parameters StartDateTime and EndDateTime.") from None
+        events = state.calendar_view(owner, start, end)
+        zone, fields = _preferred_zone(request), params.get("$select")
+        value = []
+        for event in events[skip:skip + top]:
+            for field in ("start", "end"):
+                event[field] = utc_form(utc_time(event[field]), zone)
+            if fields:
+                event = {k: v for k, v in event.items() if k in {"id", "@odata.etag", *fields.split(",")}}
+            value.append(event)
+        body: dict[str, Any] = {"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#users('me')/calendarView",
+                                "value": value}
+        if skip + top < len(events):
+            body["@odata.nextLink"] = str(request.url.include_query_params(**{"$skip": skip + top}))
+        return JSONResponse(body, headers=_preference_applied(zone))
+
     async def cancel(request: Request) -> Response:
         state.cancel_event(mailbox(request), request.path_params["event_id"])
         return Response(status_code=202)
@@ -175,6 +200,7 @@ def create_sandbox(state: GraphSandboxState | None = None) -> Starlette:
         routes += [
             Route(f"{prefix}/calendar/getSchedule", api(get_schedule), methods=["POST"]),
             Route(f"{prefix}/events", api(create), methods=["POST"]),
+            Route(f"{prefix}/calendarView", api(calendar_view), methods=["GET"]),
             Route(f"{prefix}/events/{{event_id}}", api(one_event), methods=["GET", "PATCH", "DELETE"]),
             Route(f"{prefix}/events/{{event_id}}/cancel", api(cancel), methods=["POST"]),
         ]

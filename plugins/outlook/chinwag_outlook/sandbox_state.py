@@ -178,6 +178,12 @@ class GraphSandboxState(SandboxState):
         self._notify("invitation", mailbox, event)
         return copy.deepcopy(event)
 
+    def calendar_view(self, mailbox: str, start: dt.datetime, end: dt.datetime) -> list[dict[str, Any]]:
+        """Copies of the live events overlapping [start, end), soonest first."""
+        events = [event for event in self.events.get(mailbox.lower(), {}).values()
+                  if not event["isCancelled"] and utc_time(event["start"]) < end and utc_time(event["end"]) > start]
+        return [copy.deepcopy(event) for event in sorted(events, key=lambda event: utc_time(event["start"]))]
+
     def get_event(self, mailbox: str, event_id: str) -> dict[str, Any]:
         """GET /events/{id}."""
         return copy.deepcopy(self._event(mailbox, event_id))

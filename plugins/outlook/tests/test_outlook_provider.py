@@ -210,3 +210,15 @@ async def test_custom_sign_in_urls_get_the_tenant_filled_in(sandbox, grant, save
         assert len(saved) == 1  # refreshed at the tenant's token endpoint
     finally:
         await provider.aclose()
+
+
+async def test_an_event_is_found_by_its_key_across_pages(sandbox, provider, grant) -> None:
+    wanted = await provider.create_event(None, grant, meeting("booking-wanted"))
+    for number in range(60):  # the agent's own busy morning, more than one page of the calendar view
+        sandbox.state.create_event(AGENT, {"subject": f"Call {number}", "start": {"dateTime": "2030-03-04T08:00:00", "timeZone": "UTC"},
+                                           "end": {"dateTime": "2030-03-04T12:00:00", "timeZone": "UTC"}})
+    start, end = MONDAY.replace(hour=9), MONDAY.replace(hour=9, minute=30)
+    assert await provider.find_event(None, grant, "booking-wanted", start, end) == wanted.remote_id
+    assert await provider.find_event(None, grant, "booking-never-made", start, end) is None
+    await provider.cancel_event(None, grant, wanted.remote_id)
+    assert await provider.find_event(None, grant, "booking-wanted", start, end) is None
