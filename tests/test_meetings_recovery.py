@@ -74,9 +74,12 @@ async def test_rescheduling_onto_a_time_the_agents_calendar_holds_is_refused(tmp
     assert [mail["kind"] for mail in google.state.notifications] == ["invitation", "update"]
 
 
-async def test_two_servers_refreshing_a_rotating_token_at_once_keep_the_grant(tmp_path: Path, outlook) -> None:
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+async def test_two_servers_refreshing_a_rotating_token_at_once_keep_the_grant(tmp_path: Path, request, outlook,
+                                                                             database: str) -> None:
     port, other_port = free_port(), free_port()
-    folder = project(tmp_path / "p", port, [agent("grace@example.com", provider="outlook")], outlook=outlook)
+    url = request.getfixturevalue("postgres_url") if database == "postgresql" else None
+    folder = project(tmp_path / "p", port, [agent("grace@example.com", provider="outlook")], outlook=outlook, database=url)
     now = dt.datetime.now(UTC)
 
     async def read_calendar(app) -> object:
