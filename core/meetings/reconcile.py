@@ -71,7 +71,11 @@ async def sweep(app: Chinwag) -> SweepResult:
     """Check every record no other sweep holds; cancel the events that exist without a meeting."""
     cancelled = cleared = waiting = 0
     for record in await _take_records(app):
-        outcome = await _settle(app, record)
+        try:
+            outcome = await _settle(app, record)
+        except Exception as error:  # one record's trouble (a provider's bug) must not stop the others
+            log.warning("checking %s's event for key %s failed: %s", record.agent_email, record.idempotency_key, error)
+            outcome = await _wait(app, record, f"{type(error).__name__}: {error}")
         cancelled += outcome == "cancelled"
         cleared += outcome == "cleared"
         waiting += outcome == "waiting"
