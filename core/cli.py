@@ -153,6 +153,27 @@ def purge(project: Path, days: int | None) -> None:
     click.echo(json.dumps(counts))
 
 
+@cli.command()
+@click.argument("email")
+@click.option("--project", "-p", default=".", show_default=True, type=click.Path(file_okay=False, path_type=Path),
+              help="The project folder.")
+def forget(email: str, project: Path) -> None:
+    """Remove everything stored about the person with EMAIL: visitors, sessions, transcripts,
+    answers, events, queued deliveries and synced CRM records; meetings anonymised; every CRM
+    connector asked to delete the person too (through the outbox). Prints what went, as JSON."""
+    from .forget import ForgetFailed, forget_person, normalised_email
+
+    try:
+        normalised_email(email)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="EMAIL") from error
+    try:
+        counts = run_with_store(project, lambda app: forget_person(app, email))
+    except ForgetFailed as error:
+        raise click.ClickException(str(error)) from error
+    click.echo(json.dumps(counts))
+
+
 
 def _add_integration_commands() -> None:
     from .integrations_cli import crm, outbox

@@ -49,7 +49,9 @@ class Fault:
     method: str | None = None
     retry_after: str | None = None
     after_processing: bool = False  # do the work, then fail: the client never sees the success
-    delay: float = 0.0  # seconds to wait after doing the work, before answering
+    # Seconds to hold the answer after doing the work (with after_processing): a client's timeout
+    # fires, or, with status 0, another client's call overlaps this one.
+    delay: float = 0.0
 
     def matches(self, method: str, path: str) -> bool:
         """Whether this fault applies to a request."""

@@ -113,3 +113,17 @@ def register_commands(cli: Any) -> None:
 
     cli.add_command(agents)
     cli.add_command(meetings)
+
+
+@hookimpl
+async def forget_person(person: Any, connection: Any) -> dict[str, int]:
+    """Anonymise the person's meetings: the visitor's name, email, page and session go; the agent,
+    the time and the status stay (the agent's calendar and the reports need them)."""
+    import sqlalchemy as sa
+
+    from .tables import meetings
+
+    theirs = sa.or_(sa.func.lower(meetings.c.lead_email) == person.email, meetings.c.session_id.in_(person.session_ids))
+    result = await connection.execute(meetings.update().where(theirs).values(
+        lead_email=None, lead_name=None, page_url=None, session_id=None))
+    return {"meetings anonymised": int(result.rowcount or 0)}
