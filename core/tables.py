@@ -32,7 +32,7 @@ sessions = sa.Table(
     sa.Column("state", sa.JSON, nullable=False),
     sa.Column("revision", sa.Integer, nullable=False),  # optimistic lock: bumped on every save
     sa.Column("page_url", sa.Text, nullable=True),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, index=True),  # reports by start
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, index=True),
 )
 
