@@ -12,7 +12,10 @@ import attrs
 PROTOCOL_VERSION = 1
 MAX_FRAME_BYTES = 16 * 1024
 MAX_TRACKING_COOKIES = 5
+MAX_NESTING = 32  # objects and arrays inside each other; frames of this protocol need 3
 TRACKING_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+# A lone UTF-16 surrogate (JSON allows the escape "\ud800"; no UTF-8 text can carry it).
+SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class FrameError(Exception):
@@ -66,8 +69,11 @@ def decode(text: str | bytes) -> ClientFrame:
         data = json.loads(text)
     except (ValueError, UnicodeDecodeError):
         raise FrameError("bad_json", "frame is not valid JSON") from None
+    except RecursionError:  # nesting deep enough to exhaust the parser's stack
+        raise FrameError("bad_json", f"frame nests more than {MAX_NESTING} levels deep") from None
     if not isinstance(data, dict):
         raise FrameError("bad_json", "frame must be a JSON object")
+    check_plain_json(data)
     kind = data.get("type")
     if kind == "hello":
         return _hello(data)
@@ -82,6 +88,27 @@ def decode(text: str | bytes) -> ClientFrame:
     if kind == "ping":
         return Ping()
     raise FrameError("unknown_type", f"unknown frame type {kind!r}" if kind is not None else "frame has no 'type'")
+
+
+def check_plain_json(data: Any) -> None:
+    """Refuse a decoded frame that nests too deeply or holds a string that is not valid Unicode.
+
+    Every string of the frame is checked, keys and unknown fields too, so nothing that reaches the
+    session, the database or a reply can carry a lone surrogate (``"\\ud800"``), which no UTF-8
+    text can hold. Iterative: a deep frame cannot exhaust the stack here.
+    """
+    pending: list[tuple[Any, int]] = [(data, 1)]
+    while pending:
+        value, depth = pending.pop()
+        if isinstance(value, str):
+            if SURROGATE.search(value):
+                raise FrameError("bad_frame", "frame holds a lone surrogate (\\ud800-\\udfff), "
+                                               "which is not a Unicode character")
+        elif isinstance(value, (dict, list)):
+            if depth > MAX_NESTING:
+                raise FrameError("bad_json", f"frame nests more than {MAX_NESTING} levels deep")
+            items = [*value.keys(), *value.values()] if isinstance(value, dict) else value
+            pending.extend((item, depth + 1) for item in items)
 
 
 def _field(data: Mapping[str, Any], name: str, kind: type, optional: bool = False, frame: str = "answer") -> Any:
@@ -129,8 +156,13 @@ def _hello(data: Mapping[str, Any]) -> Hello:
 
 
 def encode(frame: Mapping[str, Any]) -> str:
-    """A server frame as compact JSON text."""
-    return json.dumps(frame, separators=(",", ":"), ensure_ascii=False, default=str)
+    """A server frame as compact JSON text, always valid UTF-8.
+
+    A lone surrogate that reached stored state before ``decode`` refused them (an old transcript or
+    lead) becomes U+FFFD, so such a session is shown again instead of failing at every send.
+    """
+    text = json.dumps(frame, separators=(",", ":"), ensure_ascii=False, default=str)
+    return SURROGATE.sub("\ufffd", text)
 
 
 def error_frame(code: str, message: str) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from .events import ChatEvent, UnknownEventType, new_event_key
 from .outbox import outbox_row
 from .protocol import PROTOCOL_VERSION, Answer, Hello
 from .store import Store, utcnow
+from .time_zones import known_time_zone
 from .tables import dialogue_versions, sessions, transcript, visitors
 from .turn_writer import SessionConflict, TurnRecord
 
@@ -117,7 +118,7 @@ class Conversations:
     async def hello(self, hello: Hello) -> tuple[Conversation, list[dict[str, Any]]]:
         """Identify the visitor, resume or start a session, and return the frames to send."""
         visit = {"visit.page_url": hello.page_url, "visit.referrer": hello.referrer,
-                 "visit.locale": hello.locale, "visit.timezone": hello.timezone, **hello.attributes}
+                 "visit.locale": hello.locale, "visit.timezone": known_time_zone(hello.timezone), **hello.attributes}
         conversation = await self._visitor(hello.visitor, visit)
         if hello.tracking:
             await self._recognise_by_cookie(conversation, hello.tracking)
@@ -206,6 +207,9 @@ class Conversations:
             "status": state.status if state else "none",
             "awaiting": state.awaiting if state else None,
             "transcript": history, "theme": self.app.theme,
+            # The zone accepted from hello; null when it was missing or unknown (meeting times are
+            # then shown in the agent's zone, which the slots question names).
+            "timezone": conversation.visit.get("visit.timezone"),
         }
 
     async def _transcript(self, session_id: str | None) -> list[dict[str, Any]]:
