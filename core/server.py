@@ -80,7 +80,7 @@ def create_app(chinwag: Chinwag, demo: bool = False) -> Starlette:
     """The Starlette app serving ``chinwag``; ``demo`` adds the demo pages at ``/``."""
     routes: list[BaseRoute] = [
         WebSocketRoute("/ws", chat_socket),
-        Route("/widget.js", widget_js()),
+        Route("/widget.js", widget_js().respond),
         Route("/healthz", healthz),
         Route("/-/plugins.json", plugins_json),
         *admin_routes(),

@@ -46,7 +46,7 @@ class CompressedAsset:
             self._current = Asset(raw, gzip.compress(raw, compresslevel=9, mtime=0), etag, mtime_ns)
         return self._current
 
-    async def __call__(self, request: Request) -> Response:
+    async def respond(self, request: Request) -> Response:
         """Serve the file: 304 for a matching ``If-None-Match``, gzip when accepted."""
         asset = self.current()
         headers = {**self.headers, "Cache-Control": CACHE_CONTROL, "ETag": asset.etag, "Vary": "Accept-Encoding"}
