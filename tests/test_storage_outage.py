@@ -118,24 +118,30 @@ async def test_postgresql_refusing_connections_means_unavailable_then_recovery(p
                                                                                tmp_path: Path) -> None:
     tcp_proxy, database = proxy
     folder = write_project(tmp_path / "p", copy_from=QUICKSTART, config={"database": database})
-    with ServerThread(folder, demo=False) as server:
-        async with ScriptedVisitor(server) as visitor:
-            await visitor.connect()
-            await visitor.question()
+    with ServerThread(folder, demo=False) as server, ServerProcess(folder, log_path=tmp_path / "other.log") as other:
+        async with ScriptedVisitor(server) as visitor, ScriptedVisitor(other) as elsewhere:
+            for each in (visitor, elsewhere):
+                await each.connect()
+                await each.question()
             tcp_proxy.stop()
-            await visitor.answer("demo")
-            refused = await visitor.until("answered", timeout=60)
-            assert (refused["type"], refused["code"]) == ("error", "unavailable"), refused
-            assert refused["retry_after"] > 0
-            health = await until_healthz(server.url, 503)
-            assert health.json()["status"] == "unavailable" and health.headers["retry-after"]
-            async with ScriptedVisitor(server) as newcomer:  # a hello while down: unavailable as well
-                assert (await newcomer.connect())["code"] == "unavailable"
+            for each, process in ((visitor, server), (elsewhere, other)):  # both processes, the same answer
+                await each.answer("demo")
+                refused = await each.until("answered", timeout=60)
+                assert (refused["type"], refused["code"]) == ("error", "unavailable"), refused
+                assert refused["retry_after"] > 0
+                health = await until_healthz(process.url, 503)
+                assert health.json()["status"] == "unavailable" and health.headers["retry-after"]
+                async with ScriptedVisitor(process) as newcomer:  # a hello while down: unavailable as well
+                    assert (await newcomer.connect())["code"] == "unavailable"
 
             tcp_proxy.start()
-            await until_healthz(server.url, 200)
-            assert (await answer_until_played(visitor, "demo"))["text"] == "I'd like a demo"
-            assert (await visitor.question())["card"] == "name"
+            for each, process in ((visitor, server), (elsewhere, other)):
+                await until_healthz(process.url, 200)
+                assert (await answer_until_played(each, "demo"))["text"] == "I'd like a demo"
+                assert (await each.question())["card"] == "name"
+        async with ScriptedVisitor(other, visitor=visitor.visitor, session=visitor.session) as moved:
+            assert (await moved.connect())["awaiting"] == visitor.awaiting  # stored once, seen by the other process
+        assert "internal error" not in other.log()
 
 
 async def test_sqlite_write_failure_means_unavailable_and_healthz_503_then_recovery(tmp_path: Path) -> None:
