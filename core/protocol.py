@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -66,7 +67,7 @@ def decode(text: str | bytes) -> ClientFrame:
                                        and len(text.encode()) > MAX_FRAME_BYTES):
         raise FrameError("too_large", f"frames may be at most {MAX_FRAME_BYTES} bytes")
     try:
-        data = json.loads(text)
+        data = json.loads(text, parse_constant=_not_json, parse_float=_finite_float)
     except (ValueError, UnicodeDecodeError):
         raise FrameError("bad_json", "frame is not valid JSON") from None
     except RecursionError:  # nesting deep enough to exhaust the parser's stack
@@ -110,6 +111,19 @@ def check_plain_json(data: Any) -> None:
                 raise FrameError("bad_json", f"frame nests more than {MAX_NESTING} levels deep")
             items = [*value.keys(), *value.values()] if isinstance(value, dict) else value
             pending.extend((item, depth + 1) for item in items)
+
+
+def _not_json(name: str) -> Any:
+    """``NaN`` and ``Infinity``, which Python's parser accepts but JSON has not."""
+    raise ValueError(f"{name} is not JSON")
+
+
+def _finite_float(text: str) -> float:
+    """A JSON number as a float; one too large for a float (``1e999``) is refused, not infinity."""
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} is out of range")
+    return value
 
 
 def _may_hide_anything(text: str | bytes) -> bool:

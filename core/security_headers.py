@@ -21,10 +21,13 @@ SECURITY_HEADERS: dict[str, str] = {
 # this instead of X-Frame-Options).
 DEFAULT_CSP = "frame-ancestors 'none'"
 HSTS = "max-age=31536000"  # only over HTTPS (behind a proxy: the forwarded scheme uvicorn trusts)
+# Admin answers hold leads and configuration: no browser or proxy cache keeps them.
+PRIVATE_PREFIXES = ("/-/admin/",)
 
 
 class SecurityHeaders:
-    """Adds ``SECURITY_HEADERS`` (and HSTS over HTTPS) to every HTTP response that lacks them."""
+    """Adds ``SECURITY_HEADERS`` (and HSTS over HTTPS) to every HTTP response that lacks them, and
+    ``Cache-Control: no-store`` to admin answers."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -35,6 +38,7 @@ class SecurityHeaders:
             await self.app(scope, receive, send)
             return
         secure = scope.get("scheme") == "https"
+        private = str(scope.get("path", "")).startswith(PRIVATE_PREFIXES)
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -46,6 +50,8 @@ class SecurityHeaders:
                     headers["Content-Security-Policy"] = DEFAULT_CSP
                 if secure and "strict-transport-security" not in headers:
                     headers["Strict-Transport-Security"] = HSTS
+                if private:
+                    headers["Cache-Control"] = "no-store"
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

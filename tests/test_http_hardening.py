@@ -49,6 +49,12 @@ def test_a_page_keeps_its_own_policy_and_the_widget_stays_loadable_from_other_si
     assert widget.headers["access-control-allow-origin"] == "*"
 
 
+def test_admin_answers_are_never_cached(server: ServerThread) -> None:
+    report = httpx.get(server.url + "/-/admin/report.json", headers={"Authorization": f"Bearer {TOKEN}"})
+    assert report.status_code == 200 and report.headers["cache-control"] == "no-store"
+    assert httpx.get(server.url + "/widget.js").headers["cache-control"].startswith("public")
+
+
 def test_hsts_over_https_behind_a_proxy(server: ServerThread) -> None:
     # uvicorn trusts X-Forwarded-Proto from loopback, as from the integrator's proxy.
     response = httpx.get(server.url + "/healthz", headers={"X-Forwarded-Proto": "https", "X-Forwarded-For": "10.0.0.1"})

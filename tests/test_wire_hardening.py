@@ -105,6 +105,18 @@ async def test_deeply_nested_json_is_bad_json(server: ServerThread, nested: str)
         assert (await visitor.until("pong"))["type"] == "pong"
 
 
+@pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity", "1e999"])
+async def test_numbers_json_has_not_are_bad_json(server: ServerThread, number: str) -> None:
+    # Python's parser takes them, and NaN would go back out as text no browser can parse.
+    async with ScriptedVisitor(server) as visitor:
+        question = await to_name(visitor)
+        await visitor.send('{"type": "answer", "question": "%s", "value": %s}' % (question["id"], number))
+        refused = await visitor.until("answered", "invalid")
+        assert (refused["type"], refused["code"]) == ("error", "bad_json")
+        await visitor.answer("Ada")
+        assert (await visitor.until("answered"))["text"] == "Ada"
+
+
 async def test_frames_over_16_kib_are_too_large_and_over_1_mib_close_with_1009(server: ServerThread) -> None:
     async with ScriptedVisitor(server) as visitor:
         question = await to_name(visitor)
