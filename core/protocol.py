@@ -181,6 +181,21 @@ def _hello(data: Mapping[str, Any]) -> Hello:
     )
 
 
+def scrub_surrogates(value: Any) -> Any:
+    """``value`` (plain JSON data) with every lone surrogate made U+FFFD.
+
+    For state stored before ``decode`` refused surrogates: a lead read this way is written back
+    clean with the visitor's next change, and what CRMs are sent is valid UTF-8.
+    """
+    if isinstance(value, str):
+        return SURROGATE.sub("\ufffd", value)
+    if isinstance(value, dict):
+        return {scrub_surrogates(key): scrub_surrogates(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [scrub_surrogates(item) for item in value]
+    return value
+
+
 def encode(frame: Mapping[str, Any]) -> str:
     """A server frame as compact JSON text, always valid UTF-8.
 

@@ -79,7 +79,7 @@ async def test_a_session_poisoned_before_the_fix_is_shown_again(server: ServerTh
         from chinwag.tables import transcript, visitors
         async with app.store.transaction() as connection:
             await connection.execute(sa.update(visitors).where(visitors.c.id == visitor.visitor)
-                                     .values(lead={"lead.interest": "demo", "lead.firstName": LONE_SURROGATE}))
+                                     .values(lead={"lead.interest": "demo" + LONE_SURROGATE}))
             await connection.execute(sa.insert(transcript).values(
                 session_id=visitor.session, created_at=sa.func.now(),
                 frame={"type": "answered", "question": question["id"], "text": LONE_SURROGATE}))
@@ -91,6 +91,13 @@ async def test_a_session_poisoned_before_the_fix_is_shown_again(server: ServerTh
         assert welcome["transcript"][-1]["text"] == "Eve\ufffd"
         await again.answer("Eve")
         assert (await again.question())["card"] == "email"
+
+    async def lead(app):
+        from chinwag.tables import visitors
+        async with app.store.connect() as connection:
+            return (await connection.execute(sa.select(visitors.c.lead).where(visitors.c.id == visitor.visitor))).scalar()
+
+    assert server.call(lead) == {"lead.interest": "demoEve\ufffd", "lead.firstName": "Eve"}  # written back clean
 
 
 @pytest.mark.parametrize("nested", ["[" * 8000 + "]" * 8000, '{"a":' * 2500 + "1" + "}" * 2500,
