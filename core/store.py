@@ -26,6 +26,9 @@ _POSTGRES_CONNECTION_ERRORS = frozenset({
     "TooManyConnectionsError", "AdminShutdownError", "CrashShutdownError", "ReadOnlySQLTransactionError",
     "DiskFullError", "InsufficientResourcesError",
 })
+# SQLite's OperationalErrors that are the disk's or the file's, not the code's.
+_SQLITE_OUTAGES = ("disk i/o error", "database or disk is full", "readonly database", "unable to open database",
+                   "database is locked")
 
 
 def utcnow() -> dt.datetime:
@@ -104,6 +107,8 @@ def storage_unavailable(error: BaseException) -> bool:
     current: BaseException | None = error
     while current is not None and id(current) not in seen:
         seen.add(id(current))
+        if isinstance(current, sa.exc.OperationalError) and _is_sqlite(current.orig):
+            return any(phrase in str(current.orig).lower() for phrase in _SQLITE_OUTAGES)  # not "no such table"
         if isinstance(current, (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.DisconnectionError,
                                 sa.exc.TimeoutError, ConnectionError, asyncio.TimeoutError)):
             return True
@@ -115,6 +120,10 @@ def storage_unavailable(error: BaseException) -> bool:
             return True  # e.g. "Multiple exceptions: [Errno 111] ..." while connecting (asyncpg, unwrapped)
         current = current.__cause__ or current.__context__
     return False
+
+
+def _is_sqlite(error: BaseException | None) -> bool:
+    return error is not None and type(error).__module__ == "sqlite3"
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

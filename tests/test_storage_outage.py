@@ -165,3 +165,23 @@ async def test_sqlite_write_failure_means_unavailable_and_healthz_503_then_recov
             assert (await answer_until_played(visitor, "demo"))["text"] == "I'd like a demo"
             assert (await visitor.question())["card"] == "name"
         assert "internal error" not in server.log()
+
+
+async def test_a_bug_in_sql_is_not_mistaken_for_an_outage(tmp_path: Path) -> None:
+    from chinwag.store import Store, storage_unavailable
+
+    database = tmp_path / "x.db"
+    store = Store(f"sqlite+aiosqlite:///{database}", sa.MetaData())
+    async with store.transaction() as connection:
+        await connection.execute(sa.text("CREATE TABLE t (x INTEGER)"))
+    with pytest.raises(sa.exc.OperationalError) as missing:  # a wrong table name: the code's fault
+        async with store.connect() as connection:
+            await connection.execute(sa.text("SELECT * FROM no_such_table"))
+    assert not storage_unavailable(missing.value)
+    await store.close()
+    read_only = Store(f"sqlite+aiosqlite:///file:{database}?mode=ro&uri=true", sa.MetaData())
+    with pytest.raises(sa.exc.OperationalError) as refused:  # a file that cannot be written: an outage
+        async with read_only.transaction() as connection:
+            await connection.execute(sa.text("INSERT INTO t VALUES (1)"))
+    assert storage_unavailable(refused.value), refused.value
+    await read_only.close()
