@@ -69,3 +69,12 @@ dialogue_versions = sa.Table(
     sa.Column("definition", sa.JSON, nullable=False),
     sa.Column("published_at", sa.DateTime(timezone=True), nullable=False),
 )
+
+# One row that ``/healthz`` rewrites to prove the database still takes commits (a full disk or a
+# read-only file fails here, where ``SELECT 1`` would still succeed).
+health_probe = sa.Table(
+    "health_probe",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("checked_at", sa.DateTime(timezone=True), nullable=False),
+)
