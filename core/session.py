@@ -234,8 +234,13 @@ class Conversations:
             engine = await self._engine(conversation.dialogue.id, conversation.dialogue.version)
             assert engine is not None
             known = await self._recognise(conversation, answer.value)
-            turn = engine.answer(conversation.state, {**conversation.lead, **known}, conversation.visit,
-                                 answer.question, answer.value)
+            try:
+                turn = engine.answer(conversation.state, {**conversation.lead, **known}, conversation.visit,
+                                     answer.question, answer.value)
+            except EngineError:
+                if attempt == 2:  # another tab's answer closed this question: the client must resync
+                    raise SessionConflict() from None
+                raise
             if not turn.events and turn.state is conversation.state:
                 return turn.frames  # an invalid answer: nothing to store
             if known and turn.lead_updates.get("lead.email"):  # the email was taken: so is what CRMs know
