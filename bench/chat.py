@@ -156,7 +156,7 @@ def make_project(folder: Path, name: str = "project", limits: dict[str, Any] | N
     from chinwag.testing import write_project
 
     config = {"name": "chinwag benchmark", "database": "sqlite+aiosqlite:///bench.db", "allowed_origins": [],
-              "retention_days": 30, "response_delay": 0, **({"limits": limits} if limits else {})}
+              "response_delay": 0, **({"limits": limits} if limits else {})}
     return write_project(folder / name, config, {"bench": BENCH_DIALOGUE})
 
 

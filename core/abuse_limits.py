@@ -34,7 +34,7 @@ from starlette.websockets import WebSocket
 
 from .problems import Problem
 from .protocol import encode, error_frame
-from .store import Store, utcnow
+from .store import RETRY_AFTER_SECONDS, Store, utcnow
 from .yamlfile import line_of
 
 if TYPE_CHECKING:
@@ -239,7 +239,8 @@ async def admit_connection(websocket: WebSocket, app: Chinwag) -> str | None:
         allowed = await open_connection(app.store, limits, address)  # type: ignore[arg-type]
     except Exception:  # the count lives in the database: without it there is no chat either
         log.exception("could not count the connection from %s", address)
-        await websocket.send_text(encode(error_frame("unavailable", "the chat is unavailable; try again shortly")))
+        await websocket.send_text(encode({**error_frame("unavailable", "the chat is briefly unavailable; please try "
+                                                        "again in a few seconds"), "retry_after": RETRY_AFTER_SECONDS}))
         await websocket.close(code=1013)
         return None
     if not allowed:

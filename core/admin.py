@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from .reports import dialogue_report
+from .reports import dialogue_report, period_from
 
 Handler = Callable[[Request], Awaitable[Response]]
 MAX_REPORT_DAYS = 3650
@@ -54,13 +54,40 @@ async def config_json(request: Request) -> Response:
 
 @admin_only
 async def report_json(request: Request) -> Response:
-    """Per-dialogue activity counts and rates (``?days=N``, default 90)."""
-    days = request.query_params.get("days", "90")
+    """How each dialogue performs (``chinwag report``): ``?dialogue=ID&since=DATE&until=DATE``, or
+    ``?days=N`` (default 90) up to ``until`` or now."""
+    query = request.query_params
+    unknown = set(query) - {"days", "since", "until", "dialogue"}
+    if unknown:
+        return JSONResponse({"error": f"unknown parameter {sorted(unknown)[0]!r} (known: days, since, until, "
+                                      "dialogue)"}, status_code=400)
+    days = query.get("days", "90")
     # isdigit alone accepts "²" and other digits int() refuses; the upper bound keeps the date in range.
     if not (days.isascii() and days.isdigit()) or not 1 <= int(days) <= MAX_REPORT_DAYS:
         return JSONResponse({"error": f"days must be a whole number from 1 to {MAX_REPORT_DAYS}"}, status_code=400)
-    chinwag = request.app.state.chinwag
-    return JSONResponse(await dialogue_report(chinwag, int(days)))
+    try:
+        period = period_from(query.get("since"), query.get("until"), int(days), query.get("dialogue"))
+    except ValueError as error:
+        return JSONResponse({"error": str(error)}, status_code=400)
+    return JSONResponse(await dialogue_report(request.app.state.chinwag, period))
+
+
+@admin_only
+async def forget_json(request: Request) -> Response:
+    """``POST {"email": ...}``: remove everything stored about that person (``chinwag forget``);
+    answers what went, or 400 for a body that names no email, 500 when a plugin failed (nothing
+    was forgotten then)."""
+    from .forget import ForgetFailed, forget_person, normalised_email
+
+    try:
+        body = await request.json()
+        email = normalised_email(body["email"] if isinstance(body, dict) else None)  # type: ignore[arg-type]
+    except (ValueError, KeyError, TypeError) as error:
+        return JSONResponse({"error": f'send {{"email": "..."}}: {error}'}, status_code=400)
+    try:
+        return JSONResponse({"email": email, "removed": await forget_person(request.app.state.chinwag, email)})
+    except ForgetFailed as error:
+        return JSONResponse({"error": str(error)}, status_code=500)
 
 
 @admin_only
@@ -90,4 +117,4 @@ async def outbox_json(request: Request) -> Response:
 def admin_routes() -> list[Any]:
     """The core's admin routes."""
     return [Route("/-/admin/config.json", config_json), Route("/-/admin/report.json", report_json),
-            Route("/-/admin/outbox.json", outbox_json)]
+            Route("/-/admin/outbox.json", outbox_json), Route("/-/admin/forget.json", forget_json, methods=["POST"])]

@@ -130,33 +130,59 @@ def plugins(include_builtin: bool, hook: str | None, requirements: bool, project
 
 @cli.command()
 @PROJECT
-@click.option("--days", default=90, show_default=True, type=click.IntRange(min=1), help="Report period.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def report(project: Path, days: int, as_json: bool) -> None:
-    """Per-dialogue activity: triggered, engaged, completed, leads, goals, meetings, rates."""
-    from .reports import dialogue_report
+@click.option("--dialogue", default=None, help="Only this dialogue.")
+@click.option("--since", default=None, help="From this date or time (ISO 8601, UTC unless it says); default: --days ago.")
+@click.option("--until", default=None, help="Up to this date or time, not included (default: now).")
+@click.option("--days", default=90, show_default=True, type=click.IntRange(1, 3650), help="The period, without --since.")
+@click.option("--format", "output", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="The same as --format json.")
+def report(project: Path, dialogue: str | None, since: str | None, until: str | None, days: int, output: str,
+           as_json: bool) -> None:
+    """How each dialogue performs: triggered, engaged, completed, people acquired, goals, meetings,
+    engagement and conversion rates; with --format json also its funnel per card, pages, versions
+    and known and anonymous visitors."""
+    from .reports import dialogue_report, period_from, report_csv, report_table
 
-    result = run_with_store(project, lambda app: dialogue_report(app, days))
-    if as_json:
-        click.echo(json.dumps(result, indent=2))
-        return
-    counted = result["counted"]
-    header = ["dialogue", *counted, "engagement", "conversion"]
-    click.echo("  ".join(f"{name:>14}" for name in header))
-    for dialogue_id, counts in result["dialogues"].items():
-        rates = [f"{counts[key]:.1%}" if counts[key] is not None else "-" for key in ("engagement_rate", "conversion_rate")]
-        click.echo("  ".join(f"{value:>14}" for value in [dialogue_id, *(counts[key] for key in counted), *rates]))
+    try:
+        period = period_from(since, until, days, dialogue)
+    except ValueError as error:
+        raise click.BadParameter(str(error)) from error
+    result = run_with_store(project, lambda app: dialogue_report(app, period))
+    output = "json" if as_json else output
+    click.echo(json.dumps(result, indent=2) if output == "json" else
+               report_csv(result) if output == "csv" else report_table(result), nl=output != "csv")
 
 
 @cli.command()
 @PROJECT
-@click.option("--older-than", "days", type=click.IntRange(min=1), default=None,
-              help="Days of inactivity (default: retention_days from chinwag.yaml).")
-def purge(project: Path, days: int | None) -> None:
-    """Delete visitors, sessions, transcripts and events older than the retention period."""
-    from .retention import purge_older_than
+def purge(project: Path) -> None:
+    """Delete what the project's retention policy no longer keeps (``retention:`` in chinwag.yaml:
+    anonymous visitors and reporting data after 90 days, goal and meeting activity after 24
+    months, by default); print how many rows of each kind went, as JSON. Serving processes do
+    the same every ``retention.purge_every`` seconds."""
+    from .retention import purge as purge_expired
 
-    counts = run_with_store(project, lambda app: purge_older_than(app.store, days or app.config.retention_days))
+    click.echo(json.dumps(run_with_store(project, purge_expired)))
+
+
+@cli.command()
+@click.argument("email")
+@click.option("--project", "-p", default=".", show_default=True, type=click.Path(file_okay=False, path_type=Path),
+              help="The project folder.")
+def forget(email: str, project: Path) -> None:
+    """Remove everything stored about the person with EMAIL: visitors, sessions, transcripts,
+    answers, events, queued deliveries and synced CRM records; meetings anonymised; every CRM
+    connector asked to delete the person too (through the outbox). Prints what went, as JSON."""
+    from .forget import ForgetFailed, forget_person, normalised_email
+
+    try:
+        normalised_email(email)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="EMAIL") from error
+    try:
+        counts = run_with_store(project, lambda app: forget_person(app, email))
+    except ForgetFailed as error:
+        raise click.ClickException(str(error)) from error
     click.echo(json.dumps(counts))
 
 

@@ -24,8 +24,9 @@ from .dialogue import Dialogue, parse_dialogue
 from .engine import Engine, EngineError, State, Turn
 from .events import ChatEvent, UnknownEventType, new_event_key
 from .outbox import outbox_row
-from .protocol import PROTOCOL_VERSION, Answer, Hello
+from .protocol import PROTOCOL_VERSION, Answer, Hello, scrub_surrogates
 from .store import Store, utcnow
+from .time_zones import known_time_zone
 from .tables import dialogue_versions, sessions, transcript, visitors
 from .turn_writer import SessionConflict, TurnRecord
 
@@ -118,7 +119,7 @@ class Conversations:
     async def hello(self, hello: Hello) -> tuple[Conversation, list[dict[str, Any]]]:
         """Identify the visitor, resume or start a session, and return the frames to send."""
         visit = {"visit.page_url": hello.page_url, "visit.referrer": hello.referrer,
-                 "visit.locale": hello.locale, "visit.timezone": hello.timezone, **hello.attributes}
+                 "visit.locale": hello.locale, "visit.timezone": known_time_zone(hello.timezone), **hello.attributes}
         conversation = await self._visitor(hello.visitor, visit)
         if hello.tracking:
             await self._recognise_by_cookie(conversation, hello.tracking)
@@ -145,7 +146,7 @@ class Conversations:
                 row = (await connection.execute(sa.select(visitors.c.lead).where(visitors.c.id == visitor_id))).first()
                 if row is not None:
                     await connection.execute(sa.update(visitors).where(visitors.c.id == visitor_id).values(last_seen_at=now))
-                    return Conversation(visitor_id, dict(row.lead), visit)
+                    return Conversation(visitor_id, scrub_surrogates(dict(row.lead)), visit)
             visitor_id = new_id("v")  # unknown ids are replaced, never trusted
             await connection.execute(sa.insert(visitors).values(id=visitor_id, created_at=now, last_seen_at=now, lead={}))
         return Conversation(visitor_id, {}, visit)
@@ -207,6 +208,9 @@ class Conversations:
             "status": state.status if state else "none",
             "awaiting": state.awaiting if state else None,
             "transcript": history, "theme": self.app.theme,
+            # The zone accepted from hello; null when it was missing or unknown (meeting times are
+            # then shown in the agent's zone, which the slots question names).
+            "timezone": conversation.visit.get("visit.timezone"),
         }
 
     async def _transcript(self, session_id: str | None) -> list[dict[str, Any]]:
@@ -234,8 +238,13 @@ class Conversations:
             engine = await self._engine(conversation.dialogue.id, conversation.dialogue.version)
             assert engine is not None
             known = await self._recognise(conversation, answer.value)
-            turn = engine.answer(conversation.state, {**conversation.lead, **known}, conversation.visit,
-                                 answer.question, answer.value)
+            try:
+                turn = engine.answer(conversation.state, {**conversation.lead, **known}, conversation.visit,
+                                     answer.question, answer.value)
+            except EngineError:
+                if attempt == 2:  # another tab's answer closed this question: the client must resync
+                    raise SessionConflict() from None
+                raise
             if not turn.events and turn.state is conversation.state:
                 return turn.frames  # an invalid answer: nothing to store
             if known and turn.lead_updates.get("lead.email"):  # the email was taken: so is what CRMs know
@@ -282,7 +291,8 @@ class Conversations:
 
     async def _lead(self, visitor_id: str) -> dict[str, Any]:
         async with self.store.connect() as connection:
-            return dict((await connection.execute(sa.select(visitors.c.lead).where(visitors.c.id == visitor_id))).scalar_one())
+            lead = (await connection.execute(sa.select(visitors.c.lead).where(visitors.c.id == visitor_id))).scalar_one()
+        return scrub_surrogates(dict(lead))
 
     # -- saving --------------------------------------------------------------------------------------
 
@@ -316,6 +326,7 @@ class Conversations:
             events=tuple(event.row() for event in chat_events),
             lead=lead if turn.lead_updates else None,
             outbox=tuple(self._outbox_rows(chat_events, lead, turn.lead_updates, now)),
+            release=self._releases(lead, turn.lead_updates),
         ))
         conversation.state, conversation.revision = turn.state, 1 if new else conversation.revision + 1
         conversation.lead.update(turn.lead_updates)
@@ -325,7 +336,8 @@ class Conversations:
     def _outbox_rows(self, chat_events: list[ChatEvent], lead: dict[str, Any], updates: dict[str, Any],
                      now: dt.datetime) -> list[dict[str, Any]]:
         """One outbox row per event and consumer that wants it, keyed by the event's id and kept in
-        order per visitor."""
+        order per visitor; held when the consumer waits for something the visitor has not given
+        yet (``CrmDelivery.holds``)."""
         consumers = self.app.outbox_consumers
         if not len(consumers):
             return []
@@ -335,8 +347,22 @@ class Conversations:
             for consumer in consumers:
                 if consumer.wants(event):
                     payload = payload or event_payload(event, lead, updates)
-                    rows.append(outbox_row(consumer.name, event.key, event.name, payload, event.visitor_id, now))
+                    held = bool(getattr(consumer, "holds", None) and consumer.holds(lead))
+                    rows.append(outbox_row(consumer.name, event.key, event.name, payload, event.visitor_id, now,
+                                           held=held))
         return rows
+
+    def _releases(self, lead: dict[str, Any], updates: dict[str, Any]) -> tuple[tuple[str, dict[str, Any]], ...]:
+        """The consumers whose held rows of this visitor the turn releases, with what they take on."""
+        if not updates:
+            return ()
+        releases = []
+        for consumer in self.app.outbox_consumers:
+            released_by = getattr(consumer, "released_by", None)
+            update = released_by(lead, updates) if released_by is not None else None
+            if update is not None:
+                releases.append((consumer.name, update))
+        return tuple(releases)
 
 
 @attrs.frozen
