@@ -44,6 +44,7 @@ class Chinwag:
         self.routing_strategies = Registry("routing strategy")
         self.crm_connectors = Registry("CRM connector")
         self.outbox_consumers = Registry("outbox consumer")
+        self.notifiers = Registry("notifier")
         self.event_types = Registry("event type")
         self.config_sections = Registry("configuration section")
         self.tables = Registry("table")
@@ -101,6 +102,7 @@ class Chinwag:
             ("register_calendar_providers", self.calendar_providers),
             ("register_routing_strategies", self.routing_strategies),
             ("register_crm_connectors", self.crm_connectors),
+            ("register_notifiers", self.notifiers),
             ("register_outbox_consumers", self.outbox_consumers),
         ):
             self.plugins.collect(hook_name, registry, app=self)
@@ -114,6 +116,17 @@ class Chinwag:
         if problems:
             raise InvalidProject(problems)
         self.dialogues = dialogues
+
+    async def _outbox_items_died(self, connection: Any, consumer: str, count: int, error: str) -> None:
+        """Tell the notifiers (but the one whose items died) that a consumer's items are dead."""
+        from .notifications import OUTBOX_DEAD, Notification
+        from .notifications.delivery import enqueue_notification
+        from .store import utcnow
+
+        now = utcnow()
+        await enqueue_notification(connection, self, Notification(
+            OUTBOX_DEAD, f"dead-{consumer}-{now.strftime('%Y%m%dT%H%M%S%f')}", now, None,
+            {"consumer": consumer, "count": count, "reason": error[:500]}), exclude=(consumer,))
 
     def _add_crm_deliveries(self) -> None:
         """Every CRM connector is an outbox consumer too, under its own name."""
@@ -149,7 +162,7 @@ class Chinwag:
         """Open the store, create missing tables and run the ``startup`` hooks."""
         self.store = Store(self.config.database, self.metadata)
         self.outbox_worker = OutboxWorker(self.store, {consumer.name: consumer for consumer in self.outbox_consumers},
-                                          OutboxPolicy(**self.config.outbox))
+                                          OutboxPolicy(**self.config.outbox), on_dead=self._outbox_items_died)
         self.turn_writer = TurnWriter(self.store, on_commit=self.outbox_worker.notify)
         await self.store.create_schema()
         await self.conversations.publish()

@@ -42,6 +42,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "chinwag.default_attributes",
     "chinwag.default_events",
     "chinwag.meetings.plugin",
+    "chinwag.notifications.plugin",
 )
 
 
