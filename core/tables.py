@@ -69,3 +69,12 @@ dialogue_versions = sa.Table(
     sa.Column("definition", sa.JSON, nullable=False),
     sa.Column("published_at", sa.DateTime(timezone=True), nullable=False),
 )
+
+# How many visits each visitor made (a visit starts with a page load after a gap without one):
+# targeting's ``visit.count`` and ``visit.returning``.
+visitor_visits = sa.Table(
+    "visitor_visits",
+    metadata,
+    sa.Column("visitor_id", sa.String(40), sa.ForeignKey("visitors.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("visits", sa.Integer, nullable=False),
+)
