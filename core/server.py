@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 import sqlalchemy as sa
@@ -141,7 +142,7 @@ async def chat_socket(websocket: WebSocket) -> None:
             if message["type"] == "websocket.disconnect":
                 return
             data = message.get("text") if message.get("text") is not None else message.get("bytes", b"")
-            conversation, frames = await _play(chinwag, conversation, data)
+            conversation, frames = await _play(chinwag, conversation, data, websocket.headers)
             for frame in frames:
                 await websocket.send_text(encode(frame))
     except WebSocketDisconnect:
@@ -152,8 +153,11 @@ async def chat_socket(websocket: WebSocket) -> None:
                 await websocket.close()
 
 
-async def _play(chinwag: Chinwag, conversation: Conversation | None, data: Any) -> tuple[Conversation | None, list[dict[str, Any]]]:
-    """Handle one client frame; every failure becomes an error frame and the session lives on."""
+async def _play(chinwag: Chinwag, conversation: Conversation | None, data: Any,
+                headers: Mapping[str, str]) -> tuple[Conversation | None, list[dict[str, Any]]]:
+    """Handle one client frame; every failure becomes an error frame and the session lives on.
+
+    ``headers`` are the WebSocket request's: targeting reads the device and location from them."""
     try:
         frame = decode(data)
         if isinstance(frame, Ping):
@@ -161,7 +165,7 @@ async def _play(chinwag: Chinwag, conversation: Conversation | None, data: Any) 
         if isinstance(frame, Hello):
             if conversation is not None:
                 raise FrameError("not_ready", "hello was already sent on this connection")
-            return await chinwag.conversations.hello(frame)
+            return await chinwag.conversations.hello(frame, headers)
         assert isinstance(frame, Answer)
         if conversation is None:
             raise FrameError("not_ready", "send hello first")

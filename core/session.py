@@ -24,8 +24,11 @@ from .engine import Engine, EngineError, State, Turn
 from .events import ChatEvent, UnknownEventType, new_event_key
 from .outbox import outbox_row
 from .protocol import PROTOCOL_VERSION, Answer, Hello
-from .store import Store, utcnow
+from .store import Store, utc, utcnow
 from .tables import dialogue_versions, sessions, transcript, visitors
+from .targeting.selection import Targeter
+from .targeting.state import TargetingState
+from .targeting.visit import count_visit, page_attributes
 from .turn_writer import SessionConflict, TurnRecord
 
 if TYPE_CHECKING:
@@ -66,6 +69,7 @@ class Conversations:
 
     def __init__(self, app: Chinwag) -> None:
         self.app = app
+        self.targeter = Targeter(app)
         self._engines: dict[tuple[str, int], Engine] = {}
 
     @property
@@ -114,40 +118,71 @@ class Conversations:
 
     # -- hello ---------------------------------------------------------------------------------------
 
-    async def hello(self, hello: Hello) -> tuple[Conversation, list[dict[str, Any]]]:
-        """Identify the visitor, resume or start a session, and return the frames to send."""
+    async def hello(self, hello: Hello, headers: Mapping[str, str] | None = None) -> tuple[Conversation, list[dict[str, Any]]]:
+        """Identify the visitor, then continue their engaged dialogue, or resume or start the one
+        targeting chooses for this page (``chinwag.targeting.selection``); return the frames to send.
+
+        ``headers`` are the WebSocket request's (lower-case names): the device type and the
+        country and region the integrator's proxy sets are read from them.
+        """
+        settings = self.app.plugin_state(TargetingState).settings
         visit = {"visit.page_url": hello.page_url, "visit.referrer": hello.referrer,
-                 "visit.locale": hello.locale, "visit.timezone": hello.timezone, **hello.attributes}
+                 "visit.locale": hello.locale, "visit.timezone": hello.timezone, **hello.attributes,
+                 **page_attributes(hello.page_url, headers or {}, settings)}
         conversation = await self._visitor(hello.visitor, visit)
         if hello.tracking:
             await self._recognise_by_cookie(conversation, hello.tracking)
-        if hello.session and await self._resume(conversation, hello.session):
+        history = await self._history(conversation.visitor_id)
+        named = next((row for row in history if row.id == hello.session), None)
+        engaged = [row for row in history if row.status == "active" and State.from_json(row.state).engaged]
+        engaged.sort(key=lambda row: (row is not named, -utc(row.updated_at).timestamp()))  # type: ignore[union-attr]
+        for row in engaged:
+            if await self._load(conversation, row):  # an engaged dialogue continues on every page
+                return conversation, [self._welcome(conversation, await self._transcript(conversation.session_id))]
+        finished = {row.dialogue_id for row in history if row.status == "completed"}
+        dialogue = await self.targeter.choose(conversation.visitor_id, conversation.lead, conversation.visit, finished)
+        if dialogue is not None:
+            shown = next((row for row in history if row.status == "active" and row.dialogue_id == dialogue.id
+                          and row.dialogue_version == dialogue.version), None)
+            if shown is not None and await self._load(conversation, shown):  # shown before, never answered
+                return conversation, [self._welcome(conversation, await self._transcript(conversation.session_id))]
+            return conversation, await self._start(conversation, dialogue)
+        if named is not None and named.status == "completed" and await self._load(conversation, named):
             return conversation, [self._welcome(conversation, await self._transcript(conversation.session_id))]
-        if await self._resume_active(conversation):
-            return conversation, [self._welcome(conversation, await self._transcript(conversation.session_id))]
-        dialogue = await self._choose(conversation)
-        if dialogue is None:
-            return conversation, [self._welcome(conversation, [])]
+        return conversation, [self._welcome(conversation, [])]
+
+    async def _start(self, conversation: Conversation, dialogue: Dialogue) -> list[dict[str, Any]]:
+        """Start ``dialogue`` in a new session: the welcome and the first cards' frames."""
         engine = await self._engine(dialogue.id, dialogue.version)
         assert engine is not None
         conversation.session_id = new_id("s")
         conversation.dialogue = engine.dialogue
+        conversation.state, conversation.revision = None, 0
         turn = engine.start(conversation.lead, conversation.visit)
         turn = await self._fulfil(conversation, engine, turn)
         frames = await self._save(conversation, turn, new=True)
-        return conversation, [self._welcome(conversation, []), *frames]
+        return [self._welcome(conversation, []), *frames]
 
     async def _visitor(self, visitor_id: str | None, visit: dict[str, Any]) -> Conversation:
+        """The visitor (a new one when the id is unknown), with this page load counted as part of
+        a visit: ``visit.count`` and ``visit.returning`` are added to ``visit``."""
         now = utcnow()
+        settings = self.app.plugin_state(TargetingState).settings
         async with self.store.transaction() as connection:
+            row = None
             if visitor_id:
-                row = (await connection.execute(sa.select(visitors.c.lead).where(visitors.c.id == visitor_id))).first()
-                if row is not None:
-                    await connection.execute(sa.update(visitors).where(visitors.c.id == visitor_id).values(last_seen_at=now))
-                    return Conversation(visitor_id, dict(row.lead), visit)
-            visitor_id = new_id("v")  # unknown ids are replaced, never trusted
-            await connection.execute(sa.insert(visitors).values(id=visitor_id, created_at=now, last_seen_at=now, lead={}))
-        return Conversation(visitor_id, {}, visit)
+                row = (await connection.execute(sa.select(visitors.c.lead, visitors.c.last_seen_at).where(
+                    visitors.c.id == visitor_id))).first()
+            if row is not None:
+                await connection.execute(sa.update(visitors).where(visitors.c.id == visitor_id).values(last_seen_at=now))
+                conversation = Conversation(visitor_id, dict(row.lead), visit)  # type: ignore[arg-type]
+            else:
+                visitor_id = new_id("v")  # unknown ids are replaced, never trusted
+                await connection.execute(sa.insert(visitors).values(id=visitor_id, created_at=now, last_seen_at=now, lead={}))
+                conversation = Conversation(visitor_id, {}, visit)
+            count = await count_visit(connection, visitor_id, row.last_seen_at if row is not None else None, now, settings)
+        visit.update({"visit.count": count, "visit.returning": count > 1})
+        return conversation
 
     async def _recognise_by_cookie(self, conversation: Conversation, tracking: Mapping[str, str]) -> None:
         """An anonymous visitor whose page carries a CRM's tracking cookie, looked up once: what the
@@ -169,13 +204,10 @@ class Conversations:
                 sessions.c.id == session_id, sessions.c.visitor_id == conversation.visitor_id))).first()
         return row is not None and await self._load(conversation, row)
 
-    async def _resume_active(self, conversation: Conversation) -> bool:
-        """A visitor mid-way through a dialogue (say, in another tab) continues it."""
+    async def _history(self, visitor_id: str) -> list[Any]:
+        """Every session of the visitor (a handful: one per dialogue shown to them)."""
         async with self.store.connect() as connection:
-            row = (await connection.execute(sa.select(sessions).where(
-                sessions.c.visitor_id == conversation.visitor_id, sessions.c.status == "active",
-            ).order_by(sessions.c.updated_at.desc()).limit(1))).first()
-        return row is not None and await self._load(conversation, row)
+            return list(await connection.execute(sa.select(sessions).where(sessions.c.visitor_id == visitor_id)))
 
     async def _load(self, conversation: Conversation, row: Any) -> bool:
         state = State.from_json(row.state)
@@ -186,16 +218,6 @@ class Conversations:
         conversation.session_id, conversation.dialogue = row.id, engine.dialogue
         conversation.state, conversation.revision = state, row.revision
         return True
-
-    async def _choose(self, conversation: Conversation) -> Dialogue | None:
-        """The highest-priority dialogue this visitor has not completed (targeting comes later)."""
-        if not self.app.config.chat_enabled:
-            return None
-        async with self.store.connect() as connection:
-            done = set((await connection.execute(sa.select(sessions.c.dialogue_id).where(
-                sessions.c.visitor_id == conversation.visitor_id, sessions.c.status == "completed"))).scalars())
-        candidates = [d for d in self.app.dialogues.values() if d.id not in done]
-        return min(candidates, key=lambda d: (d.priority, d.id), default=None)
 
     def _welcome(self, conversation: Conversation, history: list[dict[str, Any]]) -> dict[str, Any]:
         state, dialogue = conversation.state, conversation.dialogue
