@@ -24,7 +24,7 @@ from .app import STATIC_DIR, Chinwag
 from .engine import EngineError
 from .plugins import PluginError
 from .problems import InvalidProject
-from .protocol import Answer, FrameError, Hello, Ping, decode, encode, error_frame
+from .protocol import Answer, FrameError, Hello, Ping, Trigger, WindowChange, decode, encode, error_frame
 from .session import Conversation
 from .turn_writer import SessionConflict
 
@@ -166,9 +166,13 @@ async def _play(chinwag: Chinwag, conversation: Conversation | None, data: Any,
             if conversation is not None:
                 raise FrameError("not_ready", "hello was already sent on this connection")
             return await chinwag.conversations.hello(frame, headers)
-        assert isinstance(frame, Answer)
         if conversation is None:
             raise FrameError("not_ready", "send hello first")
+        if isinstance(frame, Trigger):
+            return conversation, await chinwag.conversations.trigger(conversation, frame.dialogue)
+        if isinstance(frame, WindowChange):
+            return conversation, await chinwag.conversations.window_changed(conversation, frame.name)
+        assert isinstance(frame, Answer)
         return conversation, await chinwag.conversations.answer(conversation, frame)
     except FrameError as error:
         return conversation, [error_frame(error.code, error.message)]

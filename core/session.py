@@ -23,7 +23,7 @@ from .dialogue import Dialogue, parse_dialogue
 from .engine import Engine, EngineError, State, Turn
 from .events import ChatEvent, UnknownEventType, new_event_key
 from .outbox import outbox_row
-from .protocol import PROTOCOL_VERSION, Answer, Hello
+from .protocol import PROTOCOL_VERSION, Answer, FrameError, Hello
 from .store import Store, utc, utcnow
 from .tables import dialogue_versions, sessions, transcript, visitors
 from .targeting.selection import Targeter
@@ -51,6 +51,9 @@ class Conversation:
     dialogue: Dialogue | None = None
     state: State | None = None
     revision: int = 0
+    minor: int = 0  # the protocol minor version spoken on this connection
+    visit_started: dt.datetime | None = None
+    pending: Dialogue | None = None  # resolved, waiting for its behaviour trigger in the page
 
     def event(self, name: str, data: Mapping[str, Any]) -> ChatEvent:
         """An activity event of this conversation."""
@@ -130,6 +133,7 @@ class Conversations:
                  "visit.locale": hello.locale, "visit.timezone": hello.timezone, **hello.attributes,
                  **page_attributes(hello.page_url, headers or {}, settings)}
         conversation = await self._visitor(hello.visitor, visit)
+        conversation.minor = hello.minor
         if hello.tracking:
             await self._recognise_by_cookie(conversation, hello.tracking)
         history = await self._history(conversation.visitor_id)
@@ -140,16 +144,52 @@ class Conversations:
             if await self._load(conversation, row):  # an engaged dialogue continues on every page
                 return conversation, [self._welcome(conversation, await self._transcript(conversation.session_id))]
         finished = {row.dialogue_id for row in history if row.status == "completed"}
-        dialogue = await self.targeter.choose(conversation.visitor_id, conversation.lead, conversation.visit, finished)
+        dialogue = await self.targeter.choose(conversation.visitor_id, conversation.lead, conversation.visit, finished,
+                                              can_trigger=conversation.minor >= 1)
         if dialogue is not None:
-            shown = next((row for row in history if row.status == "active" and row.dialogue_id == dialogue.id
-                          and row.dialogue_version == dialogue.version), None)
-            if shown is not None and await self._load(conversation, shown):  # shown before, never answered
+            if await self._resume_shown(conversation, dialogue, history):
                 return conversation, [self._welcome(conversation, await self._transcript(conversation.session_id))]
+            if self.targeter.targeting(dialogue).trigger:  # resolved, not shown until the page says so
+                conversation.pending = dialogue
+                return conversation, [self._pending_welcome(conversation, dialogue)]
             return conversation, await self._start(conversation, dialogue)
         if named is not None and named.status == "completed" and await self._load(conversation, named):
             return conversation, [self._welcome(conversation, await self._transcript(conversation.session_id))]
         return conversation, [self._welcome(conversation, [])]
+
+    async def _resume_shown(self, conversation: Conversation, dialogue: Dialogue, history: list[Any]) -> bool:
+        """Resume the session of ``dialogue`` shown to this visitor before and never answered (a
+        trigger met in an earlier visit carries over: it shows at once)."""
+        shown = next((row for row in history if row.status == "active" and row.dialogue_id == dialogue.id
+                      and row.dialogue_version == dialogue.version), None)
+        return shown is not None and await self._load(conversation, shown)
+
+    def _pending_welcome(self, conversation: Conversation, dialogue: Dialogue) -> dict[str, Any]:
+        """(1.1) The welcome for a dialogue waiting for its behaviour trigger: the rules for the
+        page to evaluate, and how long the visit has lasted (for ``time_on_site``)."""
+        started = conversation.visit_started or utcnow()
+        return {**self._welcome(conversation, []), "status": "pending",
+                "dialogue": {"id": dialogue.id, "name": dialogue.name},
+                "trigger": {"rules": dict(self.targeter.targeting(dialogue).trigger),
+                            "site_seconds": round(max(0.0, (utcnow() - started).total_seconds()), 1)}}
+
+    async def trigger(self, conversation: Conversation, dialogue_id: str) -> list[dict[str, Any]]:
+        """(1.1) The page says the pending dialogue's trigger fired: show it (its ``triggered``
+        event is stored now, not when it was resolved)."""
+        pending = conversation.pending
+        if pending is None or pending.id != dialogue_id or conversation.session_id is not None:
+            raise FrameError("not_pending", f"dialogue {dialogue_id!r} is not waiting for a trigger on this page")
+        conversation.pending = None
+        if await self._resume_shown(conversation, pending, await self._history(conversation.visitor_id)):
+            return [self._welcome(conversation, await self._transcript(conversation.session_id))]  # another tab was first
+        return await self._start(conversation, pending)
+
+    async def window_changed(self, conversation: Conversation, name: str) -> list[dict[str, Any]]:
+        """(1.1) The visitor opened or closed the chat window: stored as an ``opened`` or
+        ``closed`` event of the session."""
+        if conversation.session_id is None or conversation.state is None or conversation.dialogue is None:
+            raise FrameError("not_ready", "no dialogue is shown on this page")
+        return await self._save(conversation, Turn(conversation.state, [], [(name, {})], {}))
 
     async def _start(self, conversation: Conversation, dialogue: Dialogue) -> list[dict[str, Any]]:
         """Start ``dialogue`` in a new session: the welcome and the first cards' frames."""
@@ -180,8 +220,10 @@ class Conversations:
                 visitor_id = new_id("v")  # unknown ids are replaced, never trusted
                 await connection.execute(sa.insert(visitors).values(id=visitor_id, created_at=now, last_seen_at=now, lead={}))
                 conversation = Conversation(visitor_id, {}, visit)
-            count = await count_visit(connection, visitor_id, row.last_seen_at if row is not None else None, now, settings)
+            count, started = await count_visit(connection, visitor_id, row.last_seen_at if row is not None else None,
+                                               now, settings)
         visit.update({"visit.count": count, "visit.returning": count > 1})
+        conversation.visit_started = started
         return conversation
 
     async def _recognise_by_cookie(self, conversation: Conversation, tracking: Mapping[str, str]) -> None:
@@ -222,7 +264,7 @@ class Conversations:
     def _welcome(self, conversation: Conversation, history: list[dict[str, Any]]) -> dict[str, Any]:
         state, dialogue = conversation.state, conversation.dialogue
         return {
-            "type": "welcome", "protocol": PROTOCOL_VERSION, "visitor": conversation.visitor_id,
+            "type": "welcome", "protocol": PROTOCOL_VERSION, "minor": conversation.minor, "visitor": conversation.visitor_id,
             "session": conversation.session_id,
             "dialogue": {"id": dialogue.id, "name": dialogue.name} if dialogue else None,
             "status": state.status if state else "none",

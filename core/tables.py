@@ -77,4 +77,5 @@ visitor_visits = sa.Table(
     metadata,
     sa.Column("visitor_id", sa.String(40), sa.ForeignKey("visitors.id", ondelete="CASCADE"), primary_key=True),
     sa.Column("visits", sa.Integer, nullable=False),
+    sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),  # when the current visit began
 )

@@ -207,3 +207,49 @@ async def test_plugin_attributes_are_looked_up_and_a_slow_lookup_does_not_hold_u
             page, welcome = await visit(server, SITE, attributes={"visit.account": "tiny"})
             await page.close()
             assert dialogue_of(welcome) == "everyone"
+
+
+async def test_behaviour_trigger_protocol_and_old_clients(tmp_path: Path) -> None:
+    dialogues = {"later": dialogue("later", 1, {"trigger": {"time_on_page": 20, "scroll": 50}}),
+                 "now": dialogue("now", 2)}
+    with serve(tmp_path / "p", dialogues) as server:
+        # A client of protocol 1.0 cannot evaluate triggers: it gets the best dialogue without one.
+        page, welcome = await visit(server, SITE)
+        await page.close()
+        assert dialogue_of(welcome) == "now" and welcome["minor"] == 0
+        # A 1.1 client is told the rules; nothing is shown or counted until the page says so.
+        page, welcome = await visit(server, SITE, minor=1)
+        visitor = welcome["visitor"]
+        assert welcome["minor"] == 1 and welcome["status"] == "pending" and welcome["session"] is None
+        assert dialogue_of(welcome) == "later" and welcome["trigger"]["rules"] == {"time_on_page": 20, "scroll": 50}
+        assert welcome["trigger"]["site_seconds"] >= 0
+        await page.send({"type": "opened"})
+        assert (await page.until("error"))["code"] == "not_ready"  # nothing is shown yet
+        await page.send({"type": "trigger", "dialogue": "now"})
+        assert (await page.until("error"))["code"] == "not_pending"
+        assert triggered(server, visitor) == []
+        await page.send({"type": "trigger", "dialogue": "later"})
+        shown = await page.until("welcome")
+        assert shown["status"] == "active" and dialogue_of(shown) == "later" and shown["session"]
+        assert (await page.question())["text"] == "later: shall we talk?"
+        await page.until("event")
+        assert triggered(server, visitor) == ["later"]
+        await page.send({"type": "trigger", "dialogue": "later"})  # a second trigger changes nothing
+        assert (await page.until("error"))["code"] == "not_pending"
+        await page.send({"type": "opened"})
+        await page.send({"type": "closed"})
+        await page.send({"type": "ping"})
+        await page.until("pong")
+        await page.close()
+        # The trigger was met once: on the next page (or visit) the dialogue shows at once.
+        page, welcome = await visit(server, f"{SITE}/other", visitor, minor=1)
+        await page.close()
+        assert welcome["status"] == "active" and welcome["session"] == shown["session"]
+
+        async def window_events(app: Any) -> list[str]:
+            async with app.store.connect() as connection:
+                return list((await connection.execute(sa.select(events.c.name).where(
+                    events.c.session_id == shown["session"], events.c.name.in_(["opened", "closed"]))
+                    .order_by(events.c.id))).scalars())
+        assert server.call(window_events) == ["opened", "closed"]
+        assert triggered(server, visitor) == ["later"]

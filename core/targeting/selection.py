@@ -40,15 +40,17 @@ class Targeter:
         return self._compiled[key]
 
     async def choose(self, visitor_id: str, lead: Mapping[str, Any], visit: Mapping[str, Any],
-                     finished: Iterable[str]) -> Dialogue | None:
+                     finished: Iterable[str], can_trigger: bool = True) -> Dialogue | None:
         """The best-priority dialogue this visitor qualifies for on this page, leaving out the
-        dialogues in ``finished``; None when chat is switched off or nothing qualifies."""
+        dialogues in ``finished`` (and, for a client that cannot evaluate behaviour triggers,
+        those with a trigger); None when chat is switched off or nothing qualifies."""
         if not self.app.config.chat_enabled:
             return None
         finished = set(finished)
         page = str(visit.get("visit.page_url") or "")
         candidates = sorted((dialogue for dialogue in self.app.dialogues.values()
-                             if dialogue.id not in finished and self.targeting(dialogue).pages.allow(page)),
+                             if dialogue.id not in finished and self.targeting(dialogue).pages.allow(page)
+                             and (can_trigger or not self.targeting(dialogue).trigger)),
                             key=lambda dialogue: (dialogue.priority, dialogue.id))
         if not candidates:
             return None

@@ -73,24 +73,24 @@ def request_attributes(headers: Mapping[str, str], settings: TargetingSettings) 
 
 
 async def count_visit(connection: AsyncConnection, visitor_id: str, last_seen: dt.datetime | None,
-                      now: dt.datetime, settings: TargetingSettings) -> int:
-    """Record this page load; return the visitor's visit number (``last_seen`` is when they last
-    loaded a page, None for a new visitor)."""
-    count = (await connection.execute(sa.select(visitor_visits.c.visits).where(
-        visitor_visits.c.visitor_id == visitor_id))).scalar()
-    if count is None:
+                      now: dt.datetime, settings: TargetingSettings) -> tuple[int, dt.datetime]:
+    """Record this page load; return the visitor's visit number and when that visit began
+    (``last_seen`` is when they last loaded a page, None for a new visitor)."""
+    row = (await connection.execute(sa.select(visitor_visits.c.visits, visitor_visits.c.started_at).where(
+        visitor_visits.c.visitor_id == visitor_id))).first()
+    if row is None:
         try:
             async with connection.begin_nested():  # another tab of the same visitor may insert first
-                await connection.execute(sa.insert(visitor_visits).values(visitor_id=visitor_id, visits=1))
+                await connection.execute(sa.insert(visitor_visits).values(visitor_id=visitor_id, visits=1, started_at=now))
         except sa.exc.IntegrityError:
             pass
-        return 1
+        return 1, now
     gap = dt.timedelta(minutes=settings.visit_gap_minutes)
     if last_seen is not None and now - utc(last_seen) >= gap:  # type: ignore[operator]
         await connection.execute(sa.update(visitor_visits).where(visitor_visits.c.visitor_id == visitor_id)
-                                 .values(visits=visitor_visits.c.visits + 1))
-        return int(count) + 1
-    return int(count)
+                                 .values(visits=visitor_visits.c.visits + 1, started_at=now))
+        return int(row.visits) + 1, now
+    return int(row.visits), utc(row.started_at)  # type: ignore[return-value]
 
 
 def page_attributes(page_url: str, headers: Mapping[str, str], settings: TargetingSettings) -> dict[str, Any]:
