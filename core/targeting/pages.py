@@ -57,6 +57,14 @@ class PagePattern:
             return False
         return all(any(value.fullmatch(given) for given in page.parameters.get(name, ())) for name, value in self.parameters)
 
+    def address_regex(self) -> str:
+        """This pattern, parameters aside, as a regular expression over ``Page.address``."""
+        scheme = re.escape(self.scheme) if self.scheme is not None else "[^:/]*"
+        host = f"(?:{self.host.pattern})" if self.host is not None else "[^:/]*"
+        port = re.escape(self.port) if self.port not in (None, "*") else "[0-9]*"
+        path = f"(?:{self.path.pattern})" if self.path is not None else ".*"
+        return f"{scheme}://{host}:{port}{path}"
+
 
 @attrs.frozen
 class Page:
@@ -67,6 +75,12 @@ class Page:
     port: str | None
     path: str
     parameters: dict[str, tuple[str, ...]]
+
+    @property
+    def address(self) -> str:
+        """``scheme://host:port/path``, what a list's patterns without parameters are matched
+        against at once."""
+        return f"{self.scheme}://{self.host}:{self.port or ''}{self.path}"
 
     @classmethod
     def from_url(cls, url: str) -> Page:
@@ -152,6 +166,21 @@ def parse_pattern(text: object) -> PagePattern:
                        path=_path_regex("/" + path if slash else "/"), parameters=parameters)
 
 
+class _PatternList:
+    """Patterns matched together: those without parameters as one regular expression."""
+
+    def __init__(self, patterns: tuple[PagePattern, ...]) -> None:
+        plain = [pattern.address_regex() for pattern in patterns if not pattern.parameters]
+        self.combined = re.compile("|".join(f"(?:{regex})" for regex in plain)) if plain else None
+        self.with_parameters = tuple(pattern for pattern in patterns if pattern.parameters)
+
+    def match(self, page: Page, address: str) -> bool:
+        """Whether any pattern matches the page."""
+        if self.combined is not None and self.combined.fullmatch(address):
+            return True
+        return any(pattern.matches(page) for pattern in self.with_parameters)
+
+
 @attrs.frozen
 class PageRules:
     """A dialogue's include and exclude lists: a page qualifies when it is included (every page,
@@ -159,15 +188,23 @@ class PageRules:
 
     include: tuple[PagePattern, ...] = ()
     exclude: tuple[PagePattern, ...] = ()
+    _include: _PatternList = attrs.field(init=False, eq=False, repr=False)
+    _exclude: _PatternList = attrs.field(init=False, eq=False, repr=False)
+
+    def __attrs_post_init__(self) -> None:
+        object.__setattr__(self, "_include", _PatternList(self.include))
+        object.__setattr__(self, "_exclude", _PatternList(self.exclude))
 
     @classmethod
     def parse(cls, include: Sequence[object] = (), exclude: Sequence[object] = ()) -> PageRules:
         """Compile both lists (``PatternError`` on the first bad pattern)."""
         return cls(tuple(map(parse_pattern, include)), tuple(map(parse_pattern, exclude)))
 
-    def allow(self, url: str) -> bool:
-        """Whether a dialogue with these rules may start on the page at ``url``."""
-        page = Page.from_url(url)
-        if self.include and not any(pattern.matches(page) for pattern in self.include):
+    def allow(self, url: str | Page) -> bool:
+        """Whether a dialogue with these rules may start on the page at ``url`` (a URL, or one
+        already split with ``Page.from_url``)."""
+        page = url if isinstance(url, Page) else Page.from_url(url)
+        address = page.address
+        if self.include and not self._include.match(page, address):
             return False
-        return not any(pattern.matches(page) for pattern in self.exclude)
+        return not self._exclude.match(page, address)

@@ -41,6 +41,10 @@ class Targeting:
     pages: PageRules = attrs.field(factory=PageRules)
     audience: Mapping[str, Any] | None = None
     trigger: Mapping[str, Any] = attrs.field(factory=dict)
+    _names: frozenset[str] = attrs.field(init=False, eq=False, repr=False)
+
+    def __attrs_post_init__(self) -> None:
+        object.__setattr__(self, "_names", frozenset(_names(self.audience)) if self.audience is not None else frozenset())
 
     @classmethod
     def compile(cls, targeting: Mapping[str, Any]) -> Targeting:
@@ -48,9 +52,9 @@ class Targeting:
         return cls(PageRules.parse(targeting.get("include") or (), targeting.get("exclude") or ()),
                    targeting.get("audience"), dict(targeting.get("trigger") or {}))
 
-    def attribute_names(self) -> set[str]:
+    def attribute_names(self) -> frozenset[str]:
         """Every attribute the audience names."""
-        return _names(self.audience) if self.audience is not None else set()
+        return self._names
 
 
 def _names(condition: Mapping[str, Any]) -> set[str]:

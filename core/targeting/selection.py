@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from ..attributes import LookupContext
 from ..dialogue import Dialogue
 from .audience import AudienceValues, look_up
+from .pages import Page
 from .rules import Targeting
 from .state import TargetingState
 
@@ -47,7 +48,7 @@ class Targeter:
         if not self.app.config.chat_enabled:
             return None
         finished = set(finished)
-        page = str(visit.get("visit.page_url") or "")
+        page = Page.from_url(str(visit.get("visit.page_url") or ""))
         candidates = sorted((dialogue for dialogue in self.app.dialogues.values()
                              if dialogue.id not in finished and self.targeting(dialogue).pages.allow(page)
                              and (can_trigger or not self.targeting(dialogue).trigger)),
