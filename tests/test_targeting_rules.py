@@ -183,3 +183,13 @@ async def test_lookups_run_together_and_a_slow_or_failing_one_counts_as_no_answe
     # the project's ceiling applies even when an attribute asks for longer
     patient = Attribute("person.segment", lookup=hangs, timeout=3600)
     assert await look_up([patient], context, longest=0.2) == {}
+
+
+def test_a_crafted_address_cannot_make_matching_backtrack() -> None:
+    # With a backtracking regular expression this pair takes longer than any test run (the
+    # matcher would try every way to split 2,000 characters seven ways); part by part it is instant.
+    rules = PageRules.parse(["/a*a*a*a*a*a*a*b", "utm_campaign=*x*x*x*x*x*y"])
+    assert not rules.allow("https://a.example/" + "a" * 2000)
+    assert rules.allow("https://a.example/" + "a" * 2000 + "b")
+    assert not rules.allow("https://a.example/?utm_campaign=" + "x" * 2000)
+    assert rules.allow("https://a.example/?utm_campaign=" + "x" * 2000 + "y")

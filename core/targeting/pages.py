@@ -34,36 +34,94 @@ class PatternError(ValueError):
     """A page pattern that cannot be read; the message says what is wrong."""
 
 
+class Glob:
+    """A text where ``*`` stands for any run of characters, split once into its fixed parts.
+
+    Matched part by part with ``str.find`` (leftmost first, which is exact for ``*`` alone), so a
+    visitor's crafted address can never make it backtrack: the work grows with the text's length
+    times the pattern's, never exponentially.
+    """
+
+    __slots__ = ("pattern", "_first", "_middle", "_last", "_fixed")
+
+    def __init__(self, pattern: str) -> None:
+        self.pattern = pattern
+        parts = pattern.split("*")
+        self._fixed = len(parts) == 1
+        self._first, self._last = parts[0], parts[-1]
+        self._middle = tuple(part for part in parts[1:-1] if part)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Glob) and other.pattern == self.pattern
+
+    def __hash__(self) -> int:
+        return hash(self.pattern)
+
+    def __repr__(self) -> str:
+        return f"Glob({self.pattern!r})"
+
+    def matches(self, text: str) -> bool:
+        """Whether ``text`` matches the whole pattern."""
+        if self._fixed:
+            return text == self.pattern
+        first, last = self._first, self._last
+        if len(text) < len(first) + len(last) or not text.startswith(first) or not text.endswith(last):
+            return False
+        position, end = len(first), len(text) - len(last)
+        for part in self._middle:
+            found = text.find(part, position, end)
+            if found < 0:
+                return False
+            position = found + len(part)
+        return True
+
+
+def glob_match(pattern: str, text: str) -> bool:
+    """Whether ``text`` matches ``pattern``, where ``*`` stands for any run of characters."""
+    return Glob(pattern).matches(text)
+
+
 @attrs.frozen
 class PagePattern:
-    """One compiled page pattern."""
+    """One compiled page pattern: each part a ``Glob`` (lower case), or None for any.
+
+    ``hosts`` and ``paths`` hold one glob or two (``*.example.com`` also names example.com;
+    ``/folder/*`` also names ``/folder``).
+    """
 
     text: str
-    scheme: str | None = None  # None: any scheme
-    host: re.Pattern[str] | None = None  # None: any host
+    scheme: str | None = None
+    hosts: tuple[Glob, ...] | None = None
     port: str | None = None  # None or "*": any port
-    path: re.Pattern[str] | None = None  # None: any path
-    parameters: tuple[tuple[str, re.Pattern[str]], ...] = ()
+    paths: tuple[Glob, ...] | None = None
+    parameters: tuple[tuple[str, Glob], ...] = ()
 
     def matches(self, page: Page) -> bool:
         """Whether the page is one this pattern names."""
         if self.scheme is not None and page.scheme != self.scheme:
             return False
-        if self.host is not None and not self.host.fullmatch(page.host):
+        if self.hosts is not None and not any(glob.matches(page.host) for glob in self.hosts):
             return False
         if self.port not in (None, "*") and page.port != self.port:
             return False
-        if self.path is not None and not self.path.fullmatch(page.path):
+        if self.paths is not None and not any(glob.matches(page.path) for glob in self.paths):
             return False
-        return all(any(value.fullmatch(given) for given in page.parameters.get(name, ())) for name, value in self.parameters)
+        return all(any(value.matches(given) for given in page.parameters.get(name, ())) for name, value in self.parameters)
 
-    def address_regex(self) -> str:
-        """This pattern, parameters aside, as a regular expression over ``Page.address``."""
-        scheme = re.escape(self.scheme) if self.scheme is not None else "[^:/]*"
-        host = f"(?:{self.host.pattern})" if self.host is not None else "[^:/]*"
-        port = re.escape(self.port) if self.port not in (None, "*") else "[0-9]*"
-        path = f"(?:{self.path.pattern})" if self.path is not None else ".*"
-        return f"{scheme}://{host}:{port}{path}"
+
+def _hosts(pattern: str) -> tuple[Glob, ...] | None:
+    if pattern == "*":
+        return None
+    if pattern.startswith("*."):  # the domain itself and every subdomain
+        return Glob(pattern[2:]), Glob(pattern)
+    return (Glob(pattern),)
+
+
+def _paths(pattern: str) -> tuple[Glob, ...]:
+    pattern = _normal_path(unquote(pattern))
+    if pattern.endswith("/*"):  # the folder itself and everything under it
+        return Glob(pattern), Glob(pattern[:-2] or "/")
+    return (Glob(pattern),)
 
 
 @attrs.frozen
@@ -75,12 +133,6 @@ class Page:
     port: str | None
     path: str
     parameters: dict[str, tuple[str, ...]]
-
-    @property
-    def address(self) -> str:
-        """``scheme://host:port/path``, what a list's patterns without parameters are matched
-        against at once."""
-        return f"{self.scheme}://{self.host}:{self.port or ''}{self.path}"
 
     @classmethod
     def from_url(cls, url: str) -> Page:
@@ -102,33 +154,13 @@ def _normal_path(path: str) -> str:
     return path.rstrip("/") or "/"
 
 
-def _glob(text: str, star: str) -> str:
-    return "".join(star if char == "*" else re.escape(char) for char in text)
-
-
-def _path_regex(path: str) -> re.Pattern[str]:
-    path = _normal_path(unquote(path))
-    if path.endswith("/*"):  # the folder itself and everything under it
-        prefix = path[:-2]
-        return re.compile(_glob(prefix, ".*") + r"(/.*)?" if prefix else r"/.*")
-    return re.compile(_glob(path, ".*"))
-
-
-def _host_regex(host: str) -> re.Pattern[str]:
-    if host == "*":
-        return re.compile(r"[^/]*")
-    if host.startswith("*."):  # the domain and every subdomain
-        return re.compile(r"([a-z0-9-]+\.)*" + _glob(host[2:], r"[a-z0-9.-]*"))
-    return re.compile(_glob(host, r"[a-z0-9.-]*"))
-
-
-def _parameters(query: str) -> tuple[tuple[str, re.Pattern[str]], ...]:
+def _parameters(query: str) -> tuple[tuple[str, Glob], ...]:
     parameters = []
     for item in query.split("&"):
         name, equals, value = item.partition("=")
         if not equals or not _PARAMETER_NAME.match(name) or not value:
             raise PatternError(f"{item!r} is not a parameter: write name=value (value * for any)")
-        parameters.append((unquote(name).casefold(), re.compile(_glob(unquote(value).casefold(), ".*"))))
+        parameters.append((unquote(name).casefold(), Glob(unquote(value).casefold())))
     return tuple(parameters)
 
 
@@ -148,7 +180,7 @@ def parse_pattern(text: object) -> PagePattern:
     if "=" in rest and "/" not in rest:  # name=value&...
         return PagePattern(text, parameters=_parameters(text))
     if rest.startswith("/"):
-        return PagePattern(text, path=_path_regex(rest), parameters=parameters)
+        return PagePattern(text, paths=_paths(rest), parameters=parameters)
     scheme = None
     if "://" in rest:
         scheme, _, rest = rest.partition("://")
@@ -162,23 +194,8 @@ def parse_pattern(text: object) -> PagePattern:
         raise PatternError(f"{text!r} is not a page pattern: {_HINT}")
     if not host or not _HOST.match(host) or "**" in host:
         raise PatternError(f"{text!r}: {host or 'nothing'!r} is not a host name: {_HINT}")
-    return PagePattern(text, scheme=scheme, host=_host_regex(name), port=port or None,
-                       path=_path_regex("/" + path if slash else "/"), parameters=parameters)
-
-
-class _PatternList:
-    """Patterns matched together: those without parameters as one regular expression."""
-
-    def __init__(self, patterns: tuple[PagePattern, ...]) -> None:
-        plain = [pattern.address_regex() for pattern in patterns if not pattern.parameters]
-        self.combined = re.compile("|".join(f"(?:{regex})" for regex in plain)) if plain else None
-        self.with_parameters = tuple(pattern for pattern in patterns if pattern.parameters)
-
-    def match(self, page: Page, address: str) -> bool:
-        """Whether any pattern matches the page."""
-        if self.combined is not None and self.combined.fullmatch(address):
-            return True
-        return any(pattern.matches(page) for pattern in self.with_parameters)
+    return PagePattern(text, scheme=scheme, hosts=_hosts(name), port=port or None,
+                       paths=_paths("/" + path if slash else "/"), parameters=parameters)
 
 
 @attrs.frozen
@@ -188,12 +205,6 @@ class PageRules:
 
     include: tuple[PagePattern, ...] = ()
     exclude: tuple[PagePattern, ...] = ()
-    _include: _PatternList = attrs.field(init=False, eq=False, repr=False)
-    _exclude: _PatternList = attrs.field(init=False, eq=False, repr=False)
-
-    def __attrs_post_init__(self) -> None:
-        object.__setattr__(self, "_include", _PatternList(self.include))
-        object.__setattr__(self, "_exclude", _PatternList(self.exclude))
 
     @classmethod
     def parse(cls, include: Sequence[object] = (), exclude: Sequence[object] = ()) -> PageRules:
@@ -204,7 +215,6 @@ class PageRules:
         """Whether a dialogue with these rules may start on the page at ``url`` (a URL, or one
         already split with ``Page.from_url``)."""
         page = url if isinstance(url, Page) else Page.from_url(url)
-        address = page.address
-        if self.include and not self._include.match(page, address):
+        if self.include and not any(pattern.matches(page) for pattern in self.include):
             return False
-        return not self._exclude.match(page, address)
+        return not any(pattern.matches(page) for pattern in self.exclude)
