@@ -112,3 +112,19 @@ def test_exit_intent_on_desktop_shows_the_dialogue_when_the_pointer_leaves_throu
     page.mouse.move(600, -20)  # out through the top edge, towards the tabs and the address bar
     expect(widget.launcher).to_be_visible()
     assert stored(server)[1] == [*shown_before, "leaver"]
+
+
+def test_no_exit_intent_on_a_touch_screen(server: ServerThread, browser: Any) -> None:
+    phone = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    try:
+        page = phone.new_page()
+        before, shown_before, _ = stored(server)
+        page.goto(server.url + "/?exit=1")
+        wait_for_hello(server, page, before)
+        page.mouse.move(200, 400)
+        page.mouse.move(200, -20)  # what a desktop's exit intent looks like: no such thing on a phone
+        page.wait_for_timeout(1000)
+        expect(Widget(page).launcher).to_be_hidden()
+        assert stored(server)[1] == shown_before
+    finally:
+        phone.close()
