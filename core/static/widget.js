@@ -193,6 +193,7 @@
         page: { url: location.href.slice(0, 2048), referrer: document.referrer.slice(0, 2048) || null, title: document.title.slice(0, 300) || null },
         locale: navigator.language || null,
         timezone: visitorZone(),
+        attributes: pageAttributes(),
         tracking: trackingCookies()
       });
       clearInterval(pingTimer);
@@ -240,6 +241,17 @@
         if (value && value.length <= 512) found[name] = value;
       }
     });
+    return found;
+  }
+
+  // What the page says about the visit (data-attributes='{"visit.plan": "team"}'), for targeting.
+  function pageAttributes() {
+    var given, found = {};
+    try { given = JSON.parse(data.attributes || "{}"); } catch (e) { console.warn("chinwag: data-attributes is not JSON"); return found; }
+    for (var name in given) {
+      var kind = typeof given[name];
+      if (/^visit\.[A-Za-z_]\w*$/.test(name) && (kind === "string" || kind === "number" || kind === "boolean")) found[name] = given[name];
+    }
     return found;
   }
 

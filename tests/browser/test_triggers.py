@@ -25,22 +25,38 @@ TALL_PAGE = """{% extends "demo-base.html" %}
 """
 
 
-def dialogue(dialogue_id: str, include: list[str], trigger: dict[str, Any], priority: int = 10) -> dict[str, Any]:
+# The demo pages' frame, with the page telling the widget what it knows about the visit.
+BASE_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{{ title }}</title>
+<link rel="stylesheet" href="/demo.css">
+<script src="/widget.js" async data-attributes='{"visit.plan": "team", "lead.email": "not@allowed.example"}'></script>
+</head><body><main>{% block content %}{% endblock %}</main></body></html>
+"""
+
+
+def dialogue(dialogue_id: str, include: list[str], trigger: dict[str, Any] | None = None, priority: int = 10,
+             audience: dict[str, Any] | None = None) -> dict[str, Any]:
+    targeting = {"include": include, **({"trigger": trigger} if trigger else {}), **({"audience": audience} if audience else {})}
     return {"id": dialogue_id, "name": dialogue_id.title(), "response_delay": 0, "priority": priority,
-            "targeting": {"include": include, "trigger": trigger},
+            "targeting": targeting,
             "cards": [{"id": "ask", "type": "question", "text": f"{dialogue_id}: can I help?",
                        "buttons": [{"label": "Yes", "value": "yes"}, {"label": "No", "value": "no"}]}]}
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerThread]:
-    project = write_project(tmp_path_factory.mktemp("triggers"), config={"name": "Triggers"}, dialogues={
+    project = write_project(tmp_path_factory.mktemp("triggers"), config={
+        "name": "Triggers", "attributes": [{"name": "visit.plan", "type": "string"}]}, dialogues={
+        "member": dialogue("member", ["member=1"], priority=1,
+                           audience={"attribute": "visit.plan", "op": "is", "value": "team"}),
+        "everyone": dialogue("everyone", ["member=1"], priority=2),
         "scroller": dialogue("scroller", ["/pricing"], {"scroll": 60}),
         "waiter": dialogue("waiter", ["/"], {"time_on_page": 30}),
         "leaver": dialogue("leaver", ["exit=1"], {"exit_intent": True}, priority=1),
     })
     (project / "templates").mkdir(exist_ok=True)
     (project / "templates" / "demo-pricing.html").write_text(TALL_PAGE)
+    (project / "templates" / "demo-base.html").write_text(BASE_PAGE)
     with ServerThread(project) as running:
         yield running
 
@@ -128,3 +144,10 @@ def test_no_exit_intent_on_a_touch_screen(server: ServerThread, browser: Any) ->
         assert stored(server)[1] == shown_before
     finally:
         phone.close()
+
+
+def test_the_page_tells_targeting_what_it_knows_about_the_visit(server: ServerThread, page: Any) -> None:
+    page.goto(server.url + "/?member=1")
+    widget = Widget(page)
+    widget.open()
+    widget.bot_says("member: can I help?")  # visit.plan from the script tag's data-attributes
