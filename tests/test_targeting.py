@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from chinwag.attributes import Attribute, LookupContext
 from chinwag.hookspecs import hookimpl
-from chinwag.tables import events, sessions, visitors
+from chinwag.tables import events, visitors
 from chinwag.testing import ScriptedVisitor, ServerThread, registered_plugin, write_project
 
 SITE = "https://www.example.com"
@@ -176,11 +176,14 @@ def _hour_ago() -> Any:
 class ScorePlugin:
     """Attributes whose values a remote system holds: one answers, one never does."""
 
-    never = asyncio.Event()
+    def __init__(self) -> None:
+        self.never = asyncio.Event()
+        self.calls: list[str] = []
 
     @hookimpl
     def register_attributes(self, register: Any) -> None:
         async def score(context: LookupContext) -> int:
+            self.calls.append(str(context.visit.get("visit.account")))
             await asyncio.sleep(0)
             return {"acme": 90, "tiny": 5}.get(str(context.visit.get("visit.account")), 0)
 
@@ -194,16 +197,23 @@ class ScorePlugin:
 
 async def test_plugin_attributes_are_looked_up_and_a_slow_lookup_does_not_hold_up_the_chat(tmp_path: Path) -> None:
     dialogues = {
-        "enterprise": dialogue("enterprise", 1, {"audience": {"attribute": "person.segment", "op": "is",
+        "partners": dialogue("partners", 1, {"include": ["utm_source=partner"]}),
+        "enterprise": dialogue("enterprise", 2, {"audience": {"attribute": "person.segment", "op": "is",
                                                               "value": "enterprise"}}),
-        "hot": dialogue("hot", 2, {"audience": {"attribute": "person.score", "op": "gt", "value": 50}}),
+        "hot": dialogue("hot", 3, {"audience": {"attribute": "person.score", "op": "gt", "value": 50}}),
         "everyone": dialogue("everyone", 9),
     }
-    with registered_plugin(ScorePlugin(), "score-plugin"):
+    plugin = ScorePlugin()
+    with registered_plugin(plugin, "score-plugin"):
         with serve(tmp_path / "p", dialogues) as server:
+            # A dialogue that needs no lookup qualifies first: nothing is looked up.
+            page, welcome = await visit(server, f"{SITE}/?utm_source=partner", attributes={"visit.account": "acme"})
+            await page.close()
+            assert dialogue_of(welcome) == "partners" and plugin.calls == []
+            # The segment service never answers: the chat goes on without it, with the score.
             page, welcome = await visit(server, SITE, attributes={"visit.account": "acme"})
             await page.close()
-            assert dialogue_of(welcome) == "hot"
+            assert dialogue_of(welcome) == "hot" and plugin.calls == ["acme"]
             page, welcome = await visit(server, SITE, attributes={"visit.account": "tiny"})
             await page.close()
             assert dialogue_of(welcome) == "everyone"

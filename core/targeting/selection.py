@@ -55,9 +55,23 @@ class Targeter:
                             key=lambda dialogue: (dialogue.priority, dialogue.id))
         if not candidates:
             return None
-        names = set().union(*(self.targeting(dialogue).attribute_names() for dialogue in candidates))
-        attributes = [attribute for name in sorted(names) if (attribute := self.app.attributes.get(name)) is not None]
         settings = self.app.plugin_state(TargetingState).settings
-        looked_up = await look_up(attributes, LookupContext(visitor_id, lead, visit, self.app), settings.lookup_timeout)
-        values = AudienceValues(lead, visit, looked_up)
-        return next((dialogue for dialogue in candidates if values.holds(self.targeting(dialogue).audience)), None)
+        context = LookupContext(visitor_id, lead, visit, self.app)
+        values = AudienceValues(lead, visit)
+        fetched: set[str] = set()
+        for index, dialogue in enumerate(candidates):
+            if self._lookups(dialogue) - fetched:
+                # Look up, all at once, what this and every later candidate needs: no remote call
+                # is made while a dialogue that needs none qualifies first.
+                wanted = set().union(*(self._lookups(later) for later in candidates[index:])) - fetched
+                values.looked_up.update(await look_up([self.app.attributes[name] for name in sorted(wanted)],
+                                                      context, settings.lookup_timeout))
+                fetched |= wanted
+            if values.holds(self.targeting(dialogue).audience):
+                return dialogue
+        return None
+
+    def _lookups(self, dialogue: Dialogue) -> set[str]:
+        """The attributes the dialogue's audience names that must be looked up."""
+        return {name for name in self.targeting(dialogue).attribute_names()
+                if (attribute := self.app.attributes.get(name)) is not None and attribute.lookup is not None}

@@ -4,7 +4,6 @@ the dialogue only once they hold; the server counts it as triggered only then.""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
