@@ -7,34 +7,17 @@ The PostgreSQL run needs ``CHINWAG_TEST_POSTGRES_URL`` (``make test`` sets it)."
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 import sqlalchemy as sa
 from chinwag.testing import ServerThread
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from crm_support import chat, crm_project, remote, wait_until  # noqa: F401
+from crm_support import chat, cli, crm_project, database, remote, wait_until  # noqa: F401
 
-CHINWAG = str(Path(sys.executable).with_name("chinwag"))
 TOKEN = "a-test-admin-token-0123456789"  # crm_project's
-
-
-def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    clean = {key: value for key, value in os.environ.items() if not key.startswith("CHINWAG_")}
-    return subprocess.run([CHINWAG, *args], capture_output=True, text=True, timeout=120, env=clean)
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite+aiosqlite:///{tmp_path / 'chinwag.db'}"
-    return str(request.getfixturevalue("postgres_url"))
 
 
 async def every_row(database: str) -> dict[str, list[str]]:
@@ -139,9 +122,7 @@ async def test_a_plugin_that_fails_to_forget_rolls_the_whole_forget_back(tmp_pat
         await chat(server, "Eve", "eve@client.example")
     database = f"sqlite+aiosqlite:///{folder / 'chinwag.db'}"
     before = mentioning(await every_row(database), "eve@client.example")
-    clean = {key: value for key, value in os.environ.items() if not key.startswith("CHINWAG_")}
-    failed = subprocess.run([CHINWAG, "forget", "eve@client.example", "--project", str(folder)], capture_output=True,
-                            text=True, timeout=120, env={**clean, "RAISING_PLUGIN_HOOK": "forget_person"})
+    failed = cli("forget", "eve@client.example", "--project", str(folder), RAISING_PLUGIN_HOOK="forget_person")
     assert failed.returncode == 1
     assert "plugin chinwag-raising-plugin could not forget its part" in failed.stderr
     assert "nothing was forgotten" in failed.stderr

@@ -10,32 +10,16 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
-import pytest
 import sqlalchemy as sa
 import yaml
 from chinwag.testing import ScriptedVisitor, ServerProcess, ServerThread
 
-from crm_support import chat, crm_project, query, remote, wait_until  # noqa: F401
+from crm_support import chat, cli, crm_project, database, query, remote, wait_until  # noqa: F401
 
-CHINWAG = str(Path(sys.executable).with_name("chinwag"))
 NOW = dt.datetime.now(dt.timezone.utc)
-
-
-def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    clean = {key: value for key, value in os.environ.items() if not key.startswith("CHINWAG_")}
-    return subprocess.run([CHINWAG, *args], capture_output=True, text=True, timeout=120, env=clean)
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite+aiosqlite:///{tmp_path / 'chinwag.db'}"
-    return str(request.getfixturevalue("postgres_url"))
 
 
 def project(path: Path, remote: Any, database: str | None = None, **retention: Any) -> Path:

@@ -67,32 +67,18 @@ async def startup(app: Chinwag) -> None:
     """Record new agents in the queue, load the token key (refusing to start when stored tokens
     cannot be read), release holds that a process which died mid-booking left behind, and (in a
     serving process) start the sweep that cancels events whose booking never finished."""
-    import asyncio
-
     from ..credentials import CredentialsKeyMissing
     from ..problems import InvalidProject
     from .agent_state import sync_agents
     from .booking import release_stale_holds
-    from .reconcile import sweep_forever
+    from .reconcile import schedule_sweep
 
     try:
         await sync_agents(app)
     except CredentialsKeyMissing as error:
         raise InvalidProject([Problem(str(app.config.file), None, "agents", str(error))]) from error
     await release_stale_holds(app)
-    state = app.plugin_state(MeetingsState)
-    if state.serving and state.sweeper is None:
-        state.sweeper = asyncio.get_running_loop().create_task(sweep_forever(app), name="meetings-reconcile")
-
-
-@hookimpl
-async def shutdown(app: Chinwag) -> None:
-    """Stop the sweep."""
-    from .reconcile import stop_sweeping
-
-    state = app.plugin_state(MeetingsState)
-    await stop_sweeping(state.sweeper)
-    state.sweeper = None
+    schedule_sweep(app)  # runs in serving processes only, like every job of app.schedule
 
 
 @hookimpl

@@ -8,8 +8,9 @@ visitor was told the calendar service failed, and no meeting row was kept), or t
 mid-booking. The sweep asks the provider for the event by the key (``find_event``) and cancels it,
 so the lead's invitation is withdrawn and the agent's time freed.
 
-The sweep runs every ``meetings.reconcile_every`` seconds in each serving process (a record is
-taken by one process at a time through its ``checked_at``), and on demand with
+The sweep runs every ``meetings.reconcile_every`` seconds in the serving processes, one at a time
+(a job of ``app.schedule``; a record is also taken by one process at a time through its
+``checked_at``, for ``chinwag meetings reconcile`` run beside them), and on demand with
 ``chinwag meetings reconcile``. A record is left alone while a booking of its key is under way
 (a ``pending`` meeting), dropped when the booking did finish, and dropped unchecked once its
 meeting time has passed (a cancellation for a past meeting helps nobody). A provider that is
@@ -18,8 +19,6 @@ down, or an agent who must reconnect, leaves the record for the next sweep.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import datetime as dt
 import logging
 from typing import TYPE_CHECKING, Any
@@ -84,23 +83,15 @@ async def sweep(app: Chinwag) -> SweepResult:
     return SweepResult(cancelled, cleared, waiting)
 
 
-async def sweep_forever(app: Chinwag) -> None:
-    """Sweep every ``meetings.reconcile_every`` seconds until cancelled (a serving process's task)."""
-    every = meeting_settings(app).reconcile_every
-    while True:
-        try:
-            await sweep(app)
-        except Exception as error:  # a database hiccup: logged, the next turn tries again
-            log.warning("the sweep for events without a meeting failed: %s", error)
-        await asyncio.sleep(every)
+def schedule_sweep(app: Chinwag) -> None:
+    """Sweep every ``meetings.reconcile_every`` seconds in the serving processes (a job of
+    ``app.schedule``: one process at a time)."""
 
+    async def run() -> str | None:
+        result = await sweep(app)
+        return f"{result.cancelled} cancelled, {result.waiting} waiting" if result.cancelled or result.waiting else None
 
-async def stop_sweeping(task: asyncio.Task[None] | None) -> None:
-    """Cancel the sweep task and wait for it to end."""
-    if task is not None:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+    app.schedule.add("meetings-reconcile", meeting_settings(app).reconcile_every, run)
 
 
 async def _take_records(app: Chinwag) -> list[Any]:

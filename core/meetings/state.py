@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import TYPE_CHECKING
 
 import attrs
@@ -21,4 +20,3 @@ class MeetingsState:
     credentials: Credentials | None = None  # the token cipher, loaded at startup
     throwaway_key: bool = False  # the demo made up a key for this process
     serving: bool = False  # this process serves HTTP, so mounted sandboxes are live
-    sweeper: asyncio.Task[None] | None = None  # a serving process's sweep for events without a meeting
