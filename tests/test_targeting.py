@@ -263,3 +263,33 @@ async def test_behaviour_trigger_protocol_and_old_clients(tmp_path: Path) -> Non
                     .order_by(events.c.id))).scalars())
         assert server.call(window_events) == ["opened", "closed"]
         assert triggered(server, visitor) == ["later"]
+
+
+async def test_audience_on_referrer_locale_and_the_fields_known_about_the_person(tmp_path: Path) -> None:
+    dialogues = {
+        "enterprise": dialogue("enterprise", 1, {"audience": {"attribute": "company.size", "op": "gt", "value": 200}}),
+        "search": dialogue("search", 2, {"audience": {"attribute": "visit.referrer", "op": "contains", "value": "google."}}),
+        "german": dialogue("german", 3, {"audience": {"attribute": "visit.locale", "op": "starts_with", "value": "de"}}),
+        "anonymous": dialogue("anonymous", 4, {"audience": {"all": [
+            {"attribute": "lead.email", "op": "is_empty"}, {"attribute": "person.email", "op": "is_empty"}]}}),
+    }
+    with serve(tmp_path / "p", dialogues) as server:
+        page, welcome = await visit(server, SITE, page={"url": SITE, "referrer": "https://www.google.de/search?q=x"})
+        await page.close()
+        assert dialogue_of(welcome) == "search"
+        page, welcome = await visit(server, SITE, locale="de-AT")
+        await page.close()
+        assert dialogue_of(welcome) == "german"
+        page, welcome = await visit(server, SITE)
+        await page.close()
+        assert dialogue_of(welcome) == "anonymous"
+        visitor = welcome["visitor"]
+
+        async def known_at_a_big_company(app: Any) -> None:  # what a CRM's recognition stores
+            async with app.store.transaction() as connection:
+                await connection.execute(sa.update(visitors).where(visitors.c.id == visitor).values(
+                    lead={"person.email": "ada@big.example", "company.size": 5000}))
+        server.call(known_at_a_big_company)
+        page, welcome = await visit(server, SITE, visitor)
+        await page.close()
+        assert dialogue_of(welcome) == "enterprise"
