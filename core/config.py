@@ -213,7 +213,7 @@ def read_config(project_dir: Path | str) -> tuple[Config, list[Problem]]:
     ), problems
 
 
-_ATTRIBUTE_NAME = re.compile(r"^(lead|company)\.[A-Za-z_][A-Za-z0-9_]*$")
+_ATTRIBUTE_NAME = re.compile(r"^(lead|company|visit)\.[A-Za-z_][A-Za-z0-9_]*$")
 ATTRIBUTE_TYPES = ("string", "number", "boolean", "email", "phone")
 
 
@@ -229,7 +229,7 @@ def _attributes(value: Any, raw: Any, file: str, problems: list[Problem]) -> tup
         if isinstance(item, str):
             item = {"name": item}
         if not isinstance(item, Mapping) or not isinstance(item.get("name"), str) or not _ATTRIBUTE_NAME.match(item["name"]):
-            problems.append(Problem(file, line, where, "each attribute needs a name like lead.jobTitle or company.industry"))
+            problems.append(Problem(file, line, where, "each attribute needs a name like lead.jobTitle, company.industry or visit.plan"))
             continue
         kind = item.get("type", "string")
         if kind not in ATTRIBUTE_TYPES:

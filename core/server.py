@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 import sqlalchemy as sa
@@ -24,7 +25,7 @@ from .app import STATIC_DIR, Chinwag
 from .engine import EngineError
 from .plugins import PluginError
 from .problems import InvalidProject
-from .protocol import Answer, FrameError, Hello, Ping, decode, encode, error_frame
+from .protocol import Answer, FrameError, Hello, Ping, Trigger, WindowChange, decode, encode, error_frame
 from .security_headers import SecurityHeaders
 from .session import Conversation
 from .store import RETRY_AFTER_SECONDS, storage_unavailable
@@ -155,7 +156,7 @@ async def chat_socket(websocket: WebSocket) -> None:
             if message["type"] == "websocket.disconnect":
                 return
             data = message.get("text") if message.get("text") is not None else message.get("bytes", b"")
-            conversation, frames = await _play(chinwag, conversation, data)
+            conversation, frames = await _play(chinwag, conversation, data, websocket.headers)
             for frame in frames:
                 await websocket.send_text(encode(frame))  # encode always gives valid UTF-8 text
     except WebSocketDisconnect:
@@ -166,10 +167,13 @@ async def chat_socket(websocket: WebSocket) -> None:
                 await websocket.close()
 
 
-async def _play(chinwag: Chinwag, conversation: Conversation | None, data: Any) -> tuple[Conversation | None, list[dict[str, Any]]]:
-    """Handle one client frame; every failure becomes an error frame and the session lives on."""
+async def _play(chinwag: Chinwag, conversation: Conversation | None, data: Any,
+                headers: Mapping[str, str]) -> tuple[Conversation | None, list[dict[str, Any]]]:
+    """Handle one client frame; every failure becomes an error frame and the session lives on.
+
+    ``headers`` are the WebSocket request's: targeting reads the device and location from them."""
     try:
-        return await _play_frame(chinwag, conversation, data)
+        return await _play_frame(chinwag, conversation, data, headers)
     except FrameError as error:
         return conversation, [error_frame(error.code, error.message)]
     except EngineError as error:
@@ -195,8 +199,8 @@ def failure_frame(error: Exception) -> dict[str, Any]:
     return error_frame("internal", "something went wrong on our side; please try again")
 
 
-async def _play_frame(chinwag: Chinwag, conversation: Conversation | None,
-                      data: Any) -> tuple[Conversation | None, list[dict[str, Any]]]:
+async def _play_frame(chinwag: Chinwag, conversation: Conversation | None, data: Any,
+                      headers: Mapping[str, str]) -> tuple[Conversation | None, list[dict[str, Any]]]:
     """Decode one frame and play it; failures are ``_play``'s to turn into frames."""
     frame = decode(data)
     if isinstance(frame, Ping):
@@ -204,10 +208,14 @@ async def _play_frame(chinwag: Chinwag, conversation: Conversation | None,
     if isinstance(frame, Hello):
         if conversation is not None:
             raise FrameError("not_ready", "hello was already sent on this connection")
-        return await chinwag.conversations.hello(frame)
-    assert isinstance(frame, Answer)
+        return await chinwag.conversations.hello(frame, headers)
     if conversation is None:
         raise FrameError("not_ready", "send hello first")
+    if isinstance(frame, Trigger):
+        return conversation, await chinwag.conversations.trigger(conversation, frame.dialogue)
+    if isinstance(frame, WindowChange):
+        return conversation, await chinwag.conversations.window_changed(conversation, frame.name)
+    assert isinstance(frame, Answer)
     return conversation, await chinwag.conversations.answer(conversation, frame)
 
 

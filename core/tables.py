@@ -98,6 +98,16 @@ dialogue_versions = sa.Table(
     sa.Column("published_at", sa.DateTime(timezone=True), nullable=False),
 )
 
+# How many visits each visitor made (a visit starts with a page load after a gap without one):
+# targeting's ``visit.count`` and ``visit.returning``.
+visitor_visits = sa.Table(
+    "visitor_visits",
+    metadata,
+    sa.Column("visitor_id", sa.String(40), sa.ForeignKey("visitors.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("visits", sa.Integer, nullable=False),
+    sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),  # when the current visit began
+)
+
 # One row that ``/healthz`` rewrites to prove the database still takes commits (a full disk or a
 # read-only file fails here, where ``SELECT 1`` would still succeed).
 health_probe = sa.Table(

@@ -219,8 +219,10 @@ class ScriptedVisitor:
 
     def __init__(self, server: ServerThread | ServerProcess | str, origin: str | None = None, visitor: str | None = None,
                  session: str | None = None, page_url: str = "http://127.0.0.1/", timezone: str = "Europe/London",
-                 locale: str = "en-GB") -> None:
+                 locale: str = "en-GB", headers: Mapping[str, str] | None = None) -> None:
+        """``headers`` are sent with the WebSocket request (a User-Agent, a proxy's country header...)."""
         self.ws_url = server if isinstance(server, str) else server.ws_url
+        self.headers = dict(headers or {})
         self.origin = origin or (None if isinstance(server, str) else server.url)
         self.visitor, self.session = visitor, session
         self.page_url, self.timezone, self.locale = page_url, timezone, locale
@@ -232,7 +234,8 @@ class ScriptedVisitor:
         """Open the socket without saying hello."""
         import websockets
 
-        self._socket = await websockets.connect(self.ws_url, origin=self.origin, max_size=1 << 22)
+        self._socket = await websockets.connect(self.ws_url, origin=self.origin, max_size=1 << 22,
+                                                additional_headers=self.headers or None)
 
     async def connect(self, **hello: Any) -> dict[str, Any]:
         """Open the socket, say hello (fields may be overridden) and return the ``welcome``."""
