@@ -18,6 +18,7 @@ from .events import EventDispatcher
 from .outbox_worker import OutboxPolicy, OutboxWorker
 from .plugins import PluginError, PluginHost, Registry, host
 from .problems import InvalidProject, Problem
+from .monthly_cap import MonthlyCap
 from .retention import schedule_purge
 from .schedule import Schedule
 from .session import Conversations
@@ -55,6 +56,7 @@ class Chinwag:
         self.turn_writer: TurnWriter | None = None
         self.outbox_worker: OutboxWorker | None = None
         self.schedule = Schedule(lambda: self.store)  # background jobs of serving processes
+        self.monthly_cap = MonthlyCap(self)
         self.templates = jinja2.Environment(
             loader=jinja2.ChoiceLoader([
                 jinja2.FileSystemLoader(str(config.templates_dir)),

@@ -25,7 +25,7 @@ REDACTED = "***"
 # Top-level keys of chinwag.yaml that core reads. Any other key is a section a plugin declares
 # (``register_config_sections``); its value is kept in ``Config.sections`` for that plugin.
 CORE_KEYS = {"name", "database", "allowed_origins", "admin_token", "retention", "attributes",
-             "response_delay", "plugins", "chat_enabled", "public_url", "outbox"}
+             "response_delay", "plugins", "chat_enabled", "monthly_cap", "public_url", "outbox"}
 MOVED_KEYS = {"retention_days"}  # reported as moved, with where to, rather than as unknown
 DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
 
@@ -60,6 +60,7 @@ class Config:
     retention: Mapping[str, Any] = attrs.field(factory=dict)  # overrides of RetentionPolicy fields
     response_delay: float = 1.0
     chat_enabled: bool = True
+    monthly_cap: int | None = None  # engaged conversations a month; at the cap no dialogue starts
     attributes: tuple[AttributeSpec, ...] = ()
     plugins: Mapping[str, Mapping[str, Any]] = attrs.field(factory=dict)
     outbox: Mapping[str, float] = attrs.field(factory=dict)  # delivery policy overrides (OutboxPolicy fields)
@@ -198,6 +199,10 @@ def read_config(project_dir: Path | str) -> tuple[Config, list[Problem]]:
     if not isinstance(chat_enabled, bool):
         problem("chat_enabled", "must be true or false")
         chat_enabled = True
+    monthly_cap = values.get("monthly_cap")
+    if monthly_cap is not None and (isinstance(monthly_cap, bool) or not isinstance(monthly_cap, int) or monthly_cap < 1):
+        problem("monthly_cap", "must be a whole number of engaged conversations a month, at least 1 (or null: no cap)")
+        monthly_cap = None
     attributes = _attributes(values.get("attributes", []), raw, name, problems)
     outbox = _outbox(values.get("outbox", {}), raw, name, problems)
     plugins = values.get("plugins", {}) or {}
@@ -208,7 +213,7 @@ def read_config(project_dir: Path | str) -> tuple[Config, list[Problem]]:
         project_dir=project_dir, name=str(values.get("name", project_dir.name)),
         database=_database_url(database, project_dir), allowed_origins=tuple(origins),
         admin_token=admin_token, public_url=public_url.rstrip("/"), retention=retention, response_delay=float(delay),
-        chat_enabled=chat_enabled, attributes=attributes, plugins=plugins, outbox=outbox,
+        chat_enabled=chat_enabled, monthly_cap=monthly_cap, attributes=attributes, plugins=plugins, outbox=outbox,
         sections={key: value for key, value in values.items() if key not in CORE_KEYS | MOVED_KEYS}, raw=raw,
     ), problems
 

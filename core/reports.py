@@ -116,6 +116,14 @@ async def dialogue_report(app: Chinwag, period: ReportPeriod | int = 90) -> dict
             "counted": counted, "dialogues": dict(sorted(dialogues.items()))}
 
 
+async def count_of(app: Chinwag, event_name: str, period: ReportPeriod) -> int:
+    """How many events of one type the period holds, across dialogues (roll-up and live, like a report)."""
+    assert app.store is not None, "the app has not started"
+    async with app.store.connect() as connection:
+        totals = await _totals(connection, period, [event_name])
+    return sum(count for (_, kind, _, measure), count in totals.items() if kind == "event" and measure == event_name)
+
+
 async def _totals(connection: Any, period: ReportPeriod, counted: list[str]) -> Counter[tuple[str, str, str, str]]:
     """The period's counts by (dialogue, kind, key, measure): whole days from the roll-up, the rest live."""
     first = _midnight(period.since, up=True)

@@ -391,6 +391,8 @@ class Conversations:
         conversation.state, conversation.revision = turn.state, 1 if new else conversation.revision + 1
         conversation.lead.update(turn.lead_updates)
         self.app.events.dispatch(chat_events)
+        if engaged := sum(event.name == "engaged" for event in chat_events):
+            self.app.monthly_cap.note_engaged(engaged)
         return turn.frames + [event.client_frame() for event in chat_events if event_types[event.name].client]
 
     def _outbox_rows(self, chat_events: list[ChatEvent], lead: dict[str, Any], updates: dict[str, Any],

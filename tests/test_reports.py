@@ -163,3 +163,28 @@ async def test_the_daily_roll_up_gives_the_same_report_and_counts_each_event_onc
         assert server.call(reports) == live  # whole days from the roll-up, the rest live: the same figures
         assert server.call(roll) == 0  # nothing left to count; nothing counted twice
         assert server.call(reports) == live
+
+
+async def test_the_monthly_cap_stops_new_dialogues_and_warns_once_at_90_percent(tmp_path: Path, remote: Any) -> None:
+    from chinwag.outbox import list_items
+
+    folder = crm_project(tmp_path / "p", remote)
+    config = yaml.safe_load((folder / "chinwag.yaml").read_text())
+    config["monthly_cap"] = 2
+    config["notifications"] = {"alerts_to": ["ops@acme.example"],
+                               "email": {"from": "chat@acme.example", "console": True}}
+    (folder / "chinwag.yaml").write_text(yaml.safe_dump(config))
+    with ServerThread(folder, demo=False) as server:
+        async with ScriptedVisitor(server) as halfway:  # engaged, then stops: goes on even at the cap
+            await halfway.run_through("One", until_event="engaged")
+        await chat(server, "Two", "two@cap.example")  # the second engagement: 2 of 2
+        async with ScriptedVisitor(server) as late:
+            welcome = await late.connect()
+            assert welcome["dialogue"] is None and welcome["status"] == "none"  # nothing starts
+        async with ScriptedVisitor(server, visitor=halfway.visitor, session=halfway.session) as back:
+            assert (await back.connect())["awaiting"] is not None  # the engaged one goes on
+        async with ScriptedVisitor(server) as later:
+            await later.connect()
+        warnings = [item for item in server.call(lambda app: list_items(app.store)) if item.kind == "monthly_cap_near"]
+    assert len(warnings) == 1 and warnings[0].consumer == "notify:email"  # once, though several hellos met it
+    assert report(folder)["dialogues"]["contact"]["engaged"] == 2

@@ -44,8 +44,9 @@ class Targeter:
                      finished: Iterable[str], can_trigger: bool = True) -> Dialogue | None:
         """The best-priority dialogue this visitor qualifies for on this page, leaving out the
         dialogues in ``finished`` (and, for a client that cannot evaluate behaviour triggers,
-        those with a trigger); None when chat is switched off or nothing qualifies."""
-        if not self.app.config.chat_enabled:
+        those with a trigger); None when chat is switched off, this month's cap of engaged
+        conversations is reached (``chinwag.monthly_cap``) or nothing qualifies."""
+        if not self.app.config.chat_enabled or await self.app.monthly_cap.reached():
             return None
         finished = set(finished)
         page = Page.from_url(str(visit.get("visit.page_url") or ""))
