@@ -157,8 +157,11 @@ def purge(project: Path, days: int | None) -> None:
 def _add_integration_commands() -> None:
     from .integrations_cli import crm, outbox
 
+    from .scaffold import new_plugin
+
     cli.add_command(outbox)
     cli.add_command(crm)
+    cli.add_command(new_plugin)
 
 
 _add_integration_commands()
