@@ -8,31 +8,13 @@ packages (so nothing is downloaded), the way an author runs ``pip install -e``.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
-import sysconfig
 from pathlib import Path
 
-import pytest
 from chinwag.scaffold_templates import KINDS
+from venv_support import clean_environment, run, throwaway_venv
 
 CHINWAG = str(Path(sys.executable).with_name("chinwag"))
-
-
-def run(*command: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    env = {key: value for key, value in os.environ.items() if not key.startswith(("CHINWAG_", "PYTEST_"))}
-    return subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=cwd, env=env)
-
-
-def throwaway_venv(path: Path) -> Path:
-    """A virtual environment whose Python also sees this one's packages; returns its python."""
-    assert run(sys.executable, "-m", "venv", "--without-pip", str(path)).returncode == 0
-    python = path / "bin" / "python"
-    purelib = run(str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])").stdout.strip()
-    ours = sysconfig.get_paths()["purelib"]
-    Path(purelib, "chinwag-parent-env.pth").write_text(f"import site; site.addsitedir({ours!r})\n")
-    return python
 
 
 def test_every_kind_installs_is_listed_and_passes_its_tests(tmp_path: Path) -> None:
@@ -42,19 +24,19 @@ def test_every_kind_installs_is_listed_and_passes_its_tests(tmp_path: Path) -> N
         assert f"chinwag-acme-{kind}, kind {kind}, settings under plugins: acme_{kind}" in made.stdout
     folders = sorted((tmp_path / "plugins").iterdir())
     assert [folder.name for folder in folders] == sorted(f"acme_{kind}" for kind in KINDS)
-    python = throwaway_venv(tmp_path / "venv")
+    venv = throwaway_venv(tmp_path / "venv")
+    env = clean_environment(venv)
     editable = [argument for folder in folders for argument in ("-e", str(folder))]
-    installed = run(str(python), "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "--no-index",
-                    *editable)
+    installed = run("pip", "install", "-q", *editable, env=env)
     assert installed.returncode == 0, installed.stderr
-    listing = run(str(python), "-c", "from chinwag.cli import main; main()", "plugins")
+    listing = run("chinwag", "plugins", env=env)
     assert listing.returncode == 0, listing.stderr
     statuses = {entry["name"]: entry for entry in json.loads(listing.stdout)}
     for kind in KINDS:
         assert statuses[f"chinwag-acme-{kind}"]["status"] == "active", statuses.get(f"chinwag-acme-{kind}")
     assert "register_crm_connectors" in statuses["chinwag-acme-crm"]["hooks"]
     assert "prepare_theme" in statuses["chinwag-acme-theme"]["hooks"]
-    tested = run(str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider", *(str(folder) for folder in folders))
+    tested = run("pytest", "-q", *(str(folder) for folder in folders), env=env)
     assert tested.returncode == 0, tested.stdout[-4000:] + tested.stderr[-2000:]
     summary = tested.stdout.strip().splitlines()[-1]
     assert "failed" not in summary and "error" not in summary, summary
