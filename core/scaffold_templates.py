@@ -518,16 +518,17 @@ TOKEN = "sandbox-token"
 
 @attrs.define
 class CalendarState:
-    """Events by calendar and key."""
+    """Events by calendar and key; ``revoked`` makes the token useless (the agent removed access)."""
 
     events: dict[str, dict[str, dict[str, Any]]] = attrs.field(factory=dict)
+    revoked: bool = False
 
 
 def create_app(state: CalendarState) -> Starlette:
     """The calendar's HTTP API."""
 
     def authorized(request: Request) -> bool:
-        return request.headers.get("Authorization") == f"Bearer {TOKEN}"
+        return not state.revoked and request.headers.get("Authorization") == f"Bearer {TOKEN}"
 
     async def token(request: Request) -> Response:
         return JSONResponse({"access_token": TOKEN, "refresh_token": "sandbox-refresh", "expires_in": 3600})
@@ -565,26 +566,64 @@ def serve() -> SandboxServer[CalendarState]:
     """The stand-in on a free loopback port."""
     state = CalendarState()
     return serve_in_thread(create_app(state), state, lambda url, _: {"base_url": url}, label="__NAME__ sandbox")
+
+
+@attrs.define
+class Remote:
+    """The sandbox's state as ``chinwag.testing_calendar.CalendarRemote`` (calendars are named
+    after their agent). It cannot fail on demand and has no expiring tokens: add those as the
+    real API needs them, and set the suite's ``injects_faults`` and ``uses_tokens``."""
+
+    state: CalendarState
+
+    def add_busy(self, agent: str, start: dt.datetime, end: dt.datetime) -> None:
+        """An appointment of the agent's own."""
+        key = f"own-{start.isoformat()}"
+        self.state.events.setdefault(agent, {})[key] = {"id": key, "start": start.isoformat(), "end": end.isoformat()}
+
+    def live_events(self, agent: str) -> list[str]:
+        """The agent's events (cancelled ones are deleted)."""
+        return [key for key in self.state.events.get(agent, {}) if not key.startswith("own-")]
+
+    def revoke(self, agent: str) -> None:
+        """The agent removed access."""
+        self.state.revoked = True
+
+    def fail_next(self, status: int, times: int = 1) -> None:
+        raise NotImplementedError
+
+    def lose_next_create_reply(self) -> None:
+        raise NotImplementedError
+
+    def fail_token_endpoint(self, status: int, times: int = 1) -> None:
+        raise NotImplementedError
+
+    def expire_access_tokens(self) -> None:
+        raise NotImplementedError
+
+    def token_requests(self) -> list[str]:
+        return []
 '''
 
 CALENDAR_TEST = '''\
-"""The provider, registered by the plugin, against the sandbox over real HTTP."""
+"""The provider, registered by the plugin, against chinwag's calendar contract suite over real
+HTTP to the sandbox; and the connect step."""
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from chinwag.app import Chinwag
-from chinwag.calendars import EventRequest, Grant, GrantRevoked
+from chinwag.calendars import Grant
 from chinwag.testing import write_project
+from chinwag.testing_calendar import CalendarProviderContract
 
-from __PACKAGE__.sandbox import TOKEN, serve
+from __PACKAGE__.sandbox import TOKEN, Remote, serve
 
-START = dt.datetime(2027, 3, 1, 15, 0, tzinfo=dt.timezone.utc)
+AGENT = "agent@example.com"
 
 
 @pytest.fixture
@@ -598,27 +637,29 @@ def provider_of(tmp_path: Path, calendar: Any) -> Any:
     return Chinwag.from_project(project).calendar_providers["__NAME__"]
 
 
-async def test_an_event_is_made_once_per_key_shows_as_busy_moves_and_cancels(tmp_path: Path, calendar: Any) -> None:
-    provider = provider_of(tmp_path, calendar)
-    grant = Grant("agent@example.com", "agent", await provider.exchange_code(None, "code", "http://x/cb"))
-    request = EventRequest("meeting-1", START, START + dt.timedelta(minutes=30), "Demo", "", "ada@example.com")
-    first = await provider.create_event(None, grant, request)
-    assert (await provider.create_event(None, grant, request)).remote_id == first.remote_id
-    assert len(calendar.state.events["agent"]) == 1
-    [busy] = await provider.busy(None, grant, START - dt.timedelta(hours=1), START + dt.timedelta(hours=1))
-    assert (busy.start, busy.end) == (START, START + dt.timedelta(minutes=30))
-    later = START + dt.timedelta(hours=2)
-    await provider.move_event(None, grant, first.remote_id, later, later + dt.timedelta(minutes=30))
-    assert await provider.busy(None, grant, START - dt.timedelta(hours=1), START + dt.timedelta(hours=1)) == []
-    await provider.cancel_event(None, grant, first.remote_id)
-    assert calendar.state.events["agent"] == {}
+class Test__CLASS__Contract(CalendarProviderContract):
+    """Busy times, a meeting once per key, cancel, move, a revoked grant."""
+
+    agent = AGENT
+    uses_tokens = False  # the sandbox's token does not expire
+    injects_faults = False  # the sandbox cannot fail on demand
+
+    @pytest.fixture
+    def provider(self, tmp_path: Path, calendar: Any) -> Any:
+        return provider_of(tmp_path, calendar)
+
+    @pytest.fixture
+    def grant(self, saved: list) -> Grant:
+        return Grant(AGENT, AGENT, {"access_token": TOKEN}, saver=None)
+
+    @pytest.fixture
+    def remote(self, calendar: Any) -> Remote:
+        return Remote(calendar.state)
 
 
-async def test_a_refused_token_asks_the_agent_to_reconnect(tmp_path: Path, calendar: Any) -> None:
-    provider = provider_of(tmp_path, calendar)
-    grant = Grant("agent@example.com", "agent", {"access_token": TOKEN + "-revoked"})
-    with pytest.raises(GrantRevoked):
-        await provider.busy(None, grant, START, START + dt.timedelta(hours=1))
+async def test_connecting_trades_the_code_for_a_working_token(tmp_path: Path, calendar: Any) -> None:
+    tokens = await provider_of(tmp_path, calendar).exchange_code(None, "a-code", "http://127.0.0.1/cb")
+    assert tokens["access_token"] == TOKEN and tokens["refresh_token"]
 '''
 
 # -- routing ----------------------------------------------------------------------------------------
