@@ -8,7 +8,7 @@ iCloud...): free/busy by REPORT, meetings by PUT of iCalendar.
     agents:
       - email: ada@example.com
         provider: caldav
-        calendar: ada@example.com/work/      # optional: a calendar's path or URL (default: the first)
+        calendar: ada@example.com/calls/      # optional: a calendar's path or URL (default: the first)
 
 Each agent connects with ``chinwag agents connect --provider caldav EMAIL`` and gives their
 username and app password on the page it links to (see ``connect``). The server must answer

@@ -28,7 +28,7 @@ class Radicale:
     def client(self, username: str, password: str | None = None) -> caldav.DAVClient:
         return caldav.DAVClient(url=self.url, username=username, password=password or PASSWORDS[username])
 
-    def make_calendar(self, username: str, name: str = "work") -> caldav.Calendar:
+    def make_calendar(self, username: str, name: str = "calls") -> caldav.Calendar:
         """A new calendar in the account: what the agent has before connecting."""
         return self.client(username).principal().make_calendar(name=name, cal_id=name)
 
