@@ -150,7 +150,7 @@ def make_project(folder: Path) -> Path:
     from chinwag.testing import write_project
 
     config = {"name": "chinwag benchmark", "database": "sqlite+aiosqlite:///bench.db", "allowed_origins": [],
-              "retention_days": 30, "response_delay": 0}
+              "response_delay": 0}
     return write_project(folder / "project", config, {"bench": BENCH_DIALOGUE})
 
 

@@ -36,7 +36,7 @@ def make_projects(folder: Path, remote_url: str) -> dict[str, Path]:
     from chinwag.testing import write_project
 
     base = {"name": "chinwag benchmark", "database": "sqlite+aiosqlite:///bench.db", "allowed_origins": [],
-            "retention_days": 30, "response_delay": 0}
+            "response_delay": 0}
     # Batches of 300, Marketo's limit; the outbox's delivery settings are the defaults.
     connector = {"plugins": {"loopback_crm": {"base_url": remote_url, "batch_size": 300}}}
     return {VARIANTS[0]: write_project(folder / "plain", base, {"bench": BENCH_DIALOGUE}),

@@ -56,6 +56,24 @@ async def report_json(request: Request) -> Response:
 
 
 @admin_only
+async def forget_json(request: Request) -> Response:
+    """``POST {"email": ...}``: remove everything stored about that person (``chinwag forget``);
+    answers what went, or 400 for a body that names no email, 500 when a plugin failed (nothing
+    was forgotten then)."""
+    from .forget import ForgetFailed, forget_person, normalised_email
+
+    try:
+        body = await request.json()
+        email = normalised_email(body["email"] if isinstance(body, dict) else None)  # type: ignore[arg-type]
+    except (ValueError, KeyError, TypeError) as error:
+        return JSONResponse({"error": f'send {{"email": "..."}}: {error}'}, status_code=400)
+    try:
+        return JSONResponse({"email": email, "removed": await forget_person(request.app.state.chinwag, email)})
+    except ForgetFailed as error:
+        return JSONResponse({"error": str(error)}, status_code=500)
+
+
+@admin_only
 async def outbox_json(request: Request) -> Response:
     """Each outbox consumer's counts, pause and backoff, and the newest items with their reasons
     (``?consumer=``, ``?state=pending|delivered|skipped|dead``, ``?limit=`` up to 1000)."""
@@ -82,4 +100,4 @@ async def outbox_json(request: Request) -> Response:
 def admin_routes() -> list[Any]:
     """The core's admin routes."""
     return [Route("/-/admin/config.json", config_json), Route("/-/admin/report.json", report_json),
-            Route("/-/admin/outbox.json", outbox_json)]
+            Route("/-/admin/outbox.json", outbox_json), Route("/-/admin/forget.json", forget_json, methods=["POST"])]

@@ -9,15 +9,17 @@ from typing import Any, TypeVar
 import jinja2
 import sqlalchemy as sa
 
-from . import crm_records, outbox, shared_limits, tables
+from . import crm_records, outbox, schedule, shared_limits, tables
 from .config import Config, read_config
 from .crm_delivery import CrmDelivery
-from .crm_schedule import CrmSyncSchedule
+from .crm_schedule import schedule_crm_pulls
 from .dialogue import Dialogue
 from .events import EventDispatcher
 from .outbox_worker import OutboxPolicy, OutboxWorker
 from .plugins import PluginError, PluginHost, Registry, host
 from .problems import InvalidProject, Problem
+from .retention import schedule_purge
+from .schedule import Schedule
 from .session import Conversations
 from .store import Store
 from .turn_writer import TurnWriter
@@ -51,7 +53,7 @@ class Chinwag:
         self.store: Store | None = None
         self.turn_writer: TurnWriter | None = None
         self.outbox_worker: OutboxWorker | None = None
-        self.crm_schedule = CrmSyncSchedule(self)
+        self.schedule = Schedule(lambda: self.store)  # background jobs of serving processes
         self.templates = jinja2.Environment(
             loader=jinja2.ChoiceLoader([
                 jinja2.FileSystemLoader(str(config.templates_dir)),
@@ -124,7 +126,8 @@ class Chinwag:
 
     def _build_schema(self) -> None:
         """Copy core's tables and every registered table into this app's ``metadata``."""
-        for declared in (tables.metadata, outbox.outbox_metadata, crm_records.metadata, shared_limits.metadata):
+        for declared in (tables.metadata, outbox.outbox_metadata, crm_records.metadata, shared_limits.metadata,
+                         schedule.metadata):
             for table in declared.tables.values():
                 table.to_metadata(self.metadata)
         for table in self.tables:
@@ -154,18 +157,20 @@ class Chinwag:
             log.debug("started plugin %s", plugin_name)
 
     def deliver(self) -> None:
-        """Start the background work of a serving process (commands do not): delivering the outbox
-        and the scheduled CRM syncs."""
+        """Start the background work of a serving process (commands do not): delivering the outbox,
+        the scheduled CRM syncs and the retention purge."""
         assert self.outbox_worker is not None, "the app has not started"
         if len(self.outbox_consumers):
             self.outbox_worker.start()
-        self.crm_schedule.start()
+        schedule_crm_pulls(self)
+        schedule_purge(self)
+        self.schedule.start()
 
     async def stop(self) -> None:
         """Flush the turn writer, stop delivering, run the ``shutdown`` hooks and close the store."""
         if self.turn_writer is not None:
             await self.turn_writer.close()
-        await self.crm_schedule.stop()
+        await self.schedule.stop()
         if self.outbox_worker is not None:
             await self.outbox_worker.stop()  # releases its leases, so another process takes over at once
         await self.events.drain()

@@ -3,7 +3,8 @@
 * ``HttpCalendarProvider``: settings, the in-process sandbox (with ``sandbox: true``), an HTTP
   client opened on first use, and the OAuth 2 flow every vendor shares: authorized calls that
   refresh the token once on a 401, access tokens refreshed before they expire, refresh tokens
-  redeemed and the answer saved at once, token endpoint errors mapped to chinwag's.
+  redeemed under the grant's refresh lock (one process at a time) and the answer saved at once,
+  token endpoint errors mapped to chinwag's, and the lookup of the account that consented.
 * ``CalendarProviderPlugin``: the plugin's hooks (register the provider, mount its sandbox, check
   its settings, close its client). A plugin module exposes them as module attributes::
 
@@ -93,8 +94,11 @@ class HttpCalendarProvider:
     # -- the OAuth flow ------------------------------------------------------------------------------
 
     async def _api(self, grant: Grant, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        """An authorized API call with retries; a 401 refreshes the token and retries once."""
-        url = self.settings.base_url + path
+        """An authorized API call with retries; a 401 refreshes the token and retries once.
+
+        ``path`` is under the API's ``base_url``, or a whole URL the API gave (a next page's link).
+        """
+        url = path if path.startswith(("https://", "http://")) else self.settings.base_url + path
         for refreshed in (False, True):
             headers = {"Authorization": f"Bearer {await self._access_token(grant)}", **self.api_headers}
             response = await self.settings.retry.send(
@@ -109,18 +113,26 @@ class HttpCalendarProvider:
 
     async def _access_token(self, grant: Grant) -> str:
         """The stored access token, refreshed first when it is missing or about to expire."""
-        if not grant.tokens.get("access_token") or grant.tokens.get("expires_at", 0) - EXPIRY_LEEWAY <= time.time():
+        if not _usable(grant.tokens):
             await self._refresh(grant)
         return grant.tokens["access_token"]
 
     async def _refresh(self, grant: Grant) -> None:
-        """Redeem the refresh token and save the answer at once (some vendors rotate refresh tokens)."""
-        refresh_token = grant.tokens.get("refresh_token")
-        if not refresh_token:
-            raise GrantRevoked(f"no {self.vendor} refresh token is stored for {grant.agent_email}: the agent must reconnect")
-        tokens = await self._token_request({"grant_type": "refresh_token", "refresh_token": refresh_token, **self.refresh_form})
-        tokens["refresh_token"] = tokens.get("refresh_token") or refresh_token
-        await grant.save(tokens)
+        """Redeem the refresh token and save the answer at once (some vendors rotate refresh tokens).
+
+        Done under the grant's refresh lock, which holds across processes: if another process
+        refreshed while this one waited, its fresh tokens are used and no second refresh is made.
+        """
+        unusable = grant.tokens.get("access_token")  # expired, or just refused by the API
+        async with grant.refreshing():
+            if grant.tokens.get("access_token") != unusable and _usable(grant.tokens):
+                return
+            refresh_token = grant.tokens.get("refresh_token")
+            if not refresh_token:
+                raise GrantRevoked(f"no {self.vendor} refresh token is stored for {grant.agent_email}: the agent must reconnect")
+            tokens = await self._token_request({"grant_type": "refresh_token", "refresh_token": refresh_token, **self.refresh_form})
+            tokens["refresh_token"] = tokens.get("refresh_token") or refresh_token
+            await grant.save(tokens)
 
     async def _token_request(self, form: dict[str, str]) -> dict[str, Any]:
         """POST to the token endpoint (client_secret_post); map OAuth errors to chinwag's."""
@@ -140,10 +152,24 @@ class HttpCalendarProvider:
             "scope": payload.get("scope", ""),
         }
 
+    async def _identity(self, url: str, tokens: Mapping[str, Any]) -> dict[str, Any]:
+        """GET ``url`` (a vendor's "who am I" endpoint) with a fresh access token; its JSON object."""
+        headers = {"Authorization": f"Bearer {tokens['access_token']}", **self.api_headers}
+        response = await self.settings.retry.send(
+            lambda: self.client.get(url, headers=headers), self.is_transient, f"{self.vendor} account lookup")
+        if response.status_code != 200:
+            raise CalendarError(f"{self.vendor} did not say which account consented (HTTP {response.status_code} from {url})")
+        return response_json(response)
+
     def _client_id(self) -> str:
         if not self.settings.client_id:
             raise CalendarError(f"the {self.plugin_name} plugin has no client_id: set plugins.{self.plugin_name} in chinwag.yaml")
         return self.settings.client_id
+
+
+def _usable(tokens: Mapping[str, Any]) -> bool:
+    """Whether the tokens hold an access token that is not about to expire."""
+    return bool(tokens.get("access_token")) and tokens.get("expires_at", 0) - EXPIRY_LEEWAY > time.time()
 
 
 def response_json(response: httpx.Response) -> dict[str, Any]:

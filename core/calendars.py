@@ -7,9 +7,11 @@ API; chinwag handles agents, slots, routing and bookings. Times are aware UTC da
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import random
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
@@ -57,12 +59,31 @@ class Grant:
     calendar_id: str
     tokens: dict[str, Any]
     saver: Callable[[dict[str, Any]], Awaitable[None]] | None = None
+    # chinwag's lock on refreshing these tokens, held across processes; it yields the tokens stored
+    # once it is held (None when there are none). Without one, ``refreshing`` locks nothing.
+    locker: Callable[[], AbstractAsyncContextManager[Mapping[str, Any] | None]] | None = None
 
     async def save(self, tokens: Mapping[str, Any]) -> None:
         """Replace the tokens and persist them."""
         self.tokens = dict(tokens)
         if self.saver is not None:
             await self.saver(self.tokens)
+
+    @contextlib.asynccontextmanager
+    async def refreshing(self) -> AsyncIterator[None]:
+        """Hold the grant's refresh lock, with ``tokens`` re-read from storage once it is held.
+
+        A provider refreshes inside it: when another process refreshed while this one waited,
+        ``tokens`` are already fresh and the provider need not (and, if the vendor rotates refresh
+        tokens, must not) redeem the old refresh token again.
+        """
+        if self.locker is None:
+            yield
+            return
+        async with self.locker() as stored:
+            if stored:
+                self.tokens = dict(stored)
+            yield
 
 
 @attrs.frozen
@@ -93,11 +114,23 @@ class CalendarProvider(Protocol):
 
     name: str  # "google", "outlook", ...
 
-    def authorization_url(self, app: Chinwag, state: str, redirect_uri: str) -> str:
-        """The consent URL an agent opens to connect their calendar."""
+    def authorization_url(self, app: Chinwag, state: str, redirect_uri: str, login_hint: str | None = None) -> str:
+        """The consent URL an agent opens to connect their calendar.
+
+        ``login_hint`` is the address of the account expected to consent (the agent's own, or
+        their ``calendar_owner``); pass it on so the vendor's sign-in page suggests that account.
+        """
 
     async def exchange_code(self, app: Chinwag, code: str, redirect_uri: str) -> dict[str, Any]:
         """Trade an authorization code for tokens (stored encrypted by chinwag)."""
+
+    async def account_emails(self, app: Chinwag, tokens: dict[str, Any]) -> list[str]:
+        """The addresses of the account that consented, lower-case, asked of the vendor with the
+        ``tokens`` that ``exchange_code`` just returned (Google's userinfo, Graph's ``/me``).
+
+        chinwag refuses a grant when none of them is the expected account, so an agent who
+        consented while signed in as somebody else does not book meetings on that person's calendar.
+        """
 
     async def busy(self, app: Chinwag, grant: Grant, start: dt.datetime, end: dt.datetime) -> list[Interval]:
         """Busy intervals of the agent's calendar between ``start`` and ``end``."""
@@ -107,6 +140,12 @@ class CalendarProvider(Protocol):
 
     async def cancel_event(self, app: Chinwag, grant: Grant, remote_id: str) -> None:
         """Cancel the meeting and notify the attendee."""
+
+    async def find_event(self, app: Chinwag, grant: Grant, idempotency_key: str, start: dt.datetime,
+                         end: dt.datetime) -> str | None:
+        """The provider's id of the live (not cancelled) event created with ``idempotency_key``
+        between ``start`` and ``end``, or None: how chinwag finds an event whose creation it
+        never heard back about, to cancel it."""
 
     async def move_event(self, app: Chinwag, grant: Grant, remote_id: str, start: dt.datetime, end: dt.datetime) -> None:
         """Reschedule the meeting and notify the attendee."""
@@ -121,6 +160,20 @@ def merge_intervals(intervals: list[Interval]) -> list[Interval]:
         else:
             merged.append(interval)
     return merged
+
+
+def subtract_interval(intervals: list[Interval], removed: Interval) -> list[Interval]:
+    """``intervals`` with the time of ``removed`` cut out (pieces before and after it stay)."""
+    left: list[Interval] = []
+    for interval in intervals:
+        if interval.end <= removed.start or interval.start >= removed.end:
+            left.append(interval)
+            continue
+        if interval.start < removed.start:
+            left.append(Interval(interval.start, removed.start))
+        if interval.end > removed.end:
+            left.append(Interval(removed.end, interval.end))
+    return left
 
 
 def split_range(start: dt.datetime, end: dt.datetime, span: dt.timedelta) -> list[tuple[dt.datetime, dt.datetime]]:

@@ -143,13 +143,34 @@ def report(project: Path, days: int, as_json: bool) -> None:
 
 @cli.command()
 @PROJECT
-@click.option("--older-than", "days", type=click.IntRange(min=1), default=None,
-              help="Days of inactivity (default: retention_days from chinwag.yaml).")
-def purge(project: Path, days: int | None) -> None:
-    """Delete visitors, sessions, transcripts and events older than the retention period."""
-    from .retention import purge_older_than
+def purge(project: Path) -> None:
+    """Delete what the project's retention policy no longer keeps (``retention:`` in chinwag.yaml:
+    anonymous visitors and reporting data after 90 days, goal and meeting activity after 24
+    months, by default); print how many rows of each kind went, as JSON. Serving processes do
+    the same every ``retention.purge_every`` seconds."""
+    from .retention import purge as purge_expired
 
-    counts = run_with_store(project, lambda app: purge_older_than(app.store, days or app.config.retention_days))
+    click.echo(json.dumps(run_with_store(project, purge_expired)))
+
+
+@cli.command()
+@click.argument("email")
+@click.option("--project", "-p", default=".", show_default=True, type=click.Path(file_okay=False, path_type=Path),
+              help="The project folder.")
+def forget(email: str, project: Path) -> None:
+    """Remove everything stored about the person with EMAIL: visitors, sessions, transcripts,
+    answers, events, queued deliveries and synced CRM records; meetings anonymised; every CRM
+    connector asked to delete the person too (through the outbox). Prints what went, as JSON."""
+    from .forget import ForgetFailed, forget_person, normalised_email
+
+    try:
+        normalised_email(email)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="EMAIL") from error
+    try:
+        counts = run_with_store(project, lambda app: forget_person(app, email))
+    except ForgetFailed as error:
+        raise click.ClickException(str(error)) from error
     click.echo(json.dumps(counts))
 
 

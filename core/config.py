@@ -24,8 +24,9 @@ REDACTED = "***"
 
 # Top-level keys of chinwag.yaml that core reads. Any other key is a section a plugin declares
 # (``register_config_sections``); its value is kept in ``Config.sections`` for that plugin.
-CORE_KEYS = {"name", "database", "allowed_origins", "admin_token", "retention_days", "attributes",
+CORE_KEYS = {"name", "database", "allowed_origins", "admin_token", "retention", "attributes",
              "response_delay", "plugins", "chat_enabled", "public_url", "outbox"}
+MOVED_KEYS = {"retention_days"}  # reported as moved, with where to, rather than as unknown
 DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
 
 
@@ -56,7 +57,7 @@ class Config:
     allowed_origins: tuple[str, ...] = ()
     admin_token: str | None = None
     public_url: str = DEFAULT_PUBLIC_URL
-    retention_days: int = 90
+    retention: Mapping[str, Any] = attrs.field(factory=dict)  # overrides of RetentionPolicy fields
     response_delay: float = 1.0
     chat_enabled: bool = True
     attributes: tuple[AttributeSpec, ...] = ()
@@ -185,10 +186,10 @@ def read_config(project_dir: Path | str) -> tuple[Config, list[Problem]]:
     if not isinstance(public_url, str) or not re.match(r"^https?://[^/\s]+(/[^\s]*)?$", public_url):
         problem("public_url", "must be the URL the server is reached at, like https://chat.example.com")
         public_url = DEFAULT_PUBLIC_URL
-    retention = values.get("retention_days", 90)
-    if not isinstance(retention, int) or isinstance(retention, bool) or retention < 1:
-        problem("retention_days", "must be a whole number of days, at least 1")
-        retention = 90
+    if "retention_days" in values:
+        problem("retention_days", "has moved: write retention: {conversation_days: N, reporting_days: N} "
+                                  "(see docs/configuration.md)")
+    retention = _retention(values.get("retention", {}), raw, name, problems)
     delay = values.get("response_delay", 1.0)
     if not isinstance(delay, (int, float)) or isinstance(delay, bool) or not 0 <= delay <= 30:
         problem("response_delay", "must be a number of seconds from 0 to 30")
@@ -206,9 +207,9 @@ def read_config(project_dir: Path | str) -> tuple[Config, list[Problem]]:
     return Config(
         project_dir=project_dir, name=str(values.get("name", project_dir.name)),
         database=_database_url(database, project_dir), allowed_origins=tuple(origins),
-        admin_token=admin_token, public_url=public_url.rstrip("/"), retention_days=retention, response_delay=float(delay),
+        admin_token=admin_token, public_url=public_url.rstrip("/"), retention=retention, response_delay=float(delay),
         chat_enabled=chat_enabled, attributes=attributes, plugins=plugins, outbox=outbox,
-        sections={key: value for key, value in values.items() if key not in CORE_KEYS}, raw=raw,
+        sections={key: value for key, value in values.items() if key not in CORE_KEYS | MOVED_KEYS}, raw=raw,
     ), problems
 
 
@@ -243,24 +244,47 @@ OUTBOX_SETTINGS = {"max_attempts": (True, 1), "base_delay": (False, 0.001), "max
                    "lease_seconds": (False, 0.1), "poll_interval": (False, 0.01), "linger": (False, 0)}
 
 
-def _outbox(value: Any, raw: Any, file: str, problems: list[Problem]) -> dict[str, float]:
-    node = raw.get("outbox") if isinstance(raw, Mapping) else None
+# How long what is stored is kept (``chinwag.retention``): setting -> (whole number?, minimum). Days
+# may be null: kept for good.
+RETENTION_SETTINGS = {"anonymous_days": (True, 1), "conversation_days": (True, 1), "reporting_days": (True, 1),
+                      "activity_days": (True, 1), "known_visitor_days": (True, 1), "outbox_days": (True, 1),
+                      "purge_every": (False, 0)}
+
+
+def _numbers(section: str, value: Any, raw: Any, file: str, problems: list[Problem],
+             known: Mapping[str, tuple[bool, float]], unit: str, nullable: bool = False) -> dict[str, Any]:
+    """A section of numeric settings (``outbox:``, ``retention:``), each checked against ``known``;
+    a problem with its line for each bad one."""
+    node = raw.get(section) if isinstance(raw, Mapping) else None
     if not isinstance(value, Mapping):
-        problems.append(Problem(file, line_of(raw, "outbox"), "outbox", "must be a mapping of delivery settings"))
+        problems.append(Problem(file, line_of(raw, section), section, f"must be a mapping of {section} settings"))
         return {}
-    settings: dict[str, float] = {}
+    settings: dict[str, Any] = {}
     for key, setting in value.items():
-        where, line = f"outbox.{key}", line_of(node, key)
-        if key not in OUTBOX_SETTINGS:
-            problems.append(Problem(file, line, where, f"unknown setting (known: {', '.join(OUTBOX_SETTINGS)})"))
+        where, line = f"{section}.{key}", line_of(node, key)
+        if key not in known:
+            problems.append(Problem(file, line, where, f"unknown setting (known: {', '.join(known)})"))
             continue
-        whole, minimum = OUTBOX_SETTINGS[key]
+        if setting is None and nullable and str(key).endswith("_days"):
+            settings[str(key)] = None
+            continue
+        whole, minimum = known[key]
         kinds = (int,) if whole else (int, float)
         if isinstance(setting, bool) or not isinstance(setting, kinds) or setting < minimum:
-            kind = "a whole number" if whole else "a number of seconds"
+            kind = (f"a whole number of {unit}" if unit else "a whole number") if whole else "a number of seconds"
             problems.append(Problem(file, line, where, f"must be {kind}, at least {minimum}"))
             continue
         settings[str(key)] = setting
+    return settings
+
+
+def _outbox(value: Any, raw: Any, file: str, problems: list[Problem]) -> dict[str, float]:
+    settings = _numbers("outbox", value, raw, file, problems, OUTBOX_SETTINGS, "")
     if settings.get("max_delay", 900.0) < settings.get("base_delay", 1.0):
+        node = raw.get("outbox") if isinstance(raw, Mapping) else None
         problems.append(Problem(file, line_of(node, "max_delay"), "outbox.max_delay", "must not be less than base_delay"))
     return settings
+
+
+def _retention(value: Any, raw: Any, file: str, problems: list[Problem]) -> dict[str, Any]:
+    return _numbers("retention", value, raw, file, problems, RETENTION_SETTINGS, "days", nullable=True)

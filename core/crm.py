@@ -90,13 +90,30 @@ class ListMembership:
 
 
 @attrs.frozen
+class CrmActivity:
+    """One thing a lead did, as a CRM recorded it (a form fill, an email click, a web visit): its
+    id, the lead, the activity type's id, when, the primary attribute's value and the other
+    attributes by name."""
+
+    activity_id: str
+    lead_id: str
+    type_id: int
+    occurred_at: dt.datetime
+    primary_value: str | None = None
+    attributes: Mapping[str, Any] = attrs.field(factory=dict)
+
+
+@attrs.frozen
 class PullPage:
-    """One page of changes since a cursor: the records, the next cursor and progress so far."""
+    """One page of changes since a cursor: the people changed, the activities recorded (of the
+    types the integrator chose to pull; none when the connector pulls people only), the next
+    cursor and progress so far."""
 
     records: Sequence[LeadRecord]
     cursor: str | None  # where the next page starts; saved after the page is stored
     done: bool  # no more pages for now (the next sync starts from ``cursor``)
     total: int | None = None  # how many records the whole pull will bring, when the CRM says
+    activities: Sequence[CrmActivity] = ()
 
 
 Refusals = Mapping[str, Skipped]  # record key -> why the CRM refused that record for good
@@ -129,7 +146,8 @@ class CrmConnector(Protocol):
         """Add leads to lists or programs with a status, in one batch."""
 
     async def pull(self, cursor: str | None) -> PullPage:
-        """The next page of people changed since ``cursor`` (None: from the beginning)."""
+        """The next page of people changed, and activities recorded, since ``cursor`` (None: from
+        the beginning). chinwag stores the page and the cursor after it in one transaction."""
 
     async def forget(self, email: str) -> None:
         """Ask the CRM to delete the person, where the integrator configured it to."""

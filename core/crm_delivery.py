@@ -4,6 +4,11 @@ memberships out, refusals mapped back to the rows that caused them.
 Every registered CRM connector gets one ``CrmDelivery`` under its own name. Within a batch the
 calls go in the order a CRM needs: leads first (an activity needs its lead), then activities,
 then list memberships. A lead the CRM refuses takes its activities with it, with the same reason.
+
+A connector whose CRM records activities only against a known person (``needs_known_lead``:
+Marketo) does not get a visitor's events while the visitor has no email: their outbox rows are
+``held``, and the turn in which the visitor gives an email releases them with the lead as it
+then stands, so "Engaged with a Dialogue", which comes before any email, reaches the person.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from typing import Any
 
 from .crm import Activity, CrmConnector, LeadUpsert
 from .events import ChatEvent
-from .outbox import OutboxItem, Skipped
+from .outbox import FORGET_KIND, OutboxItem, Skipped
 
 # The lead fields a CRM receives: what the visitor gave (``lead.*``) and their company's.
 WRITABLE_PREFIXES = ("lead.", "company.")
@@ -37,13 +42,34 @@ class CrmDelivery:
         self.batch_size = max(1, int(getattr(connector, "batch_size", 100)))
         self.batch_wait = float(getattr(connector, "batch_wait", 0) or 0)  # optional: see OutboxConsumer
 
+    @property
+    def needs_known_lead(self) -> bool:
+        """Whether the connector records activities only against a person with an email."""
+        return bool(getattr(self.connector, "needs_known_lead", False))
+
+    def holds(self, lead: Mapping[str, Any]) -> bool:
+        """Whether an event of a visitor with this lead waits (``held``) until they give an email."""
+        return self.needs_known_lead and known_email(lead) is None
+
+    def released_by(self, lead: Mapping[str, Any], updates: Mapping[str, Any]) -> dict[str, Any] | None:
+        """What the held rows of a visitor take on when a turn gives their email (None: the turn
+        releases nothing): the lead as it now stands, all of it new to the CRM."""
+        if not self.needs_known_lead or "lead.email" not in updates or known_email(lead) is None:
+            return None
+        return {"lead": dict(lead), "lead_updates": dict(lead)}
+
     def wants(self, event: ChatEvent) -> bool:
         """Whether the connector asked for this event's type."""
         types = getattr(self.connector, "event_types", None)
         return types is None or event.name in types
 
     async def deliver(self, items: Sequence[OutboxItem]) -> dict[int, Skipped]:
-        """Upsert the batch's leads, record its activities and memberships; return the refusals."""
+        """Ask the CRM to forget the people of the batch's ``forget`` items (``chinwag forget``),
+        then upsert its leads, record its activities and memberships; return the refusals."""
+        for item in items:
+            if item.kind == FORGET_KIND:
+                await self.connector.forget(str(item.payload["email"]))
+        items = [item for item in items if item.kind != FORGET_KIND]
         skipped: dict[int, Skipped] = {}
         activities = {item.id: _activity(item) for item in items}
         by_key = {item.key: item.id for item in items}
@@ -71,14 +97,19 @@ class CrmDelivery:
         return skipped
 
 
-def _email(lead: Mapping[str, Any]) -> str | None:
-    email = lead.get("lead.email")
-    return email.strip().lower() if isinstance(email, str) and email.strip() else None
+def known_email(lead: Mapping[str, Any]) -> str | None:
+    """The visitor's email, lower case: the one they gave, else the one a CRM knows them by
+    (``person.email``, after recognition by a tracking cookie); None for an anonymous visitor."""
+    for name in ("lead.email", "person.email"):
+        email = lead.get(name)
+        if isinstance(email, str) and email.strip():
+            return email.strip().lower()
+    return None
 
 
 def _activity(item: OutboxItem) -> Activity:
     payload = item.payload
-    return Activity(key=item.key, type=item.kind, email=_email(payload.get("lead", {})),
+    return Activity(key=item.key, type=item.kind, email=known_email(payload.get("lead", {})),
                     visitor_id=payload["visitor_id"], session_id=payload["session_id"],
                     dialogue_id=payload["dialogue_id"], dialogue_name=payload["dialogue_name"],
                     page_url=payload.get("page_url"), occurred_at=dt.datetime.fromisoformat(payload["occurred_at"]),
@@ -90,7 +121,7 @@ def _latest_upserts(items: Sequence[OutboxItem]) -> dict[str, LeadUpsert]:
     upserts: dict[str, LeadUpsert] = {}
     for item in sorted(items, key=lambda item: item.id):
         lead = item.payload.get("lead", {})
-        email = _email(lead)
+        email = known_email(lead)
         if email is None or not (item.payload.get("lead_updates") or item.kind == "lead_captured"):
             continue
         fields = {name: value for name, value in lead.items() if name.startswith(WRITABLE_PREFIXES)}

@@ -21,7 +21,7 @@ import attrs
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from .crm import CrmConnector, LeadRecord
+from .crm import CrmActivity, CrmConnector, LeadRecord
 from .shared_limits import LimiterBusy
 from .store import Store, utc, utcnow
 
@@ -68,19 +68,6 @@ crm_activities = sa.Table(
     sa.Column("attributes", sa.JSON, nullable=False),
     sa.Index("ix_crm_activities_lead", "connector", "lead_id"),
 )
-
-
-@attrs.frozen
-class CrmActivity:
-    """One thing a lead did, as a CRM recorded it: its id, the lead, the activity type's id, when,
-    the primary attribute's value and the other attributes by name."""
-
-    activity_id: str
-    lead_id: str
-    type_id: int
-    occurred_at: dt.datetime
-    primary_value: str | None = None
-    attributes: Mapping[str, Any] = attrs.field(factory=dict)
 
 
 def _upsert(connection: Any, table: sa.Table, keys: Sequence[str]) -> Any:
@@ -137,12 +124,38 @@ async def store_records(store: Store, connector: str, records: Sequence[LeadReco
     await _store_rows(store, crm_records, ("connector", "lead_id"), _record_rows(connector, records))
 
 
+def activity_problem(activity: Any) -> str | None:
+    """What is wrong with an activity a connector returned, or None (checked before it is stored)."""
+    if not isinstance(activity, CrmActivity):
+        return f"not a CrmActivity: {type(activity).__name__}"
+    for name in ("activity_id", "lead_id"):
+        value = getattr(activity, name)
+        if not isinstance(value, str) or not 0 < len(value) <= 200:
+            return f"{name} must be text of 1 to 200 characters: {str(value)[:40]!r}"
+    if not isinstance(activity.type_id, int) or isinstance(activity.type_id, bool):
+        return f"type_id must be a whole number (activity {activity.activity_id})"
+    if not isinstance(activity.occurred_at, dt.datetime):
+        return f"occurred_at must be a date and time (activity {activity.activity_id})"
+    if activity.primary_value is not None and not isinstance(activity.primary_value, str):
+        return f"primary_value must be text or empty (activity {activity.activity_id})"
+    if not isinstance(activity.attributes, Mapping) or not all(isinstance(name, str) for name in activity.attributes):
+        return f"attributes must map names to values (activity {activity.activity_id})"
+    return None
+
+
 def _activity_rows(connector: str, activities: Sequence[CrmActivity]) -> list[dict[str, Any]]:
-    """The rows of ``crm_activities`` for these activities (times in UTC)."""
-    return [{"connector": connector, "activity_id": activity.activity_id, "lead_id": activity.lead_id,
-             "type_id": activity.type_id, "occurred_at": utc(activity.occurred_at),
-             "primary_value": activity.primary_value, "attributes": dict(activity.attributes)}
-            for activity in activities]
+    """The rows of ``crm_activities`` for the activities that pass ``activity_problem`` (times in
+    UTC); the others are logged and left out."""
+    rows = []
+    for activity in activities:
+        problem = activity_problem(activity)
+        if problem is not None:
+            log.warning("CRM %s returned an activity chinwag refused: %s", connector, problem)
+            continue
+        rows.append({"connector": connector, "activity_id": activity.activity_id, "lead_id": activity.lead_id,
+                     "type_id": activity.type_id, "occurred_at": utc(activity.occurred_at),
+                     "primary_value": activity.primary_value, "attributes": dict(activity.attributes)})
+    return rows
 
 
 async def store_activities(store: Store, connector: str, activities: Sequence[CrmActivity]) -> None:
@@ -200,6 +213,7 @@ async def recognise(app: Chinwag, email: str) -> dict[str, Any]:
     Stored records answer first; when none is stored, each connector is asked in real time.
     """
     assert app.store is not None, "the app has not started"
+    email = email.strip().lower()  # as stored; CRMs match emails without regard to case
     records = await records_for_email(app.store, email)
     if not records:
         for connector in app.crm_connectors:
@@ -228,7 +242,7 @@ async def recognise_by_cookie(app: Chinwag, tracking: Mapping[str, str]) -> dict
 @attrs.frozen
 class SyncProgress:
     """Where a pull stands: records stored in this run and in all, the page count, the cursor,
-    and the records refused in this run (see ``record_problem``)."""
+    the records refused in this run (see ``record_problem``) and the activities stored in it."""
 
     connector: str
     rows: int
@@ -238,6 +252,7 @@ class SyncProgress:
     total: int | None
     done: bool
     refused: int = 0
+    activities: int = 0  # activities stored in this run
 
 
 async def sync_state(store: Store, connector: str) -> dict[str, Any] | None:
@@ -254,12 +269,12 @@ async def pull(store: Store, connector: CrmConnector, on_page: Callable[[SyncPro
                max_pages: int | None = None) -> SyncProgress:
     """Pull pages from the connector's saved cursor until it is done (or ``max_pages``).
 
-    Each page's records and the cursor after it are stored in one transaction, so a sync that is
+    Each page's records, activities and the cursor after it are stored in one transaction, so a sync that is
     interrupted (or killed) resumes after the last stored page and stores no page twice.
     """
     state = await sync_state(store, connector.name)
     cursor, total_rows = (state["cursor"], state["rows"]) if state else (None, 0)
-    stored = pages = refused = 0
+    progress = SyncProgress(connector.name, 0, total_rows, 0, cursor, None, False)
     while True:
         try:
             page = await connector.pull(cursor)
@@ -267,20 +282,25 @@ async def pull(store: Store, connector: CrmConnector, on_page: Callable[[SyncPro
             await _save_error(store, connector.name, f"{type(error).__name__}: {error}")
             raise
         rows = _record_rows(connector.name, page.records)
+        activity_rows = _activity_rows(connector.name, page.activities)
         async with store.transaction() as connection:
             if rows:
                 await connection.execute(_upsert(connection, crm_records, ("connector", "lead_id")), rows)
+            if activity_rows:
+                await connection.execute(_upsert(connection, crm_activities, ("connector", "activity_id")),
+                                         activity_rows)
             total_rows += len(rows)
             await connection.execute(_upsert(connection, crm_sync_state, ("connector",)), [{
                 "connector": connector.name, "cursor": page.cursor, "rows": total_rows, "last_error": None,
                 "updated_at": utcnow()}])
-        cursor, stored, pages = page.cursor, stored + len(rows), pages + 1
-        progress = SyncProgress(connector.name, stored, total_rows, pages, cursor, page.total, page.done,
-                                refused + len(page.records) - len(rows))
-        refused = progress.refused
+        cursor = page.cursor
+        progress = SyncProgress(connector.name, progress.rows + len(rows), total_rows, progress.pages + 1, cursor,
+                                page.total, page.done,
+                                progress.refused + len(page.records) - len(rows) + len(page.activities) - len(activity_rows),
+                                progress.activities + len(activity_rows))
         if on_page is not None:
             on_page(progress)
-        if page.done or (max_pages is not None and pages >= max_pages):
+        if page.done or (max_pages is not None and progress.pages >= max_pages):
             return progress
 
 
@@ -295,11 +315,20 @@ async def _save_error(store: Store, connector: str, error: str) -> None:
 
 async def forget_records(store: Store, email: str) -> int:
     """Delete every stored CRM record with this email, and those leads' activities; return how many records."""
-    matching = crm_records.c.email == email.strip().lower()
     async with store.transaction() as connection:
-        for connector, lead_id in (await connection.execute(sa.select(crm_records.c.connector, crm_records.c.lead_id)
-                                                            .where(matching))).all():
-            await connection.execute(sa.delete(crm_activities).where(crm_activities.c.connector == connector,
-                                                                     crm_activities.c.lead_id == lead_id))
-        result = await connection.execute(sa.delete(crm_records).where(matching))
-    return int(result.rowcount or 0)
+        records, _ = await delete_records_of(connection, email)
+    return records
+
+
+async def delete_records_of(connection: Any, email: str) -> tuple[int, int]:
+    """In the caller's transaction, delete the CRM records with this email and their leads'
+    activities; return how many of each."""
+    matching = crm_records.c.email == email.strip().lower()
+    activities = 0
+    for connector, lead_id in (await connection.execute(sa.select(crm_records.c.connector, crm_records.c.lead_id)
+                                                        .where(matching))).all():
+        deleted = await connection.execute(sa.delete(crm_activities).where(crm_activities.c.connector == connector,
+                                                                         crm_activities.c.lead_id == lead_id))
+        activities += int(deleted.rowcount or 0)
+    records = await connection.execute(sa.delete(crm_records).where(matching))
+    return int(records.rowcount or 0), activities

@@ -12,7 +12,7 @@ CORE_EVENT_TYPES = (
     EventType("engaged", "The visitor gave their first answer."),
     EventType("answered", "The visitor answered a question or capture.", reported=False, client=False),
     EventType("lead_captured", "The visitor gave a valid email address."),
-    EventType("goal_reached", "The visitor passed a goal card."),
+    EventType("goal_reached", "The visitor passed a goal card.", activity=True),
     EventType("completed", "The dialogue reached the end of a branch."),
 )
 

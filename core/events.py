@@ -26,12 +26,15 @@ class EventType:
 
     ``reported``: counted per dialogue in reports. ``client``: sent to the visitor's widget as an
     ``event`` frame, so the host page's analytics can hear of it (without the visitor's answers).
+    ``activity``: kept as long as ``retention.activity_days`` (24 months by default, like the
+    reference product's goal and meeting activity) instead of ``retention.reporting_days``.
     """
 
     name: str
     description: str = ""
     reported: bool = True
     client: bool = True
+    activity: bool = False
 
 
 class UnknownEventType(Exception):

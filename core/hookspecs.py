@@ -162,3 +162,27 @@ def chat_event(event, app):
     running when the event happened never hears of it; work that must not be lost goes through
     the outbox (``register_outbox_consumers``). Returns nothing.
     """
+
+
+@hookspec
+def forget_person(person, connection, app):
+    """Remove or anonymise what this plugin stores about a person (``chinwag forget EMAIL``).
+
+    ``person`` is a ``chinwag.forget.Person``: the email (lower case) and the ids of the visitors
+    and sessions that carried it. ``connection`` is the transaction in which core deletes its own
+    rows: write through it, so the whole forget commits or none of it does. Return a mapping of
+    what changed (``{"meetings anonymised": 2}``) for the operator's report, or None. A failure
+    rolls everything back and the command says which plugin failed; ask remote systems to forget
+    through the outbox, never from here (CRM connectors get their ``forget`` that way already).
+    """
+
+
+@hookspec
+def purge_expired(policy, now, connection, app):
+    """Delete or anonymise this plugin's rows that the retention policy no longer keeps.
+
+    ``policy`` is a ``chinwag.retention.RetentionPolicy`` (days per kind of data; None: kept for
+    good; ``policy.cutoff(days, now)`` gives the moment before which data goes), ``connection``
+    the transaction in which core purges its own tables (``chinwag purge`` and the scheduled purge
+    in ``chinwag serve``). Return a mapping of what went (``{"meetings": 3}``), or None.
+    """

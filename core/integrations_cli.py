@@ -107,7 +107,8 @@ def sync(project: Path, connector: str, max_pages: int | None) -> None:
     def report(progress: SyncProgress) -> None:
         rate = progress.rows / max(time.monotonic() - started, 1e-6)
         total = f"/{progress.total}" if progress.total else ""
-        click.echo(f"\r{progress.connector}: {progress.rows}{total} rows, page {progress.pages}, "
+        activities = f", {progress.activities} activities" if progress.activities else ""
+        click.echo(f"\r{progress.connector}: {progress.rows}{total} rows{activities}, page {progress.pages}, "
                    f"{rate:,.0f} rows/s", nl=progress.done, err=True)
 
     async def work(app: Chinwag) -> SyncProgress:

@@ -27,7 +27,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from .store import Store, utc, utcnow
 
 PENDING, DELIVERED, SKIPPED, DEAD = "pending", "delivered", "skipped", "dead"
-STATES = (PENDING, DELIVERED, SKIPPED, DEAD)
+# Waiting for something the turn did not have yet (a CRM activity of a visitor with no email yet):
+# never claimed; a later turn releases it to pending (``release_held_sync``).
+HELD = "held"
+# The kind of an item asking a remote system to delete a person (``chinwag.forget``): its payload
+# (the email) is cleared once delivered.
+FORGET_KIND = "forget"
+STATES = (PENDING, HELD, DELIVERED, SKIPPED, DEAD)
 
 outbox_metadata = sa.MetaData()
 
@@ -41,7 +47,7 @@ outbox = sa.Table(
     sa.Column("ordering_key", sa.String(200), nullable=True),  # e.g. the lead: its items keep their order
     sa.Column("kind", sa.String(60), nullable=False),  # the event type
     sa.Column("payload", sa.JSON, nullable=False),
-    sa.Column("state", sa.String(10), nullable=False),  # pending | delivered | skipped | dead
+    sa.Column("state", sa.String(10), nullable=False),  # pending | held | delivered | skipped | dead
     sa.Column("attempts", sa.Integer, nullable=False),
     sa.Column("last_error", sa.Text, nullable=True),  # why skipped or dead, or the last transient error
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
@@ -76,8 +82,9 @@ outbox_consumers = sa.Table(
 # -- writing ---------------------------------------------------------------------------------------
 
 def outbox_row(consumer: str, key: str, kind: str, payload: Mapping[str, Any], ordering_key: str | None,
-               now: dt.datetime) -> dict[str, Any]:
-    """The values of one pending row for ``enqueue``; ``key`` is the event's id (the idempotency key)."""
+               now: dt.datetime, held: bool = False) -> dict[str, Any]:
+    """The values of one pending row (``held``: a held one) for ``enqueue``; ``key`` is the event's
+    id (the idempotency key)."""
     _check_name("consumer", consumer, 200)
     _check_name("key", key, 200)
     _check_name("kind", kind, 60)
@@ -88,7 +95,7 @@ def outbox_row(consumer: str, key: str, kind: str, payload: Mapping[str, Any], o
     if now.tzinfo is None:
         raise ValueError("now must be an aware datetime")
     return {"consumer": consumer, "key": key, "ordering_key": ordering_key, "kind": kind, "payload": dict(payload),
-            "state": PENDING, "attempts": 0, "last_error": None, "created_at": utc(now), "updated_at": utc(now),
+            "state": HELD if held else PENDING, "attempts": 0, "last_error": None, "created_at": utc(now), "updated_at": utc(now),
             "delivered_at": None}
 
 
@@ -112,6 +119,19 @@ def enqueue_sync(connection: sa.Connection, rows: Sequence[Mapping[str, Any]]) -
     """``enqueue`` for synchronous code, such as the turn writer inside ``run_sync``."""
     if rows:
         connection.execute(insert_ignoring_duplicates(connection, outbox, "consumer", "key"), list(rows))
+
+
+def release_held_sync(connection: sa.Connection, consumer: str, ordering_key: str,
+                      payload_update: Mapping[str, Any], now: dt.datetime) -> int:
+    """Make ``consumer``'s held rows of ``ordering_key`` pending, their payloads updated with
+    ``payload_update`` (what they lacked when they were held), in the caller's transaction; return
+    how many. They keep their ids, so they go out before anything queued after them."""
+    held = connection.execute(sa.select(outbox.c.id, outbox.c.payload).where(
+        outbox.c.consumer == consumer, outbox.c.ordering_key == ordering_key, outbox.c.state == HELD)).all()
+    for row in held:
+        connection.execute(outbox.update().where(outbox.c.id == row.id, outbox.c.state == HELD).values(
+            state=PENDING, payload={**row.payload, **payload_update}, updated_at=utc(now)))
+    return len(held)
 
 
 # -- what a consumer deals in ----------------------------------------------------------------------

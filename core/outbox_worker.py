@@ -30,7 +30,7 @@ import attrs
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from .outbox import (DEAD, DELIVERED, IS_PENDING, SKIPPED, OutboxConsumer, OutboxItem, PauseDelivery, RetryLater,
+from .outbox import (DEAD, DELIVERED, FORGET_KIND, IS_PENDING, SKIPPED, OutboxConsumer, OutboxItem, PauseDelivery, RetryLater,
                      Skipped, insert_ignoring_duplicates, outbox, outbox_consumers)
 from .store import Store, utcnow
 
@@ -353,6 +353,9 @@ async def _count_success(connection: AsyncConnection, batch: sa.ColumnElement[bo
         result = await connection.execute(outbox.update().where(batch, outbox.c.id == item_id).values(
             state=SKIPPED, last_error=refusal.reason, updated_at=now))
         settled += result.rowcount
+    # A delivered request to forget a person keeps no trace of whom it was about.
+    await connection.execute(outbox.update().where(batch, outbox.c.kind == sa.literal_column(f"'{FORGET_KIND}'"))
+                             .values(payload={}))
     result = await connection.execute(outbox.update().where(batch).values(
         state=DELIVERED, last_error=None, updated_at=now, delivered_at=now))
     return settled + result.rowcount

@@ -4,7 +4,8 @@ A provider plugin (calendar, CRM...) ships a sandbox so its tests and the offlin
 the vendor. The vendor's routes, data and error shapes stay in the plugin; this module holds what
 every sandbox does the same way:
 
-* ``SandboxState``: the OAuth client, codes and tokens, and injected ``Fault``s, kept in memory.
+* ``SandboxState``: the OAuth client, codes and tokens, and injected ``Fault``s (errors, lost
+  replies, slow answers), kept in memory.
 * HTTP helpers: ``fault_guard`` (answer injected faults), ``fault_endpoint`` (``POST /_sandbox/faults``),
   ``token_form``, ``bearer_user``, ``consent_page`` and ``redirect_to_client``.
 * ``serve_in_thread`` (a ``SandboxServer`` on a loopback port, stopped by ``stop()`` or at the end
@@ -14,6 +15,7 @@ every sandbox does the same way:
 from __future__ import annotations
 
 import argparse
+import asyncio
 import base64
 import html
 import secrets
@@ -35,7 +37,11 @@ Endpoint = Callable[[Request], Awaitable[Response]]
 
 @attrs.define
 class Fault:
-    """An error to answer instead of (or after) doing the work, for the next ``remaining`` matching calls."""
+    """An error to answer instead of (or after) doing the work, for the next ``remaining`` matching calls.
+
+    Status 0 is no error: the work is done and answered as usual, ``delay`` seconds late (a slow
+    vendor, to make two clients' calls overlap).
+    """
 
     status: int
     remaining: int = 1
@@ -43,6 +49,9 @@ class Fault:
     method: str | None = None
     retry_after: str | None = None
     after_processing: bool = False  # do the work, then fail: the client never sees the success
+    # Seconds to hold the answer after doing the work (with after_processing): a client's timeout
+    # fires, or, with status 0, another client's call overlaps this one.
+    delay: float = 0.0
 
     def matches(self, method: str, path: str) -> bool:
         """Whether this fault applies to a request."""
@@ -71,15 +80,21 @@ class SandboxState:
     refresh_tokens: dict[str, str] = attrs.field(factory=dict)  # refresh token -> user
     access_tokens: dict[str, tuple[str, float]] = attrs.field(factory=dict)  # token -> (user, expires_at)
     token_requests: list[str] = attrs.field(factory=list)  # grant_type of each token call, in order
+    granted_scopes: dict[str, set[str]] = attrs.field(factory=dict)  # user -> scopes they consented to
     faults: list[Fault] = attrs.field(factory=list)
 
     # -- OAuth -------------------------------------------------------------------------------------
 
-    def issue_code(self, user: str, redirect_uri: str) -> str:
-        """An authorization code for ``user``, as the consent page hands out."""
+    def issue_code(self, user: str, redirect_uri: str, scope: str = "") -> str:
+        """An authorization code for ``user``, as the consent page hands out once they allowed ``scope``."""
         code = self.code_prefix + secrets.token_urlsafe(24)
         self.codes[code] = (user.lower(), redirect_uri)
+        self.granted_scopes.setdefault(user.lower(), set()).update(scope.split())
         return code
+
+    def has_scope(self, user: str, scope: str) -> bool:
+        """Whether ``user`` consented to ``scope`` (the vendor then lets the app read what it covers)."""
+        return scope in self.granted_scopes.get(user.lower(), set())
 
     def redeem_code(self, code: str, redirect_uri: str) -> dict[str, Any] | None:
         """Tokens for a code (single use, redirect URI must match), or None."""
@@ -122,6 +137,10 @@ class SandboxState:
         self.faults.append(fault)
         return fault
 
+    def slow_next(self, seconds: float, times: int = 1, **options: Any) -> Fault:
+        """Do the work of the next ``times`` matching calls at once but answer ``seconds`` late."""
+        return self.fail_next(0, times, delay=seconds, after_processing=True, **options)
+
     def take_fault(self, method: str, path: str) -> Fault | None:
         """The first fault matching a request, counted down (and dropped when used up)."""
         for fault in self.faults:
@@ -145,13 +164,15 @@ def fault_guard(state: SandboxState, fault_response: Callable[[Fault], Response]
     def api(endpoint: Endpoint) -> Endpoint:
         async def guarded(request: Request) -> Response:
             fault = state.take_fault(request.method, request.url.path)
-            if fault and not fault.after_processing:
+            if fault and fault.status and not fault.after_processing:
                 return fault_response(fault)
             try:
                 response = await endpoint(request)
             except api_error as error:
                 response = error_response(error)
-            return fault_response(fault) if fault else response
+            if fault and fault.delay:
+                await asyncio.sleep(fault.delay)
+            return fault_response(fault) if fault and fault.status else response
 
         return guarded
 

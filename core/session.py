@@ -312,6 +312,7 @@ class Conversations:
             events=tuple(event.row() for event in chat_events),
             lead=lead if turn.lead_updates else None,
             outbox=tuple(self._outbox_rows(chat_events, lead, turn.lead_updates, now)),
+            release=self._releases(lead, turn.lead_updates),
         ))
         conversation.state, conversation.revision = turn.state, 1 if new else conversation.revision + 1
         conversation.lead.update(turn.lead_updates)
@@ -321,7 +322,8 @@ class Conversations:
     def _outbox_rows(self, chat_events: list[ChatEvent], lead: dict[str, Any], updates: dict[str, Any],
                      now: dt.datetime) -> list[dict[str, Any]]:
         """One outbox row per event and consumer that wants it, keyed by the event's id and kept in
-        order per visitor."""
+        order per visitor; held when the consumer waits for something the visitor has not given
+        yet (``CrmDelivery.holds``)."""
         consumers = self.app.outbox_consumers
         if not len(consumers):
             return []
@@ -331,8 +333,22 @@ class Conversations:
             for consumer in consumers:
                 if consumer.wants(event):
                     payload = payload or event_payload(event, lead, updates)
-                    rows.append(outbox_row(consumer.name, event.key, event.name, payload, event.visitor_id, now))
+                    held = bool(getattr(consumer, "holds", None) and consumer.holds(lead))
+                    rows.append(outbox_row(consumer.name, event.key, event.name, payload, event.visitor_id, now,
+                                           held=held))
         return rows
+
+    def _releases(self, lead: dict[str, Any], updates: dict[str, Any]) -> tuple[tuple[str, dict[str, Any]], ...]:
+        """The consumers whose held rows of this visitor the turn releases, with what they take on."""
+        if not updates:
+            return ()
+        releases = []
+        for consumer in self.app.outbox_consumers:
+            released_by = getattr(consumer, "released_by", None)
+            update = released_by(lead, updates) if released_by is not None else None
+            if update is not None:
+                releases.append((consumer.name, update))
+        return tuple(releases)
 
 
 @attrs.frozen

@@ -21,7 +21,7 @@ from typing import Any
 import attrs
 import sqlalchemy as sa
 
-from .outbox import enqueue_sync
+from .outbox import enqueue_sync, release_held_sync
 from .store import Store
 from .tables import events, sessions, transcript, visitors
 
@@ -49,6 +49,9 @@ class TurnRecord:
     events: tuple[dict[str, Any], ...] = ()
     lead: dict[str, Any] | None = None  # the visitor's whole lead, when the turn changed it
     outbox: tuple[dict[str, Any], ...] = ()  # rows for ``chinwag.outbox.outbox``
+    # Consumers whose held rows of this visitor the turn releases, with what their payloads lacked
+    # (a CRM's activities of a visitor who has just given an email: ``chinwag.crm_delivery``).
+    release: tuple[tuple[str, dict[str, Any]], ...] = ()
 
 
 _UPDATE_SESSION = sessions.update().where(
@@ -107,6 +110,9 @@ def _write_batch(connection: sa.Connection, records: list[TurnRecord]) -> set[in
     outbox_rows = [row for record in kept for row in record.outbox]
     if outbox_rows:
         enqueue_sync(connection, outbox_rows)
+    for record in kept:
+        for consumer, payload_update in record.release:
+            release_held_sync(connection, consumer, record.visitor_id, payload_update, record.now)
     return conflicts
 
 
@@ -144,7 +150,7 @@ class TurnWriter:
     async def _commit(self, records: list[TurnRecord]) -> set[int]:
         async with self.store.transaction() as connection:
             conflicts = await connection.run_sync(_write_batch, records)
-        if self.on_commit is not None and any(record.outbox for record in records):
+        if self.on_commit is not None and any(record.outbox or record.release for record in records):
             self.on_commit()
         return conflicts
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -24,6 +27,23 @@ DIALOGUE = {"id": "contact", "name": "Contact", "cards": [
     {"id": "hello", "type": "message", "text": 'Welcome, {{person.firstName:"friend"}} of {{company.name:"nowhere"}}.'},
     {"id": "goal", "type": "goal", "goal": "contact-given"},
     {"id": "bye", "type": "end", "text": "Thanks!"}]}
+
+
+CHINWAG = str(Path(sys.executable).with_name("chinwag"))
+
+
+def cli(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """Run ``chinwag`` as an operator would, without this process's CHINWAG_* variables (plus ``env``)."""
+    clean = {key: value for key, value in os.environ.items() if not key.startswith("CHINWAG_")}
+    return subprocess.run([CHINWAG, *args], capture_output=True, text=True, timeout=120, env={**clean, **env})
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A database URL: SQLite in the test's folder, then PostgreSQL (``CHINWAG_TEST_POSTGRES_URL``)."""
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'chinwag.db'}"
+    return str(request.getfixturevalue("postgres_url"))
 
 
 @pytest.fixture

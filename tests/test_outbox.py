@@ -348,7 +348,7 @@ async def test_an_event_is_queued_once_per_consumer_however_often_it_is_enqueued
 
 async def test_bad_arguments_get_clear_errors(store: Store) -> None:
     await queue_events(store, "crm", per_lead=1)
-    with pytest.raises(ValueError, match="state 'sent'; expected one of pending, delivered, skipped, dead"):
+    with pytest.raises(ValueError, match="state 'sent'; expected one of pending, held, delivered, skipped, dead"):
         await list_items(store, state="sent")
     with pytest.raises(ValueError, match="limit must be a positive whole number"):
         await list_items(store, limit=0)

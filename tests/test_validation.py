@@ -75,11 +75,14 @@ def test_yaml_syntax_error_names_the_line(tmp_path: Path) -> None:
 
 def test_config_problems_are_named(tmp_path: Path) -> None:
     project = write_project(tmp_path / "p", copy_from=QUICKSTART, config={
-        "allowed_origins": ["example.com/path"], "retention_days": 0, "colour": "red",
+        "allowed_origins": ["example.com/path"], "colour": "red",
+        "retention": {"anonymous_days": 0, "activity_days": None, "forever": 1, "purge_every": -1},
         "admin_token": {"$env": "CHINWAG_TEST_UNSET_VARIABLE"}})
     result = validate(project)
     assert result.returncode == 1
-    for expected in ("allowed_origins: must be a list of origins", "retention_days: must be a whole number",
+    for expected in ("allowed_origins: must be a list of origins",
+                     "retention.anonymous_days: must be a whole number of days, at least 1",
+                     "retention.forever: unknown setting", "retention.purge_every: must be a number of seconds, at least 0",
                      "colour: unknown setting", "environment variable CHINWAG_TEST_UNSET_VARIABLE is not set"):
         assert expected in result.stderr
     assert "chinwag.yaml:" in result.stderr
@@ -134,3 +137,10 @@ def test_missing_project_folder_is_an_error(tmp_path: Path) -> None:
     result = validate(tmp_path / "nope")
     assert result.returncode == 1
     assert "no such project folder" in result.stderr
+
+
+def test_the_old_retention_days_setting_says_where_it_moved(tmp_path: Path) -> None:
+    project = write_project(tmp_path / "p", copy_from=QUICKSTART, config={"retention_days": 30})
+    result = validate(project)
+    assert result.returncode == 1
+    assert "retention_days: has moved: write retention:" in result.stderr and "unknown setting" not in result.stderr

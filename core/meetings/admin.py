@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from .agent_state import with_grant
+from ..calendars import Interval, subtract_interval
 from .settings import meeting_settings
 from .tables import claim_cells, meeting_claims, meetings
 from ..store import utc, utcnow
@@ -59,9 +60,11 @@ async def cancel_meeting(app: Chinwag, meeting_id: str) -> dict[str, Any]:
 
 
 async def reschedule_meeting(app: Chinwag, meeting_id: str, start: dt.datetime) -> dict[str, Any]:
-    """Move the meeting to ``start`` (same length): claim the new time, then move the remote event.
+    """Move the meeting to ``start`` (same length): claim the new time, check the agent's calendar
+    is free then (their other appointments, not only chinwag's bookings), then move the remote event.
 
-    If the remote move fails, the old time is claimed back and the error raised.
+    If the calendar is busy then or the remote move fails, the old time is claimed back and the
+    error raised.
     """
     row = await _live(app, meeting_id)
     old_start, old_end = utc(row.start), utc(row.end)
@@ -71,6 +74,10 @@ async def reschedule_meeting(app: Chinwag, meeting_id: str, start: dt.datetime) 
     await _move_claims(app, row, start, end, buffer, "rescheduled")
 
     async def move(provider: Any, grant: Any) -> bool:
+        busy = await provider.busy(app, grant, start - buffer, end + buffer)
+        # The meeting's own event is still at the old time; only other appointments count.
+        if subtract_interval(busy, Interval(old_start, old_end)):  # type: ignore[arg-type]
+            return False
         await provider.move_event(app, grant, row.remote_id, start, end)
         return True
 
@@ -79,8 +86,10 @@ async def reschedule_meeting(app: Chinwag, meeting_id: str, start: dt.datetime) 
     except Exception:
         await _move_claims(app, row, old_start, old_end, buffer, row.status)
         raise
-    if moved is None:
+    if not moved:
         await _move_claims(app, row, old_start, old_end, buffer, row.status)
+        if moved is False:
+            raise MeetingError(f"{row.agent_email}'s calendar is already busy at that time")
         raise MeetingError(f"{row.agent_email} must reconnect their calendar before this meeting can be changed")
     return await _one(app, meeting_id)
 

@@ -23,6 +23,7 @@ from .tables import agents as agent_rows
 from .tables import connect_requests
 from ..mounted_sandboxes import in_sandbox, sandbox_grant_tokens
 from .state import MeetingsState
+from .token_lock import refresh_lock
 from ..store import utc, utcnow
 
 if TYPE_CHECKING:
@@ -146,7 +147,7 @@ async def start_connect(app: Chinwag, email: str, provider_name: str) -> str:
     async with app.store.transaction() as connection:
         await connection.execute(sa.insert(connect_requests).values(
             nonce=nonce, agent_email=email, provider=provider_name, redirect_uri=redirect_uri, created_at=utcnow()))
-    return provider.authorization_url(app, nonce, redirect_uri)
+    return provider.authorization_url(app, nonce, redirect_uri, login_hint=settings.agents[email].calendar_owner)
 
 
 async def take_connect_request(app: Chinwag, nonce: str, max_age_seconds: int = 3600) -> Any:
@@ -197,7 +198,7 @@ async def load_grant(app: Chinwag, email: str) -> Grant | None:
             await connection.execute(sa.update(agent_rows).where(agent_rows.c.email == email).values(
                 credentials=encrypted, updated_at=utcnow()))
 
-    return Grant(email, row.calendar_id or "", tokens, save)
+    return Grant(email, row.calendar_id or "", tokens, save, locker=lambda: refresh_lock(app, email))
 
 
 async def with_grant(app: Chinwag, email: str, call: Callable[[Any, Grant], Awaitable[Result]]) -> Result | None:

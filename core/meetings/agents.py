@@ -6,6 +6,7 @@
         time_zone: Europe/London
         provider: google            # a registered calendar provider
         calendar: primary           # the provider's calendar id (default: the agent's own)
+        calendar_owner: team@example.com  # who consents, when not the agent (a shared calendar)
         availability: {monday: ["09:00-12:00", "13:00-17:00"], friday: ["09:00-12:00"]}
         duration: 30                # minutes; buffer_after, minimum_notice too
         buffer_after: 10
@@ -35,8 +36,8 @@ from ..yamlfile import line_of
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 BLOCK = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-AGENT_KEYS = {"email", "name", "time_zone", "provider", "calendar", "availability", "duration", "buffer_after",
-              "minimum_notice", "horizon_days", "slot_step", "weight", "invitation_template"}
+AGENT_KEYS = {"email", "name", "time_zone", "provider", "calendar", "calendar_owner", "availability", "duration",
+              "buffer_after", "minimum_notice", "horizon_days", "slot_step", "weight", "invitation_template"}
 MINUTE_LIMITS = {"duration": (5, 480), "buffer_after": (0, 240), "minimum_notice": (0, 60 * 24 * 30),
                  "horizon_days": (0, 365), "slot_step": (5, 480), "weight": (1, 100)}
 
@@ -52,6 +53,12 @@ class Agent:
     availability: AgentAvailability
     weight: int = 1
     invitation_template: str | None = None
+    owner: str | None = None  # ``calendar_owner``: the account that consents, when not the agent's own
+
+    @property
+    def calendar_owner(self) -> str:
+        """The account whose consent connects this agent's calendar: the agent's own unless set."""
+        return self.owner or self.email
 
     @property
     def time_zone(self) -> str:
@@ -111,6 +118,10 @@ def parse_agents(raw: Any, source: Any, file: str, providers: Any) -> tuple[dict
             else:
                 numbers[key] = value
         blocks = _blocks(item.get("availability"), problem)
+        owner = item.get("calendar_owner")
+        if owner is not None and (not isinstance(owner, str) or not EMAIL.match(owner)):
+            problem("calendar_owner", "must be the email address of the account that shares this calendar with the agent")
+            owner = None
         template = item.get("invitation_template")
         if template is not None and not isinstance(template, str):
             problem("invitation_template", "must be a template file name under the project's templates/")
@@ -121,7 +132,7 @@ def parse_agents(raw: Any, source: Any, file: str, providers: Any) -> tuple[dict
             email=email, name=str(item.get("name") or email), provider=provider,
             calendar_id=str(item.get("calendar") or _own_calendar(provider)),
             availability=AgentAvailability(time_zone=str(zone), blocks=blocks, **numbers),
-            weight=weight, invitation_template=template,
+            weight=weight, invitation_template=template, owner=owner.lower() if owner else None,
         )
     return agents, problems
 

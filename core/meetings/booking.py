@@ -8,13 +8,16 @@
    have accepted another meeting since the slots were shown. Busy means: release, next agent.
 3. **Create the remote event** with the meeting's idempotency key (Google event id, Graph
    ``transactionId``), so a retry never makes two events.
-4. **Confirm** the meeting (``scheduled``), or on any failure **release** the hold: the meeting row
-   and its claims are deleted and the pointer goes back, so no orphan remains.
+   Just before, the event is recorded in ``unconfirmed_events`` (``chinwag.meetings.reconcile``).
+4. **Confirm** the meeting (``scheduled``) and drop that record, or on any failure **release** the
+   hold: the meeting row and its claims are deleted and the pointer goes back. A create whose
+   outcome is unknown (its answer lost, then the provider down) keeps its record, and the
+   reconciliation sweep cancels the event if it exists, so no orphan remains.
 
 A process that dies between steps 1 and 4 leaves a ``pending`` hold behind; ``release_stale_holds``
 deletes holds older than ``STALE_HOLD`` (at startup and before each booking), so the time is
 offered again. If the remote event was made before the crash, step 2 of the next booking sees
-the agent busy then, so nobody is booked twice.
+the agent busy then, so nobody is booked twice, and the sweep cancels that event.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from sqlalchemy.exc import IntegrityError
 from .agent_state import with_grant
 from ..calendars import CalendarError, EventRequest
 from .invitation import render_invitation, render_summary
+from .reconcile import forget_unconfirmed, note_unconfirmed
 from .settings import meeting_settings
 from .slots import LIVE
 from .tables import agents as agent_rows
@@ -70,7 +74,9 @@ class BookingRequest:
 
 @attrs.frozen
 class BookingResult:
-    """``booked`` (with the meeting row as a dict), ``taken`` (nobody free then) or ``failed``."""
+    """``booked`` (with the meeting row as a dict), ``taken`` (nobody free then: another booking or
+    the agent's calendar got the time), ``unavailable`` (an agent who was free then can no longer
+    take meetings: their calendar grant was revoked since the offer) or ``failed``."""
 
     outcome: str
     meeting: Mapping[str, Any] | None = None
@@ -105,10 +111,11 @@ async def book(app: Chinwag, request: BookingRequest) -> BookingResult:
     if existing is not None and existing["status"] in LIVE and existing["status"] != "pending":
         return BookingResult("booked", existing)  # a replayed turn: the booking is already made
     tried: set[str] = set()
+    agent_lost = False  # an agent free at this time could not be used at all (revoked grant)
     while True:
         hold = await _hold(app, request, tried)
         if hold is None:
-            return BookingResult("taken")
+            return BookingResult("unavailable" if agent_lost else "taken")
         tried.add(hold.agent)
         try:
             created = await with_grant(app, hold.agent, lambda provider, grant: _check_and_create(app, provider, grant, request, hold))
@@ -120,9 +127,10 @@ async def book(app: Chinwag, request: BookingRequest) -> BookingResult:
             await release(app, request.decision.queue, hold)
             raise
         if created is None or created is AGENT_BUSY:  # a revoked grant, or a clash the offer did not know
+            agent_lost = agent_lost or created is None
             await release(app, request.decision.queue, hold)
             continue
-        return BookingResult("booked", await _confirm(app, hold.meeting_id, created))
+        return BookingResult("booked", await _confirm(app, request, hold, created))
 
 
 async def _check_and_create(app: Chinwag, provider: Any, grant: Any, request: BookingRequest, hold: _Hold) -> Any:
@@ -138,6 +146,7 @@ async def _check_and_create(app: Chinwag, provider: Any, grant: Any, request: Bo
         attendee_email=str(request.lead.get("lead.email")), attendee_name=context["lead"].get("firstName") or None,
         time_zone=agent.time_zone, online_meeting=request.online_meeting,
     )
+    await note_unconfirmed(app, request.idempotency_key, hold.agent, request.start, request.end)
     return await provider.create_event(app, grant, event)
 
 
@@ -248,11 +257,12 @@ async def release(app: Chinwag, queue: str, hold: _Hold) -> None:
             routing_pointers.c.last_agent == hold.agent).values(last_agent=hold.previous_agent))
 
 
-async def _confirm(app: Chinwag, meeting_id: str, created: Any) -> dict[str, Any]:
+async def _confirm(app: Chinwag, request: BookingRequest, hold: _Hold, created: Any) -> dict[str, Any]:
     async with app.store.transaction() as connection:
-        await connection.execute(sa.update(meetings).where(meetings.c.id == meeting_id).values(
+        await connection.execute(sa.update(meetings).where(meetings.c.id == hold.meeting_id).values(
             status="scheduled", remote_id=created.remote_id, join_url=created.join_url, updated_at=utcnow()))
-        row = (await connection.execute(sa.select(meetings).where(meetings.c.id == meeting_id))).one()
+        await forget_unconfirmed(connection, request.idempotency_key, hold.agent)
+        row = (await connection.execute(sa.select(meetings).where(meetings.c.id == hold.meeting_id))).one()
     return dict(row._mapping)
 
 

@@ -10,11 +10,13 @@
       online_meeting: true          # optional: overrides meetings.online_meeting
       booked_text: You're booked with {agent} on {time}.
       taken_text: Someone just took that time. Here are the next free ones.
+      unavailable_text: That time is no longer available. Here are the next free ones.
       fallback: ...                 # optional: overrides meetings.fallback
 
 Steps: ``enter`` asks for the ``offer`` effect; its result becomes a ``slots`` question; the answer
 asks for the ``book`` effect; its result is a confirmation (and ``meeting_booked``), a fresh offer
-when the time was taken meanwhile, or a clear message when the calendar service failed.
+when the time was taken meanwhile or is no longer available (the agent's calendar was disconnected),
+or a clear message when the calendar service failed.
 """
 
 from __future__ import annotations
@@ -35,11 +37,12 @@ from ..store import utcnow
 if TYPE_CHECKING:
     from ..app import Chinwag
 
-OPTIONS = {"text", "route", "strategy", "field", "slots", "online_meeting", "booked_text", "taken_text", "fallback",
-           "no_email_text", "delay"}
+OPTIONS = {"text", "route", "strategy", "field", "slots", "online_meeting", "booked_text", "taken_text",
+           "unavailable_text", "fallback", "no_email_text", "delay"}
 DEFAULT_TEXT = {
     "booked_text": "You're booked with {agent} on {time}. The invitation is on its way to your inbox.",
     "taken_text": "Sorry, that time was just taken. Here are the next free times.",
+    "unavailable_text": "Sorry, that time is no longer available. Here are the next free times.",
     "no_email_text": "I need your email address to send a meeting invitation, so let's skip booking for now.",
 }
 
@@ -95,7 +98,8 @@ class MeetingCard:
                            events=(("meeting_booked", meeting),))
         if result["kind"] == "failed":
             return Outcome(say=(result["message"],))
-        preface = (self._text(card, "taken_text"),) if result["kind"] == "taken" else ()
+        refused = {"taken": "taken_text", "unavailable": "unavailable_text"}.get(result["kind"])
+        preface = (self._text(card, refused),) if refused else ()
         if not result["slots"]:
             return Outcome(say=(*preface, card.get("fallback") or meeting_settings(self.app).fallback))
         slots = result["slots"]
@@ -137,7 +141,7 @@ class MeetingCard:
                 "join_url": meeting.get("join_url")}}
         if result.outcome == "failed":
             return {"kind": "failed", "message": result.message}
-        return await self._offer(card, app, decision, "taken")
+        return await self._offer(card, app, decision, result.outcome)  # taken or unavailable: the next times
 
     async def _offer(self, card: Card, app: Chinwag, decision: RoutingDecision, kind: str) -> dict[str, Any]:
         slots = (await offer(app, decision, utcnow()))[: card.get("slots", 30)]

@@ -1,4 +1,4 @@
-"""``chinwag agents list|order|connect`` and ``chinwag meetings [cancel|reschedule]``."""
+"""``chinwag agents list|order|connect`` and ``chinwag meetings [cancel|reschedule|reconcile]``."""
 
 from __future__ import annotations
 
@@ -133,3 +133,14 @@ def reschedule(project: Path, meeting_id: str, to: str) -> None:
     except (MeetingError, CalendarError) as error:
         _fail(error)
     click.echo(f"{meeting['id']} rescheduled to {meeting['start']}")
+
+
+@meetings.command()
+@PROJECT_OPTION
+def reconcile(project: Path) -> None:
+    """Cancel calendar events whose booking never finished (a lost answer, a provider outage, a crash)."""
+    from .reconcile import sweep
+
+    result = _run(project, sweep)
+    click.echo(f"{result.cancelled} event(s) cancelled, {result.cleared} record(s) cleared with nothing to cancel, "
+               f"{result.waiting} waiting (provider down or agent must reconnect)")

@@ -3,6 +3,10 @@
 One route serves every registered provider. ``chinwag agents connect`` records a single-use
 random ``state`` (``chinwag.meetings.agent_state.start_connect``) in the database, so the callback works
 on any server process and a forged or replayed callback connects nobody.
+
+The grant is kept only when the account that consented (the provider's ``account_emails``) is
+the agent's own, or the agent's ``calendar_owner``: consent given while signed in as somebody
+else is refused with a page saying so, and the agent's connection stays as it was.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from .agent_state import store_tokens, take_connect_request
+from .settings import meeting_settings
 from ..calendars import CalendarError
 from ..credentials import CredentialsKeyMissing
 
@@ -35,14 +40,32 @@ async def oauth_callback(request: Request) -> Response:
     connect = await take_connect_request(app, params.get("state", ""))
     if connect is None or connect.provider != provider_name or not params.get("code"):
         return _page("Link expired", "This connection link is unknown, used or expired. Run chinwag agents connect again.", 400)
+    agent = meeting_settings(app).agents.get(connect.agent_email)
+    if agent is None:
+        return _page("Calendar not connected", f"{connect.agent_email} is no longer listed under agents: in chinwag.yaml.", 400)
     try:
         tokens = await provider.exchange_code(app, params["code"], connect.redirect_uri)
+        accounts = await provider.account_emails(app, tokens)
+        if agent.calendar_owner not in accounts:
+            log.warning("refused %s's calendar grant: consent came from %s, not %s",
+                        connect.agent_email, ", ".join(accounts) or "an unknown account", agent.calendar_owner)
+            return _page("Wrong account", _wrong_account(agent.email, agent.calendar_owner, accounts), 403)
         await store_tokens(app, connect.agent_email, provider_name, tokens)
     except (CalendarError, CredentialsKeyMissing) as error:
         log.warning("connecting %s's calendar failed: %s", connect.agent_email, error)
         return _page("Calendar not connected", str(error), 502)
     log.info("agent %s connected their %s calendar", connect.agent_email, provider_name)
     return _page("Calendar connected", f"{connect.agent_email} is now in the meeting queue. You can close this page.")
+
+
+def _wrong_account(agent: str, expected: str, accounts: list[str]) -> str:
+    """Why a grant was refused, and what to do instead."""
+    signed_in = " / ".join(accounts) or "an account with no address"
+    owner = "" if expected == agent else " (its calendar_owner in chinwag.yaml)"
+    return (f"You allowed access while signed in as {signed_in}, but this link connects {agent}'s calendar, "
+            f"which only {expected}{owner} can allow. Nothing was connected. Sign in as {expected} (sign out of "
+            f"{signed_in} first, or pick {expected} in the account chooser) and open a new link from "
+            f"chinwag agents connect {agent}.")
 
 
 def _page(title: str, message: str, status: int = 200) -> Response:

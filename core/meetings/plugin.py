@@ -41,7 +41,7 @@ def register_tables(register: Callable[[Any], Any]) -> None:
 @hookimpl
 def register_event_types(register: Callable[[EventType], Any]) -> None:
     """``meeting_booked``, which the meeting card emits."""
-    register(EventType("meeting_booked", "The visitor booked a meeting with an agent."))
+    register(EventType("meeting_booked", "The visitor booked a meeting with an agent.", activity=True))
 
 
 @hookimpl
@@ -65,17 +65,20 @@ def check_config(config: Config, app: Chinwag) -> list[Problem]:
 @hookimpl
 async def startup(app: Chinwag) -> None:
     """Record new agents in the queue, load the token key (refusing to start when stored tokens
-    cannot be read), and release holds that a process which died mid-booking left behind."""
+    cannot be read), release holds that a process which died mid-booking left behind, and (in a
+    serving process) start the sweep that cancels events whose booking never finished."""
     from ..credentials import CredentialsKeyMissing
     from ..problems import InvalidProject
     from .agent_state import sync_agents
     from .booking import release_stale_holds
+    from .reconcile import schedule_sweep
 
     try:
         await sync_agents(app)
     except CredentialsKeyMissing as error:
         raise InvalidProject([Problem(str(app.config.file), None, "agents", str(error))]) from error
     await release_stale_holds(app)
+    schedule_sweep(app)  # runs in serving processes only, like every job of app.schedule
 
 
 @hookimpl
@@ -96,3 +99,34 @@ def register_commands(cli: Any) -> None:
 
     cli.add_command(agents)
     cli.add_command(meetings)
+
+
+@hookimpl
+async def forget_person(person: Any, connection: Any) -> dict[str, int]:
+    """Anonymise the person's meetings: the visitor's name, email, page and session go; the agent,
+    the time and the status stay (the agent's calendar and the reports need them)."""
+    import sqlalchemy as sa
+
+    from .tables import meetings
+
+    theirs = sa.or_(sa.func.lower(meetings.c.lead_email) == person.email, meetings.c.session_id.in_(person.session_ids))
+    result = await connection.execute(meetings.update().where(theirs).values(
+        lead_email=None, lead_name=None, page_url=None, session_id=None))
+    return {"meetings anonymised": int(result.rowcount or 0)}
+
+
+@hookimpl
+async def purge_expired(policy: Any, now: Any, connection: Any) -> dict[str, int]:
+    """Meetings that ended ``retention.activity_days`` ago go, with their slot claims (the
+    reference product keeps meeting activity 24 months)."""
+    import sqlalchemy as sa
+
+    from .tables import meeting_claims, meetings
+
+    cutoff = policy.cutoff(policy.activity_days, now)
+    if cutoff is None:
+        return {"meetings": 0}
+    old = sa.select(meetings.c.id).where(meetings.c.end < cutoff)
+    await connection.execute(sa.delete(meeting_claims).where(meeting_claims.c.meeting_id.in_(old)))
+    result = await connection.execute(sa.delete(meetings).where(meetings.c.end < cutoff))
+    return {"meetings": int(result.rowcount or 0)}

@@ -12,6 +12,7 @@
           if: {attribute: lead.state, op: in, value: [CA, OR, WA]}
           team: emea                           # or agent: someone@example.com
       period: month                            # what "fewest meetings this period" counts
+      reconcile_every: 300                     # seconds between sweeps for events with no meeting
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ if TYPE_CHECKING:
     from ..app import Chinwag
 
 MEETING_KEYS = {"fallback", "invitation_template", "summary", "online_meeting", "teams",
-                "account_routing", "rules", "period"}
+                "account_routing", "rules", "period", "reconcile_every"}
+RECONCILE_LIMITS = (1, 86400)  # seconds between sweeps for events whose booking did not finish
 PERIODS = ("day", "week", "month")
 DEFAULT_FALLBACK = "Sorry, no one is available to meet right now. We'll be in touch by email."
 
@@ -61,6 +63,7 @@ class MeetingSettings:
     summary: str = "{{ lead.firstName or lead.email }} and {{ agent.name }}"
     online_meeting: bool = False
     period: str = "month"
+    reconcile_every: float = 300.0  # seconds between sweeps for events without a meeting
 
 
 def meeting_settings(app: Chinwag) -> MeetingSettings:
@@ -108,6 +111,12 @@ def parse_meeting_settings(config: Any, app: Chinwag) -> tuple[MeetingSettings, 
             values["period"] = section["period"]
         else:
             problem("period", f"must be one of {', '.join(PERIODS)}")
+    if "reconcile_every" in section:
+        every, (smallest, largest) = section["reconcile_every"], RECONCILE_LIMITS
+        if isinstance(every, (int, float)) and not isinstance(every, bool) and smallest <= every <= largest:
+            values["reconcile_every"] = float(every)
+        else:
+            problem("reconcile_every", f"must be a number of seconds from {smallest} to {largest}")
     teams = _teams(section.get("teams", {}), agents, problem)
     rules = _rules(section.get("rules", []), agents, teams, app, problem, source)
     accounts = _accounts(section.get("account_routing"), config.project_dir, agents, problem)

@@ -44,6 +44,19 @@ connect_requests = sa.Table(
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
 )
 
+# Who redeems an agent's refresh token right now. A vendor that rotates refresh tokens (Microsoft)
+# may refuse the old one once redeemed, so two processes refreshing at once would lose the grant:
+# a process takes this lease (a conditional UPDATE, atomic on SQLite and PostgreSQL), re-reads
+# the stored tokens, refreshes only if nobody did meanwhile, saves, and lets go. ``until`` bounds
+# the lease of a process that died holding it.
+token_refresh_leases = sa.Table(
+    "token_refresh_leases",
+    metadata,
+    sa.Column("agent_email", sa.String(320), primary_key=True),
+    sa.Column("holder", sa.String(40), nullable=True),
+    sa.Column("until", sa.DateTime(timezone=True), nullable=True),
+)
+
 meetings = sa.Table(
     "meetings",
     metadata,
@@ -63,6 +76,23 @@ meetings = sa.Table(
     sa.Column("join_url", sa.Text, nullable=True),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+# An event a booking asked a provider to create, written just before the create and deleted with
+# the meeting's confirmation. A row that outlives its booking (the provider's answer was lost and
+# the provider then stayed down, or the process died) means the event may exist with no meeting:
+# ``chinwag.meetings.reconcile`` finds it by the idempotency key and cancels it.
+unconfirmed_events = sa.Table(
+    "unconfirmed_events",
+    metadata,
+    sa.Column("idempotency_key", sa.String(200), primary_key=True),
+    sa.Column("agent_email", sa.String(320), primary_key=True),
+    sa.Column("start", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("end", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("checked_at", sa.DateTime(timezone=True), nullable=True),  # taken by a sweep then (None: free)
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("last_error", sa.Text, nullable=True),
 )
 
 meeting_claims = sa.Table(

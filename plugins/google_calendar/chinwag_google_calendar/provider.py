@@ -21,7 +21,8 @@ from .settings import GoogleSettings
 if TYPE_CHECKING:
     from chinwag.app import Chinwag
 
-SCOPES = "https://www.googleapis.com/auth/calendar.events https://www.googleapis.com/auth/calendar.freebusy"
+# openid and email: the userinfo endpoint then says which account consented.
+SCOPES = "openid email https://www.googleapis.com/auth/calendar.events https://www.googleapis.com/auth/calendar.freebusy"
 RATE_LIMIT_REASONS = {"rateLimitExceeded", "userRateLimitExceeded"}
 FREEBUSY_SPAN = dt.timedelta(days=60)  # Google refuses freeBusy ranges past about three months
 
@@ -41,13 +42,16 @@ class GoogleCalendarProvider(HttpCalendarProvider):
 
     # -- connecting an agent -----------------------------------------------------------------------
 
-    def authorization_url(self, app: Chinwag, state: str, redirect_uri: str) -> str:
-        """Google's consent page; ``prompt=consent`` makes Google hand out a refresh token every time."""
-        query = urlencode({
+    def authorization_url(self, app: Chinwag, state: str, redirect_uri: str, login_hint: str | None = None) -> str:
+        """Google's consent page; ``prompt=consent`` makes Google hand out a refresh token every time,
+        ``login_hint`` makes it suggest (or sign in) the expected account."""
+        params = {
             "client_id": self._client_id(), "redirect_uri": redirect_uri, "response_type": "code",
             "scope": SCOPES, "access_type": "offline", "prompt": "consent", "state": state,
-        })
-        return f"{self.settings.auth_url}?{query}"
+        }
+        if login_hint:
+            params["login_hint"] = login_hint
+        return f"{self.settings.auth_url}?{urlencode(params)}"
 
     async def exchange_code(self, app: Chinwag, code: str, redirect_uri: str) -> dict[str, Any]:
         """Trade the consent page's code for tokens: access token, refresh token and ``expires_at``."""
@@ -55,6 +59,16 @@ class GoogleCalendarProvider(HttpCalendarProvider):
         if not tokens.get("refresh_token"):
             raise CalendarError("Google returned no refresh token; remove chinwag's access in the Google account and connect again")
         return tokens
+
+    async def account_emails(self, app: Chinwag, tokens: dict[str, Any]) -> list[str]:
+        """The consenting account's address from Google's OpenID Connect userinfo endpoint, if verified."""
+        info = await self._identity(self.settings.userinfo_url, tokens)
+        email = str(info.get("email") or "").lower()
+        if not email:
+            raise CalendarError("Google's userinfo gave no email address: the consent must include the email scope")
+        if info.get("email_verified") is False:
+            raise CalendarError(f"the Google account {email} has not verified its address, so it cannot be trusted as anyone's calendar")
+        return [email]
 
     # -- calendar calls ----------------------------------------------------------------------------
 
@@ -97,6 +111,17 @@ class GoogleCalendarProvider(HttpCalendarProvider):
         response = await self._api(grant, "DELETE", self._events_path(grant, remote_id), params={"sendUpdates": "all"})
         if not response.is_success and response.status_code != 410:
             raise _failure(response, "cancelling the event")
+
+    async def find_event(self, app: Chinwag, grant: Grant, idempotency_key: str, start: dt.datetime,
+                         end: dt.datetime) -> str | None:
+        """events.get of the id derived from the key: the event when it exists and is not cancelled."""
+        event_id = google_event_id(idempotency_key)
+        response = await self._api(grant, "GET", self._events_path(grant, event_id))
+        if response.status_code in (404, 410):
+            return None
+        if response.status_code != 200:
+            raise _failure(response, "looking for the event")
+        return None if response.json().get("status") == "cancelled" else event_id
 
     async def move_event(self, app: Chinwag, grant: Grant, remote_id: str, start: dt.datetime, end: dt.datetime) -> None:
         """events.patch of start and end with ``sendUpdates=all``; the event keeps its time zone."""

@@ -10,6 +10,7 @@ Run it alone: ``python -m chinwag_google_calendar.sandbox --port 8701``.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from typing import Any
 
 import attrs
@@ -79,7 +80,8 @@ def create_sandbox(state: GoogleSandboxState | None = None) -> Starlette:
         form = await sandbox.read_form(request)
         answer: dict[str, str] = {"state": form.get("state", "")}
         if form.get("decision") == "allow" and form.get("email"):
-            answer.update(code=state.issue_code(form["email"], form.get("redirect_uri", "")), scope=form.get("scope", ""))
+            answer.update(code=state.issue_code(form["email"], form.get("redirect_uri", ""), form.get("scope", "")),
+                          scope=form.get("scope", ""))
         else:
             answer["error"] = "access_denied"
         return sandbox.redirect_to_client(form, answer)
@@ -98,6 +100,16 @@ def create_sandbox(state: GoogleSandboxState | None = None) -> Starlette:
                 calendars[item.get("id", "")] = {"errors": [{"domain": "global", "reason": "notFound"}], "busy": []}
         return JSONResponse({"kind": "calendar#freeBusy", "timeMin": _z(start), "timeMax": _z(end), "groups": {},
                              "calendars": calendars})
+
+    async def userinfo(request: Request) -> Response:
+        """OpenID Connect userinfo: ``sub``, and ``email`` with ``email_verified`` under the email scope."""
+        owner = sandbox.bearer_user(request, state)
+        if owner is None:
+            return JSONResponse({"error": "invalid_request", "error_description": "Invalid Credentials"}, 401)
+        info: dict[str, Any] = {"sub": str(int(hashlib.sha256(owner.encode()).hexdigest()[:17], 16))}
+        if state.has_scope(owner, "email"):
+            info.update(email=owner, email_verified=owner not in state.unverified)
+        return JSONResponse(info)
 
     async def insert(request: Request) -> Response:
         owner, body = calendar(request), await request.json()
@@ -135,6 +147,7 @@ def create_sandbox(state: GoogleSandboxState | None = None) -> Starlette:
     app = Starlette(routes=[
         Route("/token", api(token), methods=["POST"]),
         Route("/o/oauth2/v2/auth", consent, methods=["GET", "POST"]),
+        Route("/v1/userinfo", api(userinfo), methods=["GET"]),
         Route("/calendar/v3/freeBusy", api(free_busy), methods=["POST"]),
         Route("/calendar/v3/calendars/{calendar_id}/events", api(insert), methods=["POST"]),
         Route("/calendar/v3/calendars/{calendar_id}/events/{event_id}", api(one_event), methods=["GET", "PATCH", "DELETE"]),
@@ -152,7 +165,7 @@ def plugin_config(url: str, state: GoogleSandboxState | None = None) -> dict[str
     state = state or GoogleSandboxState()
     url = url.rstrip("/")
     return {"base_url": f"{url}/calendar/v3", "token_url": f"{url}/token", "auth_url": f"{url}/o/oauth2/v2/auth",
-            "client_id": state.client_id, "client_secret": state.client_secret}
+            "userinfo_url": f"{url}/v1/userinfo", "client_id": state.client_id, "client_secret": state.client_secret}
 
 
 def serve_in_thread(host: str = "127.0.0.1", port: int = 0,

@@ -76,6 +76,7 @@ class GoogleSandboxState(sandbox.SandboxState):
     access_token_prefix: ClassVar[str] = "ya29.sandbox-"
 
     conference_pending: bool = False  # Meet links appear on a later events.get, as Google may do
+    unverified: set[str] = attrs.field(factory=set)  # accounts whose address Google has not verified
     busy: dict[str, list[tuple[dt.datetime, dt.datetime]]] = attrs.field(factory=dict)
     events: dict[str, dict[str, dict[str, Any]]] = attrs.field(factory=dict)  # calendar -> id -> event
     notifications: list[dict[str, Any]] = attrs.field(factory=list)  # mail Google would have sent

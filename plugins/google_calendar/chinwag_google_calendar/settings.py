@@ -15,6 +15,7 @@ URL_DEFAULTS = {
     "base_url": "https://www.googleapis.com/calendar/v3",
     "token_url": "https://oauth2.googleapis.com/token",
     "auth_url": "https://accounts.google.com/o/oauth2/v2/auth",
+    "userinfo_url": "https://openidconnect.googleapis.com/v1/userinfo",
 }
 REQUIRED_KEYS = ("client_id", "client_secret")
 NUMBER_LIMITS = HTTP_CLIENT_LIMITS  # timeout and retries
@@ -30,6 +31,7 @@ class GoogleSettings:
     base_url: str = URL_DEFAULTS["base_url"]
     token_url: str = URL_DEFAULTS["token_url"]
     auth_url: str = URL_DEFAULTS["auth_url"]
+    userinfo_url: str = URL_DEFAULTS["userinfo_url"]
     timeout: float = 10.0
     retry: RetryPolicy = RetryPolicy()
 

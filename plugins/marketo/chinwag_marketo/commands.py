@@ -167,7 +167,8 @@ def sync(project: Path, since: str | None, window_days: int, poll_seconds: float
     The first run exports every lead by updatedAt windows and stores them as they stream in, then
     the activities of the types in ``sync_activity_types`` by createdAt windows; it
     can be interrupted (Ctrl-C, or killed) and run again to continue. Once it has finished, this
-    command pulls what changed since, like ``chinwag crm sync marketo``.
+    command pulls what changed since, like ``chinwag crm sync marketo``: people whose synced
+    fields changed, and new activities of the types in ``sync_activity_types``.
     """
     import sys
     import time
@@ -193,7 +194,8 @@ def sync(project: Path, since: str | None, window_days: int, poll_seconds: float
 
     def pull_report(progress: SyncProgress) -> None:
         rate = progress.rows / max(time.monotonic() - started, 1e-6)
-        click.echo(f"marketo changes: {progress.rows} rows, page {progress.pages}, {rate:,.0f} rows/s", err=True)
+        click.echo(f"marketo changes: {progress.rows} rows, {progress.activities} activities, page {progress.pages}, "
+                   f"{rate:,.0f} rows/s", err=True)
 
     async def work(app: Chinwag) -> dict[str, Any]:
         connector = _connector(app)
@@ -204,7 +206,8 @@ def sync(project: Path, since: str | None, window_days: int, poll_seconds: float
             if cursor and not is_bulk_cursor(cursor) and start_at is None:
                 done = await pull(app.store, connector, pull_report)
                 return {"connector": connector.name, "phase": "changes", "rows": done.rows,
-                        "total_rows": done.total_rows, "pages": done.pages, "done": done.done}
+                        "total_rows": done.total_rows, "activities": done.activities, "pages": done.pages,
+                        "done": done.done}
             options = BulkOptions(window_days=window_days, poll_seconds=poll_seconds,
                                   queue_wait_seconds=queue_wait_seconds, retry_seconds=retry_seconds)
             result = await BulkSync(app.store, connector, options, bulk_report).run(start_at)

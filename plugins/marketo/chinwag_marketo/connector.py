@@ -8,27 +8,32 @@ Out (through chinwag's outbox, so nothing is lost or sent twice):
   Goal" and "Scheduled Meeting in Dialogue" (``chinwag marketo setup`` creates them). The
   primary attribute is the chinwag event's id, so an activity whose first sending had no
   answer (``activity.retried``) is looked up among the lead's activities before it is sent again:
-  exactly once at Marketo, not merely at least once. Activities of visitors without an email
-  wait for nothing: Marketo records activities against leads, so they are refused as anonymous;
+  exactly once at Marketo, not merely at least once. Marketo records activities against leads, so
+  the events of a visitor without an email wait in chinwag's outbox (``held``) until the visitor
+  gives one, then go out against that lead (``needs_known_lead``); one that reaches the connector
+  without an email anyway is refused as anonymous;
 * program membership: ``programs/{id}/members/status.json`` per dialogue or goal; a lead already
   at or past the status (1037) counts as done.
 
-In: ``find_lead`` by email or Munchkin cookie, ``pull`` of data value changes since a paging
-token, ``forget`` (``leads/delete.json``, when ``delete_on_forget`` is set).
+In: ``find_lead`` by email or Munchkin cookie, ``pull`` of data value changes (and new activities
+of the chosen types) since a paging token, ``forget`` (``leads/delete.json``, when ``delete_on_forget`` is set).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from chinwag.crm import Activity, LeadRecord, LeadUpsert, ListMembership, PullPage
+from chinwag.crm import Activity, CrmActivity, LeadRecord, LeadUpsert, ListMembership, PullPage
 from chinwag.outbox import Skipped
 from chinwag.shared_limits import SharedLimiter
 
 from .client import MarketoClient, MarketoError
 from .settings import MarketoSettings
+
+log = logging.getLogger("chinwag.marketo")
 
 BATCH = 300  # Marketo's records per call for leads, activities and program members
 LEADS_PER_ACTIVITY_QUERY = 30  # leadIds per activities.json call
@@ -36,6 +41,36 @@ LEADS_PER_ACTIVITY_QUERY = 30  # leadIds per activities.json call
 # chinwag event type -> which of the three custom activity types records it
 ACTIVITY_FOR_EVENT = {"engaged": "engaged", "goal_reached": "goal", "meeting_booked": "meeting"}
 ANONYMOUS = "anonymous visitor: Marketo records activities against a known lead (no email given yet)"
+
+
+def activity_from_api(item: Mapping[str, Any]) -> CrmActivity | None:
+    """An activity as ``activities.json`` returns it, or None when it lacks its id, lead, type or
+    a readable date. Its attributes (a list of name and value) become a mapping by name."""
+    try:
+        moment = dt.datetime.fromisoformat(str(item["activityDate"]).replace("Z", "+00:00"))
+        if moment.tzinfo is None or not _whole(item["leadId"]) or not _whole(item["activityTypeId"]):
+            return None
+        attributes = {str(pair["name"]): pair.get("value") for pair in item.get("attributes") or []
+                      if isinstance(pair, Mapping) and "name" in pair}
+        primary = item.get("primaryAttributeValue")
+        return CrmActivity(str(item.get("marketoGUID") or item["id"]), str(int(item["leadId"])),
+                           int(item["activityTypeId"]), moment, None if primary is None else str(primary), attributes)
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def _whole(value: Any) -> bool:
+    """Whether ``value`` is a whole number or its text (an id Marketo returned)."""
+    try:
+        return not isinstance(value, bool) and int(value) == float(value)
+    except (TypeError, ValueError):
+        return False
+
+
+def _items(body: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """The mappings in an answer's ``result`` (anything else in it is ignored)."""
+    result = body.get("result")
+    return [item for item in result if isinstance(item, Mapping)] if isinstance(result, list) else []
 
 
 def chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
@@ -49,6 +84,7 @@ class MarketoConnector:
 
     name = "marketo"
     tracking_cookie = "_mkto_trk"  # Munchkin's cookie: leads.json?filterType=cookies finds its lead
+    needs_known_lead = True  # activities go against a lead: a visitor's events wait until their email is known
 
     def __init__(self, settings: MarketoSettings, limiter: Callable[[str, int], SharedLimiter]) -> None:
         self.settings = settings
@@ -98,25 +134,55 @@ class MarketoConnector:
         return self._record(lead)
 
     async def pull(self, cursor: str | None) -> PullPage:
-        """People whose synced fields changed since ``cursor``, a paging token the initial sync
-        (``chinwag marketo sync``) leaves behind; before that sync there is nothing to continue."""
+        """People whose synced fields changed, and new activities of the types in
+        ``sync_activity_types``, since ``cursor``: the paging token the initial sync (``chinwag
+        marketo sync``) leaves behind; before that sync there is nothing to continue.
+
+        The two streams move on separately, so the cursor is the lead-changes token, then (when
+        activities are pulled) a space and the activities token; a lone token is both.
+        """
         if cursor is None:
             raise MarketoError("sync", "the initial sync has not run yet: run chinwag marketo sync")
         if cursor.startswith("{"):
             # A bulk cursor (``bulk_sync``): the initial sync has not finished, and a paging token
             # for now would skip the leads it has not exported yet.
             raise MarketoError("bulk", "the initial sync has not finished: run chinwag marketo sync")
-        token = cursor
+        changes_token, _, activities_token = cursor.partition(" ")
+        records, changes_token, more_changes = await self._changed_leads(changes_token)
+        if not self.settings.sync_activity_types:
+            return PullPage(records, changes_token, not more_changes)
+        activities, activities_token, more_activities = await self._new_activities(activities_token or changes_token)
+        return PullPage(records, f"{changes_token} {activities_token}", not (more_changes or more_activities),
+                        activities=activities)
+
+    async def _changed_leads(self, token: str) -> tuple[list[LeadRecord], str, bool]:
+        """One page of data value changes of the synced fields: the changed leads, read afresh,
+        the next token and whether more changes wait."""
         fields = [*self.settings.person_fields, *self.settings.company_fields]
         body = await self.client.request("GET", "/rest/v1/activities/leadchanges.json", params={
             "nextPageToken": token, "fields": ",".join(fields) or "email"})
-        lead_ids = sorted({int(change["leadId"]) for change in body.get("result") or [] if "leadId" in change})
+        lead_ids = sorted({int(change["leadId"]) for change in _items(body) if _whole(change.get("leadId"))})
         records: list[LeadRecord] = []
         for ids in chunks(lead_ids, BATCH):
             found = await self.client.request("GET", "/rest/v1/leads.json", params={
                 "filterType": "id", "filterValues": ",".join(map(str, ids)), "fields": ",".join(self._fields)})
-            records += [self._record(lead) for lead in found.get("result") or [] if "id" in lead]
-        return PullPage(records, body.get("nextPageToken") or token, not body.get("moreResult"))
+            records += [self._record(lead) for lead in _items(found) if "id" in lead]
+        return records, str(body.get("nextPageToken") or token), bool(body.get("moreResult"))
+
+    async def _new_activities(self, token: str) -> tuple[list[CrmActivity], str, bool]:
+        """One page of activities of the types in ``sync_activity_types`` after ``token``: the
+        activities Marketo returned whole (the others are logged and left out), the next token
+        and whether more wait."""
+        body = await self.client.request("GET", "/rest/v1/activities.json", params={
+            "nextPageToken": token, "activityTypeIds": ",".join(map(str, self.settings.sync_activity_types))})
+        activities = []
+        for item in _items(body):
+            activity = activity_from_api(item)
+            if activity is None:
+                log.warning("Marketo returned an activity chinwag cannot read: %.200r", item)
+            else:
+                activities.append(activity)
+        return activities, str(body.get("nextPageToken") or token), bool(body.get("moreResult"))
 
     async def _paging_token(self, since: dt.datetime) -> str:
         body = await self.client.request("GET", "/rest/v1/activities/pagingtoken.json",

@@ -379,3 +379,50 @@ def test_a_bad_sync_activity_types_is_named_with_its_line(tmp_path: Path, server
     result = cli("validate", str(folder))
     assert result.returncode == 1
     assert f"chinwag.yaml:{line}" in result.stderr and "plugins.marketo.sync_activity_types:" in result.stderr
+
+
+async def test_after_the_bulk_phase_new_activities_of_the_chosen_types_are_pulled_once(
+        tmp_path: Path, server: SandboxServer, database: str) -> None:
+    leads = server.state.seed_leads(100, spread_days=20)
+    before = seed_activities(server, leads, 400, spread_days=20, types=(1, 2))
+    server.state.bulk.complete_immediately = True
+    folder = project(tmp_path / "p", server, database, sync_activity_types=[2])
+    first = cli("marketo", "sync", "--project", str(folder), "--since", since(21), *FAST)
+    assert first.returncode == 0, first.stderr
+    assert set(await stored_activities(database)) == {str(a["marketoGUID"]) for a in before if a["activityTypeId"] == 2}
+
+    time.sleep(0.01)  # the new ones are dated after the handover
+    later = [server.state.activity_log.record(
+        leads[number % 100]["id"], 2 if number % 3 else 1, zulu(dt.datetime.now(dt.timezone.utc)),
+        f"https://example.com/form/{number}", [{"name": "Form Name", "value": f"Form {number}"}])
+        for number in range(750)]  # more than one page of 300
+    second = cli("marketo", "sync", "--project", str(folder), *FAST)
+    assert second.returncode == 0, second.stderr
+    report = json.loads(second.stdout)
+    new = {str(a["marketoGUID"]): a for a in later if a["activityTypeId"] == 2}
+    assert report["phase"] == "changes" and report["activities"] == len(new) and report["pages"] >= 2
+    rows = await stored_activities(database)
+    assert set(new) <= set(rows) and not {str(a["marketoGUID"]) for a in later if a["activityTypeId"] == 1} & set(rows)
+    for guid, activity in new.items():
+        assert (rows[guid].lead_id, rows[guid].primary_value) == (str(activity["leadId"]),
+                                                                 activity["primaryAttributeValue"])
+        assert _fields(rows[guid].attributes) == {"Form Name": activity["attributes"][0]["value"]}
+
+    third = cli("marketo", "sync", "--project", str(folder), *FAST)  # nothing new since: nothing stored twice
+    assert third.returncode == 0, third.stderr
+    assert json.loads(third.stdout)["activities"] == 0
+    assert len(await stored_activities(database)) == len(rows)
+
+
+def test_an_unreadable_activity_from_marketo_is_left_out_not_stored() -> None:
+    from chinwag_marketo.connector import activity_from_api
+
+    good = {"id": 7, "marketoGUID": "7", "leadId": 3, "activityTypeId": 2, "activityDate": "2026-11-02T10:00:00Z",
+            "primaryAttributeValue": "Form", "attributes": [{"name": "Form Name", "value": "Demo"}, "junk"]}
+    activity = activity_from_api(good)
+    assert activity is not None and (activity.activity_id, activity.lead_id, activity.type_id) == ("7", "3", 2)
+    assert activity.attributes == {"Form Name": "Demo"} and activity.occurred_at.tzinfo is not None
+    for broken in ({**good, "leadId": None}, {**good, "leadId": True}, {**good, "activityTypeId": "two"},
+                   {**good, "activityDate": "yesterday"}, {**good, "activityDate": "2026-11-02T10:00:00"},
+                   {key: value for key, value in good.items() if key != "activityDate"}):
+        assert activity_from_api(broken) is None, broken

@@ -108,12 +108,13 @@ async def test_a_chat_lands_in_marketo_once_lead_activity_and_program(tmp_path: 
     with ServerThread(folder, demo=False) as chinwag:
         await chat(chinwag, "Grace", "grace@navy.example")
         counts = await wait_settled(chinwag)
-    # lead_captured and goal_reached delivered; engaged came before the email, so it had no lead yet
-    assert counts == {"pending": 0, "delivered": 2, "skipped": 1, "dead": 0}
+    # engaged came before the email: it waited (held) for it, then went out against the lead
+    assert counts == {"pending": 0, "delivered": 3, "skipped": 0, "dead": 0}
     [lead] = [lead for lead in server.state.leads.values() if lead.get("email") == "grace@navy.example"]
     assert lead["firstName"] == "Grace"
-    [goal] = custom_activities(server)
-    assert goal["leadId"] == lead["id"] and goal["primaryAttributeValue"].startswith("e_")
+    engaged, goal = sorted(custom_activities(server), key=lambda activity: activity["id"])
+    assert engaged["leadId"] == goal["leadId"] == lead["id"] and goal["primaryAttributeValue"].startswith("e_")
+    assert {attribute["apiName"]: attribute["value"] for attribute in engaged["attributes"]}["status"] == "Initiated"
     assert {attribute["apiName"]: attribute["value"] for attribute in goal["attributes"]}["goalName"] == "contact-given"
     assert server.state.programs[1001].members[lead["id"]]["statusName"] == "Engaged"
 
@@ -133,9 +134,9 @@ async def test_an_outage_then_recovery_delivers_everything_once(tmp_path: Path, 
         for number in range(3):
             await chat(chinwag, f"N{number}", f"n{number}@client.example")
         counts = await wait_settled(chinwag)
-    assert counts["delivered"] == 6 and counts["dead"] == 0
-    goals = custom_activities(server)
-    assert len(goals) == 3 == len({goal["primaryAttributeValue"] for goal in goals})
+    assert counts["delivered"] == 9 and counts["dead"] == 0
+    recorded = custom_activities(server)  # an engagement and a goal for each visitor, once
+    assert len(recorded) == 6 == len({activity["primaryAttributeValue"] for activity in recorded})
 
 
 async def test_an_answer_lost_after_marketo_applied_the_batch_is_not_recorded_twice(
@@ -146,10 +147,27 @@ async def test_an_answer_lost_after_marketo_applied_the_batch_is_not_recorded_tw
     with ServerThread(folder, demo=False) as chinwag:
         await chat(chinwag, "Ada", "ada@client.example")
         counts = await wait_settled(chinwag)
-    assert counts["delivered"] == 2
+    assert counts["delivered"] == 3
     sent = [call for call in server.state.limits.calls if call.path.endswith("/activities/external.json")]
-    assert len(sent) == 1  # the retry found the activity by its event id and did not send it again
-    assert len(custom_activities(server)) == 1
+    assert len(sent) == 1  # the retry found the activities by their event ids and did not send them again
+    assert len(custom_activities(server)) == 2
+
+
+async def test_a_timeout_after_marketo_accepted_the_batch_does_not_record_it_twice(
+        tmp_path: Path, server: SandboxServer) -> None:
+    # Marketo stores the activities, then holds its answer past the client's timeout: the request
+    # went out and no answer came back. The retry looks the activity up instead of sending it again.
+    folder = project(tmp_path / "p", server, timeout=0.5)
+    assert cli("marketo", "setup", "--project", str(folder)).returncode == 0
+    server.state.fail_next(503, path="/activities/external.json", after_processing=True, delay=2.0)
+    with ServerThread(folder, demo=False) as chinwag:
+        await chat(chinwag, "Ada", "ada@client.example")
+        counts = await wait_settled(chinwag)
+    assert counts == {"pending": 0, "delivered": 3, "skipped": 0, "dead": 0}
+    sent = [call for call in server.state.limits.calls if call.path.endswith("/activities/external.json")]
+    looked_up = [call for call in server.state.limits.calls if call.path.endswith("/activities.json")]
+    assert len(sent) == 1 and looked_up  # sent once; the retry found them by their event ids
+    assert len(custom_activities(server)) == 2  # engaged and goal reached, once each
 
 
 async def test_the_daily_quota_pauses_delivery_until_the_reset(tmp_path: Path, server: SandboxServer) -> None:
@@ -170,7 +188,7 @@ async def test_the_daily_quota_pauses_delivery_until_the_reset(tmp_path: Path, s
     resumed = cli("outbox", "resume", "--project", str(folder), "marketo")
     assert resumed.stdout.strip() == "marketo: resumed"
     with ServerThread(folder, demo=False) as chinwag:
-        assert (await wait_settled(chinwag))["delivered"] == 2
+        assert (await wait_settled(chinwag))["delivered"] == 3
 
 
 async def test_a_refused_lead_is_skipped_with_marketos_reason(tmp_path: Path, server: SandboxServer) -> None:
@@ -182,7 +200,7 @@ async def test_a_refused_lead_is_skipped_with_marketos_reason(tmp_path: Path, se
         counts = await wait_settled(chinwag)
     assert counts == {"pending": 0, "delivered": 0, "skipped": 3, "dead": 0}
     listing = cli("outbox", "--project", str(folder), "--state", "skipped").stdout
-    assert listing.count("lead refused: Marketo skipped the record: 1003 Invalid email") == 2
+    assert listing.count("lead refused: Marketo skipped the record: 1003 Invalid email") == 3  # the engagement too, released with the refused lead
     assert custom_activities(server) == []
 
 
@@ -291,7 +309,7 @@ async def test_events_wait_for_a_fuller_batch_so_a_burst_costs_few_calls(tmp_pat
     with ServerThread(folder, demo=False) as chinwag:
         await asyncio.gather(*(chat(chinwag, f"N{n}", f"n{n}@burst.example") for n in range(8)))
         counts = await wait_settled(chinwag, timeout=30)
-    assert counts["delivered"] == 16
+    assert counts["delivered"] == 24  # an engagement, a lead and a goal each
     calls = [(call.method, call.path.rsplit("/v1/", 1)[-1]) for call in server.state.limits.calls[before:]]
     assert calls.count(("POST", "leads.json")) == 1 and calls.count(("POST", "activities/external.json")) == 1
     # Each new email is looked up as it is typed, unless the lookups' share is busy (they never queue).
@@ -307,7 +325,7 @@ async def test_status_shows_the_sync_the_queue_and_the_calls_made_today(tmp_path
     made = sum(1 for call in server.state.limits.calls if call.counted)
     status = json.loads(cli("marketo", "status", "--project", str(folder)).stdout)
     assert status["calls_today"] == made
-    assert status["outbox"]["delivered"] == 2 and status["outbox"]["skipped"] == 1
+    assert status["outbox"]["delivered"] == 3 and status["outbox"]["skipped"] == 0
     # The serving process's scheduled pull has nothing to continue before the initial sync, and says so.
     assert status["sync"]["cursor"] is None
     assert "the initial sync has not run yet: run chinwag marketo sync" in status["sync"]["last_error"]
@@ -361,6 +379,52 @@ async def test_a_server_killed_with_a_full_outbox_loses_nothing_and_records_noth
             if "pending" not in await _states(database):
                 break
             await asyncio.sleep(0.1)
-    assert await _states(database) == {"delivered": 120, "skipped": 60}  # engaged came before each email
-    keys = [goal["primaryAttributeValue"] for goal in custom_activities(server)]
-    assert len(keys) == 60 == len(set(keys))  # every goal recorded once
+    assert await _states(database) == {"delivered": 180}
+    keys = [activity["primaryAttributeValue"] for activity in custom_activities(server)]
+    assert len(keys) == 120 == len(set(keys))  # every engagement and goal recorded once
+
+
+async def test_an_anonymous_visitors_engagement_waits_for_their_email_on_a_later_visit(
+        tmp_path: Path, server: SandboxServer) -> None:
+    folder = project(tmp_path / "p", server)
+    assert cli("marketo", "setup", "--project", str(folder)).returncode == 0
+    with ServerThread(folder, demo=False) as chinwag:
+        async with ScriptedVisitor(chinwag) as first_visit:
+            await first_visit.run_through("Lin", until_event="engaged")  # a name, no email: the visitor leaves
+        await asyncio.sleep(0.5)  # time enough for a delivery round: nothing may go out
+        assert chinwag.call(settled)["pending"] == 0
+        listing = cli("outbox", "--project", str(folder), "--state", "held", "--json")
+        assert [item["kind"] for item in json.loads(listing.stdout)["items"]] == ["engaged"]
+        assert not custom_activities(server)
+
+        # Days later, the same browser: the conversation goes on where it stopped.
+        async with ScriptedVisitor(chinwag, visitor=first_visit.visitor, session=first_visit.session) as second_visit:
+            welcome = await second_visit.connect()
+            assert welcome["awaiting"].startswith("email")
+            await second_visit.answer("lin@later.example")
+            while "completed" not in second_visit.events():
+                await second_visit.until("event")
+        counts = await wait_settled(chinwag)
+    assert counts == {"pending": 0, "delivered": 3, "skipped": 0, "dead": 0}
+    [lead] = [lead for lead in server.state.leads.values() if lead.get("email") == "lin@later.example"]
+    activities = custom_activities(server)
+    assert len(activities) == 2 and {activity["leadId"] for activity in activities} == {lead["id"]}
+    assert lead["firstName"] == "Lin"  # the released engagement carried the lead as it then stood
+
+
+async def test_forget_deletes_the_person_in_marketo_when_the_project_says_so(tmp_path: Path, server: SandboxServer) -> None:
+    folder = project(tmp_path / "p", server, delete_on_forget=True)
+    assert cli("marketo", "setup", "--project", str(folder)).returncode == 0
+    with ServerThread(folder, demo=False) as chinwag:
+        await chat(chinwag, "Ada", "ada@client.example")
+        await wait_settled(chinwag)
+    assert [lead for lead in server.state.leads.values() if lead.get("email") == "ada@client.example"]
+    forgotten = cli("forget", "ada@client.example", "--project", str(folder))
+    assert forgotten.returncode == 0, forgotten.stderr
+    assert json.loads(forgotten.stdout)["crm forget requests"] == 1
+    with ServerThread(folder, demo=False) as chinwag:
+        counts = await wait_settled(chinwag)
+    assert counts["dead"] == 0 and counts["pending"] == 0
+    assert not [lead for lead in server.state.leads.values() if lead.get("email") == "ada@client.example"]
+    deletes = [call for call in server.state.limits.calls if call.path.endswith("/leads/delete.json")]
+    assert len(deletes) == 1

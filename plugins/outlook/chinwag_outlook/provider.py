@@ -18,7 +18,8 @@ from .settings import OutlookSettings
 if TYPE_CHECKING:
     from chinwag.app import Chinwag
 
-SCOPES = "offline_access https://graph.microsoft.com/Calendars.ReadWrite"
+# User.Read: ``/me`` then says which account signed in.
+SCOPES = "offline_access https://graph.microsoft.com/User.Read https://graph.microsoft.com/Calendars.ReadWrite"
 # Token errors that mean the agent's consent is gone or must be given again.
 REVOKED_ERRORS = {"invalid_grant", "interaction_required", "consent_required"}
 BUSY_STATUSES = {"busy", "oof", "tentative"}  # tentative too: a slot the agent may attend is not free
@@ -50,11 +51,14 @@ class OutlookCalendarProvider(HttpCalendarProvider):
 
     # -- connecting an agent -----------------------------------------------------------------------
 
-    def authorization_url(self, app: Chinwag, state: str, redirect_uri: str) -> str:
-        """The Microsoft sign-in and consent page; ``offline_access`` yields a refresh token."""
-        query = urlencode({"client_id": self._client_id(), "response_type": "code", "redirect_uri": redirect_uri,
-                           "response_mode": "query", "scope": SCOPES, "state": state})
-        return f"{self.settings.auth_url}?{query}"
+    def authorization_url(self, app: Chinwag, state: str, redirect_uri: str, login_hint: str | None = None) -> str:
+        """The Microsoft sign-in and consent page; ``offline_access`` yields a refresh token,
+        ``login_hint`` pre-fills the expected account."""
+        params = {"client_id": self._client_id(), "response_type": "code", "redirect_uri": redirect_uri,
+                  "response_mode": "query", "scope": SCOPES, "state": state}
+        if login_hint:
+            params["login_hint"] = login_hint
+        return f"{self.settings.auth_url}?{urlencode(params)}"
 
     async def exchange_code(self, app: Chinwag, code: str, redirect_uri: str) -> dict[str, Any]:
         """Trade the sign-in page's code for tokens: access token, refresh token and ``expires_at``."""
@@ -63,6 +67,11 @@ class OutlookCalendarProvider(HttpCalendarProvider):
         if not tokens.get("refresh_token"):
             raise CalendarError("Microsoft returned no refresh token: the app registration must allow offline_access")
         return tokens
+
+    async def account_emails(self, app: Chinwag, tokens: dict[str, Any]) -> list[str]:
+        """The signed-in account's ``mail`` and ``userPrincipalName`` from Graph's ``/me``."""
+        me = await self._identity(f"{self.settings.base_url}/me", tokens)
+        return sorted({str(me[key]).lower() for key in ("mail", "userPrincipalName") if me.get(key)})
 
     # -- calendar calls ----------------------------------------------------------------------------
 
@@ -100,6 +109,23 @@ class OutlookCalendarProvider(HttpCalendarProvider):
         response = await self._api(grant, "POST", path, json={})
         if not response.is_success and response.status_code != 404:
             raise _failure(response, "cancelling the event")
+
+    async def find_event(self, app: Chinwag, grant: Grant, idempotency_key: str, start: dt.datetime,
+                         end: dt.datetime) -> str | None:
+        """The calendar view of [start, end), page by page: the live event whose ``transactionId`` is the key."""
+        params = {"startDateTime": _iso_utc(start), "endDateTime": _iso_utc(end),
+                  "$select": "id,transactionId,isCancelled", "$top": "50"}
+        path: str | None = f"{_mailbox(grant)}/calendarView?{urlencode(params)}"
+        while path:
+            response = await self._api(grant, "GET", path)
+            if response.status_code != 200:
+                raise _failure(response, "looking for the event")
+            page = response.json()
+            for event in page.get("value", []):
+                if event.get("transactionId") == idempotency_key and not event.get("isCancelled"):
+                    return event["id"]
+            path = page.get("@odata.nextLink")
+        return None
 
     async def move_event(self, app: Chinwag, grant: Grant, remote_id: str, start: dt.datetime, end: dt.datetime) -> None:
         """PATCH start and end; Outlook mails the update to the attendees."""
@@ -149,6 +175,11 @@ def _failure(response: httpx.Response, action: str) -> CalendarError:
 def _graph_time(moment: dt.datetime) -> dict[str, str]:
     """A Graph dateTimeTimeZone in UTC."""
     return {"dateTime": moment.astimezone(dt.timezone.utc).replace(tzinfo=None).isoformat(), "timeZone": "UTC"}
+
+
+def _iso_utc(moment: dt.datetime) -> str:
+    """An ISO 8601 instant with its offset, as calendarView's query takes it."""
+    return moment.astimezone(dt.timezone.utc).isoformat().replace("+00:00", "Z")
 
 
 def _parse_time(value: dict[str, str]) -> dt.datetime:

@@ -1,7 +1,7 @@
 """A local stand-in for Microsoft's sign-in (Entra) and Graph calendar servers, for tests and the demo.
 
 It speaks the documented request and response shapes (token endpoint with rotating refresh
-tokens, sign-in page, getSchedule, events create/get/patch/cancel/delete, Graph's and Entra's
+tokens, sign-in page, ``/me``, getSchedule, calendarView, events create/get/patch/cancel/delete, Graph's and Entra's
 error bodies) and keeps everything in memory. ``/_sandbox`` routes let a person or a test look
 inside and inject faults.
 
@@ -57,6 +57,8 @@ def create_sandbox(state: GraphSandboxState | None = None) -> Starlette:
         return owner
 
     async def token(request: Request) -> Response:
+        if request.path_params["tenant"].lower() not in state.tenants:
+            return JSONResponse(token_error("tenant_not_found"), 400)
         form = await sandbox.token_form(request, state)
         if form is None:
             return JSONResponse(token_error("invalid_client"), 401)
@@ -70,6 +72,8 @@ def create_sandbox(state: GraphSandboxState | None = None) -> Starlette:
         return JSONResponse({**token_error("bad_code"), "error": "unsupported_grant_type"}, 400)
 
     async def sign_in(request: Request) -> Response:
+        if request.path_params["tenant"].lower() not in state.tenants:
+            return HTMLResponse("<h1>Sign in</h1><p>AADSTS90002: Tenant not found.</p>", 400)
         if request.method == "GET":
             params = dict(request.query_params)
             if not sandbox.is_authorization_request(params, state):
@@ -80,10 +84,18 @@ def create_sandbox(state: GraphSandboxState | None = None) -> Starlette:
         form = await sandbox.read_form(request)
         answer: dict[str, str] = {"state": form.get("state", "")}
         if form.get("decision") == "allow" and form.get("email"):
-            answer["code"] = state.issue_code(form["email"], form.get("redirect_uri", ""))
+            answer["code"] = state.issue_code(form["email"], form.get("redirect_uri", ""), form.get("scope", ""))
         else:
             answer.update(error="access_denied", error_description="The user has denied access to the scope requested by the client application.")
         return sandbox.redirect_to_client(form, answer)
+
+    async def me(request: Request) -> Response:
+        """The signed-in user (``mail``, ``userPrincipalName``); needs the User.Read permission."""
+        owner = mailbox(request)
+        if not state.has_scope(owner, "https://graph.microsoft.com/User.Read") and not state.has_scope(owner, "User.Read"):
+            raise GraphApiError(403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.")
+        return JSONResponse({"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#users/$entity",
+                             **state.profile(owner)})
 
     async def get_schedule(request: Request) -> Response:
         mailbox(request)
@@ -129,6 +141,31 @@ def create_sandbox(state: GraphSandboxState | None = None) -> Starlette:
         state.delete_event(owner, event_id)
         return Response(status_code=204)
 
+    async def calendar_view(request: Request) -> Response:
+        """GET calendarView: the live events overlapping [startDateTime, endDateTime), by start,
+        ``$top`` per page (default 10) with an ``@odata.nextLink`` to the next; ``$select`` honoured."""
+        owner, params = mailbox(request), request.query_params
+        try:
+            start, end = _instant(params["startDateTime"]), _instant(params["endDateTime"])
+            top, skip = int(params.get("$top", 10)), int(params.get("$skip", 0))
+        except (KeyError, ValueError):
+            raise GraphApiError(400, "ErrorInvalidParameter", "This request requires a time window specified by the "
+                                "query string parameters StartDateTime and EndDateTime.") from None
+        events = state.calendar_view(owner, start, end)
+        zone, fields = _preferred_zone(request), params.get("$select")
+        value = []
+        for event in events[skip:skip + top]:
+            for field in ("start", "end"):
+                event[field] = utc_form(utc_time(event[field]), zone)
+            if fields:
+                event = {k: v for k, v in event.items() if k in {"id", "@odata.etag", *fields.split(",")}}
+            value.append(event)
+        body: dict[str, Any] = {"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#users('me')/calendarView",
+                                "value": value}
+        if skip + top < len(events):
+            body["@odata.nextLink"] = str(request.url.include_query_params(**{"$skip": skip + top}))
+        return JSONResponse(body, headers=_preference_applied(zone))
+
     async def cancel(request: Request) -> Response:
         state.cancel_event(mailbox(request), request.path_params["event_id"])
         return Response(status_code=202)
@@ -158,10 +195,12 @@ def create_sandbox(state: GraphSandboxState | None = None) -> Starlette:
         Route("/_sandbox/busy", add_busy, methods=["POST"]),
         Route("/_sandbox/revoke", revoke, methods=["POST"]),
     ]
+    routes.append(Route("/v1.0/me", api(me), methods=["GET"]))
     for prefix in ("/v1.0/me", "/v1.0/users/{user}"):
         routes += [
             Route(f"{prefix}/calendar/getSchedule", api(get_schedule), methods=["POST"]),
             Route(f"{prefix}/events", api(create), methods=["POST"]),
+            Route(f"{prefix}/calendarView", api(calendar_view), methods=["GET"]),
             Route(f"{prefix}/events/{{event_id}}", api(one_event), methods=["GET", "PATCH", "DELETE"]),
             Route(f"{prefix}/events/{{event_id}}/cancel", api(cancel), methods=["POST"]),
         ]

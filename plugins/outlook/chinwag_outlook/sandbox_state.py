@@ -26,7 +26,11 @@ TOKEN_ERRORS = {
     "consent_required": (65001, "The user or administrator has not consented to use the application."),
     "invalid_client": (7000215, "Invalid client secret provided."),
     "bad_code": (70000, "The provided value for the 'code' parameter is not valid."),
+    "tenant_not_found": (90002, "Tenant not found. Check to make sure you have the correct tenant ID and are signing "
+                                "into the correct cloud."),
 }
+# Our names for Entra errors -> the OAuth ``error`` Entra answers with
+TOKEN_ERROR_CODES = {"expired": "invalid_grant", "bad_code": "invalid_grant", "tenant_not_found": "invalid_request"}
 # HTTP status -> (Graph error code, message) for injected faults
 FAULT_ERRORS = {
     401: ("InvalidAuthenticationToken", "Access token has expired or is not yet valid."),
@@ -58,7 +62,7 @@ def token_error(error: str) -> dict[str, Any]:
     code, description = TOKEN_ERRORS[error]
     now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ")
     trace, correlation = str(uuid.uuid4()), str(uuid.uuid4())
-    return {"error": "invalid_grant" if error in ("expired", "bad_code") else error,
+    return {"error": TOKEN_ERROR_CODES.get(error, error),
             "error_description": f"AADSTS{code}: {description}\r\nTrace ID: {trace}\r\nCorrelation ID: {correlation}\r\nTimestamp: {now}",
             "error_codes": [code], "timestamp": now, "trace_id": trace, "correlation_id": correlation}
 
@@ -73,7 +77,12 @@ class GraphSandboxState(SandboxState):
     # Microsoft hands out a new refresh token on every refresh; here the old one then stops
     # working, so a client that forgets to store the new one finds out at once.
     strict_rotation: bool = True
+    # The tenants (the ``{tenant}`` of the sign-in URLs) this Entra knows; others are not found.
+    tenants: set[str] = attrs.field(factory=lambda: {"common", "organizations", "consumers"})
     busy: dict[str, list[tuple[dt.datetime, dt.datetime]]] = attrs.field(factory=dict)
+    # Sign-in name -> its primary SMTP address, when the two differ (ada@contoso.onmicrosoft.com
+    # reading mail as ada@contoso.com); ``/me`` shows both.
+    mail_of: dict[str, str] = attrs.field(factory=dict)
     refused: dict[str, str] = attrs.field(factory=dict)  # refresh token -> token error to answer
     events: dict[str, dict[str, dict[str, Any]]] = attrs.field(factory=dict)  # mailbox -> id -> event
     transactions: dict[tuple[str, str], str] = attrs.field(factory=dict)  # (mailbox, transactionId) -> id
@@ -108,6 +117,13 @@ class GraphSandboxState(SandboxState):
             if token == refresh_token or owner == (user or "").lower():
                 self.refused[token] = error
                 self.access_tokens = {t: v for t, v in self.access_tokens.items() if v[0] != owner}
+
+    def profile(self, user: str) -> dict[str, Any]:
+        """The user as ``GET /me`` shows them."""
+        user = user.lower()
+        name = user.partition("@")[0].replace(".", " ").title()
+        return {"id": str(uuid.uuid5(uuid.NAMESPACE_URL, user)), "displayName": name, "givenName": name.split()[0],
+                "mail": self.mail_of.get(user, user), "userPrincipalName": user}
 
     # -- calendars ---------------------------------------------------------------------------------
 
@@ -161,6 +177,12 @@ class GraphSandboxState(SandboxState):
         self.events.setdefault(mailbox, {})[event_id] = event
         self._notify("invitation", mailbox, event)
         return copy.deepcopy(event)
+
+    def calendar_view(self, mailbox: str, start: dt.datetime, end: dt.datetime) -> list[dict[str, Any]]:
+        """Copies of the live events overlapping [start, end), soonest first."""
+        events = [event for event in self.events.get(mailbox.lower(), {}).values()
+                  if not event["isCancelled"] and utc_time(event["start"]) < end and utc_time(event["end"]) > start]
+        return [copy.deepcopy(event) for event in sorted(events, key=lambda event: utc_time(event["start"]))]
 
     def get_event(self, mailbox: str, event_id: str) -> dict[str, Any]:
         """GET /events/{id}."""

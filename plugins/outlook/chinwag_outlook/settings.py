@@ -42,10 +42,15 @@ class OutlookSettings:
         return cls(
             client_id=config.get("client_id"),
             client_secret=config.get("client_secret"),
-            **{key: str(config.get(key, default.format(tenant=tenant))).rstrip("/") for key, default in URL_DEFAULTS.items()},
+            **{key: with_tenant(str(config.get(key, default)), tenant).rstrip("/") for key, default in URL_DEFAULTS.items()},
             timeout=float(config.get("timeout", 10.0)),
             retry=retry_policy(config),
         )
+
+
+def with_tenant(url: str, tenant: str) -> str:
+    """``url`` with ``{tenant}`` filled in: the defaults and a custom ``token_url`` or ``auth_url`` alike."""
+    return url.replace("{tenant}", tenant)
 
 
 def config_problems(config: Mapping[str, Any], file: str, source: Any = None) -> list[Problem]:

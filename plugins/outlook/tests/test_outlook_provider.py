@@ -11,7 +11,9 @@ import httpx
 import pytest
 from chinwag.calendars import CalendarError, CalendarUnavailable, EventRequest, Grant, GrantRevoked, Interval
 from chinwag_outlook.provider import OutlookCalendarProvider
+from chinwag.testing import FAST_RETRY_SETTINGS
 from chinwag_outlook.sandbox import SandboxServer
+from chinwag_outlook.settings import OutlookSettings
 
 AGENT = "agent@example.com"  # the connected agent (see conftest.py)
 UTC = dt.timezone.utc
@@ -179,3 +181,32 @@ async def test_revoked_consent_means_the_agent_must_reconnect(sandbox, provider,
     sandbox.state.revoke(user=AGENT, error=error)
     with pytest.raises(GrantRevoked):
         await provider.busy(None, grant, MONDAY, MONDAY + dt.timedelta(days=1))
+
+
+async def test_custom_sign_in_urls_get_the_tenant_filled_in(sandbox, grant, saved) -> None:
+    sandbox.state.tenants.add("contoso.onmicrosoft.com")
+    settings = OutlookSettings.from_config({
+        **sandbox.plugin_config(), **FAST_RETRY_SETTINGS, "tenant": "contoso.onmicrosoft.com",
+        "token_url": sandbox.url + "/{tenant}/oauth2/v2.0/token", "auth_url": sandbox.url + "/{tenant}/oauth2/v2.0/authorize"})
+    provider = OutlookCalendarProvider(settings)
+    try:
+        async with httpx.AsyncClient() as browser:
+            page = await browser.get(provider.authorization_url(None, "state-1", "http://127.0.0.1/callback"))
+        assert page.status_code == 200 and "Accept" in page.text  # the tenant's sign-in page, not "tenant not found"
+        grant.tokens["expires_at"] = time.time() - 10
+        assert await provider.busy(None, grant, MONDAY, MONDAY + dt.timedelta(hours=8)) == []
+        assert len(saved) == 1  # refreshed at the tenant's token endpoint
+    finally:
+        await provider.aclose()
+
+
+async def test_an_event_is_found_by_its_key_across_pages(sandbox, provider, grant) -> None:
+    wanted = await provider.create_event(None, grant, meeting("booking-wanted"))
+    for number in range(60):  # the agent's own busy morning, more than one page of the calendar view
+        sandbox.state.create_event(AGENT, {"subject": f"Call {number}", "start": {"dateTime": "2030-03-04T08:00:00", "timeZone": "UTC"},
+                                           "end": {"dateTime": "2030-03-04T12:00:00", "timeZone": "UTC"}})
+    start, end = MONDAY.replace(hour=9), MONDAY.replace(hour=9, minute=30)
+    assert await provider.find_event(None, grant, "booking-wanted", start, end) == wanted.remote_id
+    assert await provider.find_event(None, grant, "booking-never-made", start, end) is None
+    await provider.cancel_event(None, grant, wanted.remote_id)
+    assert await provider.find_event(None, grant, "booking-wanted", start, end) is None

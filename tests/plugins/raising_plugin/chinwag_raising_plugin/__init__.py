@@ -45,3 +45,15 @@ async def startup(app: Any) -> None:
 def register_routes(register: Any) -> None:
     """Registers no route."""
     _maybe_raise("register_routes")
+
+
+@hookimpl
+async def forget_person(person: Any) -> None:
+    """Stores nothing about anyone."""
+    _maybe_raise("forget_person")
+
+
+@hookimpl
+async def purge_expired(policy: Any) -> None:
+    """Keeps nothing to purge."""
+    _maybe_raise("purge_expired")
