@@ -451,13 +451,30 @@ class __CLASS__Calendar:
     def __init__(self, settings: Mapping[str, Any]) -> None:
         self.base_url = str(settings["base_url"]).rstrip("/")
 
-    def authorization_url(self, app: Any, state: str, redirect_uri: str) -> str:
-        """Where an agent consents to chinwag using their calendar."""
-        return f"{self.base_url}/authorize?" + urlencode({"state": state, "redirect_uri": redirect_uri})
+    def authorization_url(self, app: Any, state: str, redirect_uri: str, login_hint: str | None = None) -> str:
+        """Where an agent consents to chinwag using their calendar (``login_hint``: the account expected)."""
+        query = {"state": state, "redirect_uri": redirect_uri, **({"login_hint": login_hint} if login_hint else {})}
+        return f"{self.base_url}/authorize?" + urlencode(query)
 
     async def exchange_code(self, app: Any, code: str, redirect_uri: str) -> dict[str, Any]:
         """The tokens for an authorization code."""
         return await self._call(None, "POST", "/token", json={"code": code, "redirect_uri": redirect_uri})
+
+    async def account_emails(self, app: Any, tokens: dict[str, Any]) -> list[str]:
+        """The address of the account that consented (chinwag refuses anyone but the agent)."""
+        me = await self._call(Grant("", "", dict(tokens)), "GET", "/me")
+        return [str(me["email"]).lower()]
+
+    async def find_event(self, app: Any, grant: Grant, idempotency_key: str, start: dt.datetime,
+                         end: dt.datetime) -> str | None:
+        """The event made under ``idempotency_key``, or None (not made, or cancelled)."""
+        try:
+            body = await self._call(grant, "GET", f"/calendars/{grant.calendar_id}/events/{idempotency_key}")
+        except httpx.HTTPStatusError as error:
+            if error.response.status_code == 404:
+                return None
+            raise
+        return str(body["id"])
 
     async def _call(self, grant: Grant | None, method: str, path: str, **options: Any) -> dict[str, Any]:
         headers = {"Authorization": f"Bearer {grant.tokens.get('access_token')}"} if grant else {}
@@ -522,6 +539,7 @@ class CalendarState:
 
     events: dict[str, dict[str, dict[str, Any]]] = attrs.field(factory=dict)
     revoked: bool = False
+    account: str = "agent@example.com"  # who consents (``/me``)
 
 
 def create_app(state: CalendarState) -> Starlette:
@@ -543,11 +561,18 @@ def create_app(state: CalendarState) -> Starlette:
                  if dt.datetime.fromisoformat(e["start"]) < end and dt.datetime.fromisoformat(e["end"]) > start]
         return JSONResponse({"busy": sorted(spans, key=lambda span: span["start"])})
 
+    async def me(request: Request) -> Response:
+        if not authorized(request):
+            return JSONResponse({"error": "unauthorized"}, status_code=401)
+        return JSONResponse({"email": state.account})
+
     async def event(request: Request) -> Response:
         if not authorized(request):
             return JSONResponse({"error": "unauthorized"}, status_code=401)
         events = state.events.setdefault(request.path_params["calendar"], {})
         key = request.path_params["key"]
+        if request.method == "GET":
+            return JSONResponse(events[key]) if key in events else JSONResponse({"error": "not found"}, 404)
         if request.method == "DELETE":
             events.pop(key, None)
             return Response(status_code=204)
@@ -557,9 +582,10 @@ def create_app(state: CalendarState) -> Starlette:
         events.setdefault(key, {"id": key, **(await request.json())})  # PUT: the same key makes one event
         return JSONResponse(events[key])
 
-    return Starlette(routes=[Route("/token", token, methods=["POST"]),
+    return Starlette(routes=[Route("/token", token, methods=["POST"]), Route("/me", me),
                              Route("/calendars/{calendar}/busy", busy),
-                             Route("/calendars/{calendar}/events/{key}", event, methods=["PUT", "PATCH", "DELETE"])])
+                             Route("/calendars/{calendar}/events/{key}", event,
+                                   methods=["GET", "PUT", "PATCH", "DELETE"])])
 
 
 def serve() -> SandboxServer[CalendarState]:

@@ -11,7 +11,8 @@ Subclass ``CalendarProviderContract`` in your plugin's tests and give it three f
   events, injects faults, expires and revokes tokens.
 
 Then every test checks one promise chinwag relies on: busy times, a meeting created once per
-idempotency key (even when the vendor's answer is lost), cancelled (twice harmlessly), moved,
+idempotency key (even when the vendor's answer is lost) and found again by it, the account that
+consented, a meeting cancelled (twice harmlessly), moved,
 transient errors (429, 503) retried, a persistent outage raised as ``CalendarUnavailable``, an
 expired access token refreshed and saved, and a revoked grant raised as ``GrantRevoked``.
 Set ``uses_tokens = False`` for a provider without OAuth tokens, and ``injects_faults = False``
@@ -86,6 +87,12 @@ class CalendarProviderContract:
         raise NotImplementedError("override the remote fixture in your CalendarProviderContract subclass")
 
     @pytest.fixture
+    def consented_tokens(self, grant: Grant) -> dict[str, Any]:
+        """The tokens ``exchange_code`` gives once ``agent`` consented; override when the grant's
+        own tokens lack what the identity lookup needs (the scopes of a real consent)."""
+        return dict(grant.tokens)
+
+    @pytest.fixture
     def saved(self) -> list[dict[str, Any]]:
         """Every token dict the provider asked chinwag to store, in order."""
         return []
@@ -140,6 +147,22 @@ class CalendarProviderContract:
         remote.lose_next_create_reply()
         created = await provider.create_event(None, grant, self.meeting())
         assert list(remote.live_events(self.agent)) == [created.remote_id]
+
+    async def test_an_event_is_found_by_its_key_until_cancelled(self, provider: CalendarProvider, grant: Grant,
+                                                                 remote: CalendarRemote) -> None:
+        """``find_event`` (how chinwag finds an event whose creation it never heard back about)."""
+        created = await provider.create_event(None, grant, self.meeting("booking-wanted"))
+        start, end = MONDAY.replace(hour=9), MONDAY.replace(hour=9, minute=30)
+        assert await provider.find_event(None, grant, "booking-wanted", start, end) == created.remote_id
+        assert await provider.find_event(None, grant, "booking-never-made", start, end) is None
+        await provider.cancel_event(None, grant, created.remote_id)
+        assert await provider.find_event(None, grant, "booking-wanted", start, end) is None
+
+    async def test_the_account_that_consented_is_the_agents(self, provider: CalendarProvider,
+                                                            consented_tokens: dict[str, Any]) -> None:
+        """``account_emails`` names the agent's address for the agent's tokens (chinwag refuses a
+        grant made while signed in as somebody else)."""
+        assert self.agent in await provider.account_emails(None, consented_tokens)
 
     async def test_cancel_frees_the_time_and_twice_is_harmless(self, provider: CalendarProvider, grant: Grant,
                                                                remote: CalendarRemote) -> None:

@@ -333,9 +333,9 @@ class CrmConnectorContract:
     async def test_pulled_pages_carry_activities_when_the_crm_has_them(self, connector: CrmConnector,
                                                                        remote: CrmRemote,
                                                                        pull_cursor: str | None) -> None:
-        """``PullPage.activities`` (where this chinwag has it) holds the pulled people's activities."""
-        if not self.pulls or "activities" not in attrs.fields_dict(PullPage):
-            pytest.skip("this chinwag's PullPage carries no activities")
+        """``PullPage.activities`` holds the activities the CRM recorded since the cursor."""
+        if not self.pulls:
+            pytest.skip("the connector pulls nothing")
         add_activity = getattr(remote, "add_activity", None)
         if add_activity is None:
             pytest.skip("the CRM's remote offers no activities to pull (CrmRemote.add_activity)")
@@ -343,7 +343,7 @@ class CrmConnectorContract:
         remote.add_lead(email, {self.person_field: "Ada"}, {})
         activity_id = add_activity(email)
         pages, _ = await self.pull_all(connector, pull_cursor)
-        pulled = {str(a.activity_id) for page in pages for a in getattr(page, "activities")}
+        pulled = {str(a.activity_id) for page in pages for a in page.activities}
         assert str(activity_id) in pulled
 
     async def test_forget_deletes_the_person(self, connector: CrmConnector, remote: CrmRemote) -> None:

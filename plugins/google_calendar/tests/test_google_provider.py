@@ -176,12 +176,3 @@ async def test_token_endpoint_outage_is_calendar_unavailable(sandbox, provider, 
     sandbox.state.fail_next(503, times=100, path="/token")
     with pytest.raises(CalendarUnavailable):
         await provider.busy(None, grant, MONDAY, MONDAY + dt.timedelta(days=1))
-
-
-async def test_an_event_is_found_by_its_key(sandbox, provider, grant) -> None:
-    created = await provider.create_event(None, grant, meeting("booking-wanted"))
-    start, end = MONDAY.replace(hour=9), MONDAY.replace(hour=9, minute=30)
-    assert await provider.find_event(None, grant, "booking-wanted", start, end) == created.remote_id
-    assert await provider.find_event(None, grant, "booking-never-made", start, end) is None
-    await provider.cancel_event(None, grant, created.remote_id)
-    assert await provider.find_event(None, grant, "booking-wanted", start, end) is None  # cancelled

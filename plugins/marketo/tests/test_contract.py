@@ -20,6 +20,7 @@ from chinwag_marketo.sandbox_state import MarketoSandboxState
 from chinwag_marketo.settings import DEFAULT_ACTIVITY_TYPES, DEFAULT_FIELD_MAP
 
 PROGRAM = 1001  # the sandbox's "Website chat" program
+VISIT_WEBPAGE = 1  # Marketo's activity type id for a web page visit
 
 
 @attrs.define
@@ -69,6 +70,14 @@ class MarketoRemote:
         return {str(emails[lead_id]): membership["statusName"]
                 for lead_id, membership in self.state.programs[int(list_id)].members.items() if lead_id in emails}
 
+    def add_activity(self, email: str) -> str:
+        """A web page visit Marketo recorded for the person (activity type 1, which the connector pulls)."""
+        lead = self._lead(email)
+        assert lead is not None
+        activity = self.state.activity_log.record(lead["id"], VISIT_WEBPAGE, now_zulu(), "/pricing",
+                                                  [{"name": "Query Parameters", "value": ""}])
+        return str(activity["id"])
+
     def refuse(self, email: str) -> None:
         """leads.json skips this email (1003)."""
         self.state.refuse_email(email)
@@ -96,7 +105,7 @@ class TestMarketoContract(CrmConnectorContract):
     async def connector(self, tmp_path: Path, server: SandboxServer) -> AsyncIterator[MarketoConnector]:
         marketo = {**server.plugin_config(), "person_fields": ["firstName"], "company_fields": ["company"],
                    "programs": [{"program_id": PROGRAM, "status": "Engaged", "goal": self.goal}],
-                   "delete_on_forget": True, "batch_wait": 0, "sync_every": 0}
+                   "delete_on_forget": True, "batch_wait": 0, "sync_every": 0, "sync_activity_types": [VISIT_WEBPAGE]}
         project = write_project(tmp_path / "p", {"name": "contract", "plugins": {"marketo": marketo}})
         async with started_connector(project, "marketo") as connector:
             await set_up_activity_types(connector.client, dict(connector.settings.activity_types))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any
+from urllib.parse import parse_qs, urlparse
 
 import attrs
 import pytest
@@ -60,6 +61,13 @@ class TestOutlookContract(CalendarProviderContract):
     @pytest.fixture
     def grant(self, grant: Grant) -> Grant:
         return grant
+
+    @pytest.fixture
+    async def consented_tokens(self, sandbox: SandboxServer, provider: OutlookCalendarProvider) -> dict[str, Any]:
+        """The tokens of a consent to the scopes the provider asks for, as the sign-in page gives them."""
+        url = provider.authorization_url(None, "state-1", "http://127.0.0.1/callback")
+        code = sandbox.state.issue_code(AGENT, "http://127.0.0.1/callback", parse_qs(urlparse(url).query)["scope"][0])
+        return await provider.exchange_code(None, code, "http://127.0.0.1/callback")
 
     @pytest.fixture
     def remote(self, sandbox: SandboxServer) -> OutlookRemote:

@@ -41,13 +41,15 @@ def open_code(code: str) -> dict[str, Any]:
     return {"username": sealed["username"], "password": sealed["password"]}
 
 
-def _form(state: str, redirect_uri: str, server: str, message: str = "", status: int = 200) -> Response:
+def _form(state: str, redirect_uri: str, server: str, message: str = "", status: int = 200,
+          username: str = "") -> Response:
     notice = f"<p role=alert>{html.escape(message)}</p>" if message else ""
     body = (f"<!doctype html><meta charset=utf-8><title>Connect your calendar</title>"
             f"<h1>Connect your CalDAV calendar</h1><p>Server: {html.escape(server)}</p>{notice}"
             f"<form method=post><input type=hidden name=state value=\"{html.escape(state)}\">"
             f"<input type=hidden name=redirect_uri value=\"{html.escape(redirect_uri)}\">"
-            f"<label>Username <input name=username autocomplete=username required></label>"
+            f"<label>Username <input name=username value=\"{html.escape(username)}\" autocomplete=username required>"
+            f"</label>"
             f"<label>App password <input name=password type=password autocomplete=current-password required></label>"
             f"<button>Connect</button></form>")
     return HTMLResponse(body, status_code=status)
@@ -67,7 +69,7 @@ def connect_routes(provider_of: Any) -> list[Route]:
         if not state or redirect_uri != f"{app.config.public_url}{CALLBACK}":
             return HTMLResponse("This link is not one chinwag agents connect made.", status_code=400)
         if request.method == "GET":
-            return _form(state, redirect_uri, provider.url)
+            return _form(state, redirect_uri, provider.url, username=fields.get("login_hint", ""))
         username, password = fields.get("username", "").strip(), fields.get("password", "")
         if not username or not password:
             return _form(state, redirect_uri, provider.url, "Give your username and app password.", 400)

@@ -41,15 +41,35 @@ class CaldavProvider:
 
     # -- connecting ---------------------------------------------------------------------------------
 
-    def authorization_url(self, app: Any, state: str, redirect_uri: str) -> str:
-        """The connect form chinwag serves, where the agent gives their username and app password."""
-        return f"{app.config.public_url}/caldav/connect?" + urlencode({"state": state, "redirect_uri": redirect_uri})
+    def authorization_url(self, app: Any, state: str, redirect_uri: str, login_hint: str | None = None) -> str:
+        """The connect form chinwag serves, where the agent gives their username and app password
+        (the username filled in with ``login_hint``)."""
+        query = {"state": state, "redirect_uri": redirect_uri, **({"login_hint": login_hint} if login_hint else {})}
+        return f"{app.config.public_url}/caldav/connect?" + urlencode(query)
 
     async def exchange_code(self, app: Any, code: str, redirect_uri: str) -> dict[str, Any]:
         """The credentials the connect form sealed into ``code``."""
         from .connect import open_code
 
         return open_code(code)
+
+    async def account_emails(self, app: Any, tokens: dict[str, Any]) -> list[str]:
+        """The account's addresses: the ``mailto:`` ones of its calendar-user-address-set (RFC 6638),
+        and its username when that is an email address."""
+        username, password = str(tokens.get("username", "")), str(tokens.get("password", ""))
+
+        def addresses() -> set[str]:
+            principal = self._client(username, password).principal()
+            try:
+                listed = principal.calendar_user_address_set()
+            except dav_error.DAVError:  # a server without RFC 6638 properties
+                listed = []
+            return {str(a)[7:].lower() for a in listed or [] if str(a).lower().startswith("mailto:")}
+
+        found = await asyncio.to_thread(self._call_sync, addresses)
+        if "@" in username:
+            found.add(username.lower())
+        return sorted(found)
 
     def check_login(self, username: str, password: str) -> None:
         """Raise ``GrantRevoked`` when the server refuses these credentials (blocking: run in a thread)."""
@@ -72,6 +92,19 @@ class CaldavProvider:
             return CreatedEvent(uid)
 
         return await self._call(grant, create)
+
+    async def find_event(self, app: Any, grant: Grant, idempotency_key: str, start: dt.datetime,
+                         end: dt.datetime) -> str | None:
+        """The live event made for ``idempotency_key`` (its UID comes from the key), or None."""
+        uid = ical.uid_for(idempotency_key)
+
+        def find(calendar: Any) -> str | None:
+            existing = _by_uid(calendar, uid)
+            if existing is None or str(existing.icalendar_component.get("status", "")).upper() == "CANCELLED":
+                return None
+            return uid
+
+        return await self._call(grant, find)
 
     async def cancel_event(self, app: Any, grant: Grant, remote_id: str) -> None:
         """DELETE the event (gone already is fine)."""

@@ -12,7 +12,7 @@ from urllib.parse import parse_qsl, urlsplit
 import httpx
 from chinwag.testing import ScriptedVisitor, ServerThread, free_port, write_project
 from click.testing import CliRunner
-from conftest import PASSWORDS, Radicale
+from caldav_support import PASSWORDS, Radicale
 
 ALL_DAY = {day: ["00:00-24:00"] for day in ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")}
 DIALOGUE = {"id": "book", "name": "Book", "cards": [
@@ -49,6 +49,7 @@ async def test_an_agent_connects_and_a_booking_lands_in_their_calendar(tmp_path:
         async with httpx.AsyncClient(follow_redirects=True) as client:
             page = await client.get(link)
             assert page.status_code == 200 and "App password" in page.text and radicale.url in page.text
+            assert 'value="ada@example.com"' in page.text  # the login hint
             wrong = await client.post(link.split("?")[0], data={**form, "password": "not-it"})
             assert wrong.status_code == 401 and "refused that username or password" in wrong.text
             forged = await client.post(link.split("?")[0], data={**form, "password": PASSWORDS["ada@example.com"],

@@ -13,7 +13,7 @@ import pytest
 from chinwag.calendars import Grant
 from chinwag.testing_calendar import CalendarProviderContract
 from chinwag_caldav_calendar import CaldavProvider
-from conftest import PASSWORDS, Radicale
+from caldav_support import PASSWORDS, Radicale
 
 AGENT = "ada@example.com"
 

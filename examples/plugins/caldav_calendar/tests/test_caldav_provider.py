@@ -9,7 +9,7 @@ import icalendar
 import pytest
 from chinwag.calendars import CalendarUnavailable, EventRequest, Grant, GrantRevoked, Interval
 from chinwag_caldav_calendar import CaldavProvider
-from conftest import PASSWORDS, Radicale
+from caldav_support import PASSWORDS, Radicale
 
 START = dt.datetime(2027, 3, 1, 15, 0, tzinfo=dt.timezone.utc)
 HOUR = dt.timedelta(hours=1)
