@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from .reports import dialogue_report
+from .reports import dialogue_report, period_from
 
 Handler = Callable[[Request], Awaitable[Response]]
 MAX_REPORT_DAYS = 3650
@@ -46,13 +46,22 @@ async def config_json(request: Request) -> Response:
 
 @admin_only
 async def report_json(request: Request) -> Response:
-    """Per-dialogue activity counts and rates (``?days=N``, default 90)."""
-    days = request.query_params.get("days", "90")
+    """How each dialogue performs (``chinwag report``): ``?dialogue=ID&since=DATE&until=DATE``, or
+    ``?days=N`` (default 90) up to ``until`` or now."""
+    query = request.query_params
+    unknown = set(query) - {"days", "since", "until", "dialogue"}
+    if unknown:
+        return JSONResponse({"error": f"unknown parameter {sorted(unknown)[0]!r} (known: days, since, until, "
+                                      "dialogue)"}, status_code=400)
+    days = query.get("days", "90")
     # isdigit alone accepts "²" and other digits int() refuses; the upper bound keeps the date in range.
     if not (days.isascii() and days.isdigit()) or not 1 <= int(days) <= MAX_REPORT_DAYS:
         return JSONResponse({"error": f"days must be a whole number from 1 to {MAX_REPORT_DAYS}"}, status_code=400)
-    chinwag = request.app.state.chinwag
-    return JSONResponse(await dialogue_report(chinwag, int(days)))
+    try:
+        period = period_from(query.get("since"), query.get("until"), int(days), query.get("dialogue"))
+    except ValueError as error:
+        return JSONResponse({"error": str(error)}, status_code=400)
+    return JSONResponse(await dialogue_report(request.app.state.chinwag, period))
 
 
 @admin_only

@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 import jinja2
 import sqlalchemy as sa
 
-from . import crm_records, outbox, schedule, shared_limits, tables
+from . import crm_records, outbox, report_rollup, schedule, shared_limits, tables
 from .config import Config, read_config
 from .crm_delivery import CrmDelivery
 from .crm_schedule import schedule_crm_pulls
@@ -127,7 +127,7 @@ class Chinwag:
     def _build_schema(self) -> None:
         """Copy core's tables and every registered table into this app's ``metadata``."""
         for declared in (tables.metadata, outbox.outbox_metadata, crm_records.metadata, shared_limits.metadata,
-                         schedule.metadata):
+                         schedule.metadata, report_rollup.metadata):
             for table in declared.tables.values():
                 table.to_metadata(self.metadata)
         for table in self.tables:
@@ -158,12 +158,13 @@ class Chinwag:
 
     def deliver(self) -> None:
         """Start the background work of a serving process (commands do not): delivering the outbox,
-        the scheduled CRM syncs and the retention purge."""
+        the scheduled CRM syncs, the retention purge and the report roll-up."""
         assert self.outbox_worker is not None, "the app has not started"
         if len(self.outbox_consumers):
             self.outbox_worker.start()
         schedule_crm_pulls(self)
         schedule_purge(self)
+        report_rollup.schedule_roll_up(self)
         self.schedule.start()
 
     async def stop(self) -> None:

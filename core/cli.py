@@ -123,22 +123,32 @@ def plugins(include_builtin: bool, hook: str | None, requirements: bool, project
 
 @cli.command()
 @PROJECT
-@click.option("--days", default=90, show_default=True, type=click.IntRange(min=1), help="Report period.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def report(project: Path, days: int, as_json: bool) -> None:
-    """Per-dialogue activity: triggered, engaged, completed, leads, goals, meetings, rates."""
-    from .reports import dialogue_report
+@click.option("--dialogue", default=None, help="Only this dialogue.")
+@click.option("--since", default=None, help="From this date or time (ISO 8601, UTC unless it says); default: --days ago.")
+@click.option("--until", default=None, help="Up to this date or time, not included (default: now).")
+@click.option("--days", default=90, show_default=True, type=click.IntRange(1, 3650), help="The period, without --since.")
+@click.option("--format", "output", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="The same as --format json.")
+def report(project: Path, dialogue: str | None, since: str | None, until: str | None, days: int, output: str,
+           as_json: bool) -> None:
+    """How each dialogue performs: triggered, engaged, completed, people acquired, goals, meetings,
+    engagement and conversion rates; with --format json also its funnel per card, pages, versions
+    and known and anonymous visitors."""
+    from .report_rollup import catch_up
+    from .reports import dialogue_report, period_from, report_csv, report_table, reported_event_types
 
-    result = run_with_store(project, lambda app: dialogue_report(app, days))
-    if as_json:
-        click.echo(json.dumps(result, indent=2))
-        return
-    counted = result["counted"]
-    header = ["dialogue", *counted, "engagement", "conversion"]
-    click.echo("  ".join(f"{name:>14}" for name in header))
-    for dialogue_id, counts in result["dialogues"].items():
-        rates = [f"{counts[key]:.1%}" if counts[key] is not None else "-" for key in ("engagement_rate", "conversion_rate")]
-        click.echo("  ".join(f"{value:>14}" for value in [dialogue_id, *(counts[key] for key in counted), *rates]))
+    try:
+        period = period_from(since, until, days, dialogue)
+    except ValueError as error:
+        raise click.BadParameter(str(error)) from error
+    async def caught_up_report(app: Any) -> dict[str, Any]:
+        await catch_up(app.store, reported_event_types(app))  # what no server has rolled up yet
+        return await dialogue_report(app, period)
+
+    result = run_with_store(project, caught_up_report)
+    output = "json" if as_json else output
+    click.echo(json.dumps(result, indent=2) if output == "json" else
+               report_csv(result) if output == "csv" else report_table(result), nl=output != "csv")
 
 
 @cli.command()

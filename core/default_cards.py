@@ -12,7 +12,7 @@ from . import conditions
 from .cards import CardContext, Outcome, Question
 from .dialogue import Card, Dialogue
 from .hookspecs import hookimpl
-from .validate_input import INPUT_KINDS, validate_input
+from .validate_input import INPUT_KINDS, MARKUP_POLICIES, MAX_ANSWER, validate_input
 
 MAX_TEXT = 2000
 
@@ -117,10 +117,11 @@ class CaptureCard:
     """Information capture: free text, an email address or a phone number, optionally stored."""
 
     name = "capture"
-    OPTIONS = {"text", "input", "placeholder", "picklist", "field", "skip_if_known", "overwrite"}
+    OPTIONS = {"text", "input", "placeholder", "picklist", "field", "skip_if_known", "overwrite", "max_length", "markup"}
 
     def check(self, card: Card, dialogue: Dialogue, attributes: Any) -> list[str]:
-        """Needs ``text``; ``input`` is text, email or phone; picklist is a list of strings."""
+        """Needs ``text``; ``input`` is text, email or phone; picklist is a list of strings;
+        ``max_length`` is 1 to ``MAX_ANSWER``; ``markup`` is refuse, strip or allow."""
         problems = _text_problem(card) + _field_problem(card, attributes) + _unknown_options(card, self.OPTIONS)
         if card.get("input", "text") not in INPUT_KINDS:
             problems.append(f"'input' must be one of {', '.join(INPUT_KINDS)}")
@@ -130,6 +131,11 @@ class CaptureCard:
         for flag in ("skip_if_known", "overwrite"):
             if not isinstance(card.get(flag, False), bool):
                 problems.append(f"'{flag}' must be true or false")
+        max_length = card.get("max_length", MAX_ANSWER)
+        if isinstance(max_length, bool) or not isinstance(max_length, int) or not 1 <= max_length <= MAX_ANSWER:
+            problems.append(f"'max_length' must be a whole number from 1 to {MAX_ANSWER}")
+        if card.get("markup", "refuse") not in MARKUP_POLICIES:
+            problems.append(f"'markup' must be one of {', '.join(MARKUP_POLICIES)}")
         if card.get("skip_if_known") and not card.get("field"):
             problems.append("'skip_if_known' needs a 'field' to look at")
         return problems
@@ -144,7 +150,8 @@ class CaptureCard:
 
     def receive(self, card: Card, context: CardContext, value: Any) -> Outcome:
         """Validate the input; store it in ``field`` unless the card says not to overwrite."""
-        result = validate_input(card.get("input", "text"), value, context.visit.get("visit.locale"))
+        result = validate_input(card.get("input", "text"), value, context.visit.get("visit.locale"),
+                                max_length=card.get("max_length", MAX_ANSWER), markup=card.get("markup", "refuse"))
         if result.error is not None:
             return Outcome(invalid=result.error)
         field = card.get("field")

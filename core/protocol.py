@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -12,7 +13,10 @@ import attrs
 PROTOCOL_VERSION = 1
 MAX_FRAME_BYTES = 16 * 1024
 MAX_TRACKING_COOKIES = 5
+MAX_NESTING = 32  # objects and arrays inside each other; frames of this protocol need 3
 TRACKING_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+# A lone UTF-16 surrogate (JSON allows the escape "\ud800"; no UTF-8 text can carry it).
+SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class FrameError(Exception):
@@ -63,11 +67,15 @@ def decode(text: str | bytes) -> ClientFrame:
                                        and len(text.encode()) > MAX_FRAME_BYTES):
         raise FrameError("too_large", f"frames may be at most {MAX_FRAME_BYTES} bytes")
     try:
-        data = json.loads(text)
+        data = json.loads(text, parse_constant=_not_json, parse_float=_finite_float)
     except (ValueError, UnicodeDecodeError):
         raise FrameError("bad_json", "frame is not valid JSON") from None
+    except RecursionError:  # nesting deep enough to exhaust the parser's stack
+        raise FrameError("bad_json", f"frame nests more than {MAX_NESTING} levels deep") from None
     if not isinstance(data, dict):
         raise FrameError("bad_json", "frame must be a JSON object")
+    if _may_hide_anything(text):
+        check_plain_json(data)
     kind = data.get("type")
     if kind == "hello":
         return _hello(data)
@@ -82,6 +90,51 @@ def decode(text: str | bytes) -> ClientFrame:
     if kind == "ping":
         return Ping()
     raise FrameError("unknown_type", f"unknown frame type {kind!r}" if kind is not None else "frame has no 'type'")
+
+
+def check_plain_json(data: Any) -> None:
+    """Refuse a decoded frame that nests too deeply or holds a string that is not valid Unicode.
+
+    Every string of the frame is checked, keys and unknown fields too, so nothing that reaches the
+    session, the database or a reply can carry a lone surrogate (``"\\ud800"``), which no UTF-8
+    text can hold. Iterative: a deep frame cannot exhaust the stack here.
+    """
+    pending: list[tuple[Any, int]] = [(data, 1)]
+    while pending:
+        value, depth = pending.pop()
+        if isinstance(value, str):
+            if SURROGATE.search(value):
+                raise FrameError("bad_frame", "frame holds a lone surrogate (\\ud800-\\udfff), "
+                                               "which is not a Unicode character")
+        elif isinstance(value, (dict, list)):
+            if depth > MAX_NESTING:
+                raise FrameError("bad_json", f"frame nests more than {MAX_NESTING} levels deep")
+            items = [*value.keys(), *value.values()] if isinstance(value, dict) else value
+            pending.extend((item, depth + 1) for item in items)
+
+
+def _not_json(name: str) -> Any:
+    """``NaN`` and ``Infinity``, which Python's parser accepts but JSON has not."""
+    raise ValueError(f"{name} is not JSON")
+
+
+def _finite_float(text: str) -> float:
+    """A JSON number as a float; one too large for a float (``1e999``) is refused, not infinity."""
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} is out of range")
+    return value
+
+
+def _may_hide_anything(text: str | bytes) -> bool:
+    """Whether a frame's text could hold a lone surrogate or deep nesting (cheap scans of the text).
+
+    Text from a WebSocket text frame is valid UTF-8, so a surrogate can come only from a ``\\u``
+    escape; bytes are decoded by the JSON parser, which lets surrogates through.
+    """
+    if isinstance(text, bytes):
+        return True
+    return "\\u" in text or text.count("{") + text.count("[") > MAX_NESTING or SURROGATE.search(text) is not None
 
 
 def _field(data: Mapping[str, Any], name: str, kind: type, optional: bool = False, frame: str = "answer") -> Any:
@@ -128,9 +181,29 @@ def _hello(data: Mapping[str, Any]) -> Hello:
     )
 
 
+def scrub_surrogates(value: Any) -> Any:
+    """``value`` (plain JSON data) with every lone surrogate made U+FFFD.
+
+    For state stored before ``decode`` refused surrogates: a lead read this way is written back
+    clean with the visitor's next change, and what CRMs are sent is valid UTF-8.
+    """
+    if isinstance(value, str):
+        return SURROGATE.sub("\ufffd", value)
+    if isinstance(value, dict):
+        return {scrub_surrogates(key): scrub_surrogates(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [scrub_surrogates(item) for item in value]
+    return value
+
+
 def encode(frame: Mapping[str, Any]) -> str:
-    """A server frame as compact JSON text."""
-    return json.dumps(frame, separators=(",", ":"), ensure_ascii=False, default=str)
+    """A server frame as compact JSON text, always valid UTF-8.
+
+    A lone surrogate that reached stored state before ``decode`` refused them (an old transcript or
+    lead) becomes U+FFFD, so such a session is shown again instead of failing at every send.
+    """
+    text = json.dumps(frame, separators=(",", ":"), ensure_ascii=False, default=str)
+    return SURROGATE.sub("\ufffd", text)
 
 
 def error_frame(code: str, message: str) -> dict[str, Any]:

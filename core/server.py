@@ -13,7 +13,8 @@ from typing import Any
 import sqlalchemy as sa
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.middleware import Middleware
+from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
@@ -24,8 +25,11 @@ from .engine import EngineError
 from .plugins import PluginError
 from .problems import InvalidProject
 from .protocol import Answer, FrameError, Hello, Ping, decode, encode, error_frame
+from .security_headers import SecurityHeaders
 from .session import Conversation
+from .store import RETRY_AFTER_SECONDS, storage_unavailable
 from .turn_writer import SessionConflict
+from .widget_asset import CompressedAsset
 
 log = logging.getLogger("chinwag.server")
 
@@ -76,7 +80,7 @@ def create_app(chinwag: Chinwag, demo: bool = False) -> Starlette:
     """The Starlette app serving ``chinwag``; ``demo`` adds the demo pages at ``/``."""
     routes: list[BaseRoute] = [
         WebSocketRoute("/ws", chat_socket),
-        Route("/widget.js", widget_js),
+        Route("/widget.js", widget_js().respond),
         Route("/healthz", healthz),
         Route("/-/plugins.json", plugins_json),
         *admin_routes(),
@@ -86,27 +90,37 @@ def create_app(chinwag: Chinwag, demo: bool = False) -> Starlette:
         from .demo import demo_routes
 
         routes.extend(demo_routes(chinwag))
-    app = ChinwagStarlette(routes=routes)
+    app = ChinwagStarlette(routes=routes, middleware=[Middleware(SecurityHeaders)])
     app.state.chinwag = chinwag
     return app
 
 
-async def widget_js(request: Request) -> Response:
-    """The embeddable widget script."""
-    return FileResponse(STATIC_DIR / "widget.js", media_type="text/javascript; charset=utf-8",
-                        headers={"Cache-Control": "public, max-age=300", "Access-Control-Allow-Origin": "*",
-                                 "Cross-Origin-Resource-Policy": "cross-origin"})
+def widget_js() -> CompressedAsset:
+    """The embeddable widget script (loaded by other sites' pages: CORS and CORP allow that)."""
+    return CompressedAsset(STATIC_DIR / "widget.js", "text/javascript; charset=utf-8",
+                           {"Access-Control-Allow-Origin": "*", "Cross-Origin-Resource-Policy": "cross-origin"})
 
 
 async def healthz(request: Request) -> Response:
-    """For load balancers: 200 when the database answers, 503 when it does not."""
+    """For load balancers: 200 when the database answers and takes a commit, 503 when it does not."""
     chinwag: Chinwag = request.app.state.chinwag
+    assert chinwag.store is not None, "the app has not started"
     try:
-        async with chinwag.store.connect() as connection:  # type: ignore[union-attr]
+        async with chinwag.store.connect() as connection:
             await connection.execute(sa.text("SELECT 1"))
     except Exception as error:  # any database failure means this process cannot serve chats
-        return JSONResponse({"status": "unavailable", "error": type(error).__name__}, status_code=503)
+        return _unhealthy("unreachable", error)
+    try:
+        await chinwag.store.check_writable()
+    except Exception as error:  # reads work but nothing can be stored: no turn could be played
+        return _unhealthy("cannot_commit", error)
     return JSONResponse({"status": "ok", "dialogues": len(chinwag.dialogues)})
+
+
+def _unhealthy(database: str, error: BaseException) -> Response:
+    log.warning("health check: database %s: %r", database, error)
+    return JSONResponse({"status": "unavailable", "database": database, "error": type(error).__name__},
+                        status_code=503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
 
 
 async def plugins_json(request: Request) -> Response:
@@ -143,7 +157,7 @@ async def chat_socket(websocket: WebSocket) -> None:
             data = message.get("text") if message.get("text") is not None else message.get("bytes", b"")
             conversation, frames = await _play(chinwag, conversation, data)
             for frame in frames:
-                await websocket.send_text(encode(frame))
+                await websocket.send_text(encode(frame))  # encode always gives valid UTF-8 text
     except WebSocketDisconnect:
         return
     finally:
@@ -155,27 +169,46 @@ async def chat_socket(websocket: WebSocket) -> None:
 async def _play(chinwag: Chinwag, conversation: Conversation | None, data: Any) -> tuple[Conversation | None, list[dict[str, Any]]]:
     """Handle one client frame; every failure becomes an error frame and the session lives on."""
     try:
-        frame = decode(data)
-        if isinstance(frame, Ping):
-            return conversation, [{"type": "pong"}]
-        if isinstance(frame, Hello):
-            if conversation is not None:
-                raise FrameError("not_ready", "hello was already sent on this connection")
-            return await chinwag.conversations.hello(frame)
-        assert isinstance(frame, Answer)
-        if conversation is None:
-            raise FrameError("not_ready", "send hello first")
-        return conversation, await chinwag.conversations.answer(conversation, frame)
+        return await _play_frame(chinwag, conversation, data)
     except FrameError as error:
         return conversation, [error_frame(error.code, error.message)]
     except EngineError as error:
         return conversation, [error_frame(error.code, str(error))]
     except SessionConflict:
-        return conversation, [error_frame("conflict", "the conversation changed elsewhere; here it is again"),
-                              *await chinwag.conversations.resync(conversation)]  # type: ignore[arg-type]
-    except Exception:
-        log.exception("internal error while playing a frame")
-        return conversation, [error_frame("internal", "something went wrong on our side; please try again")]
+        try:
+            welcome = await chinwag.conversations.resync(conversation)  # type: ignore[arg-type]
+        except Exception as error:
+            return conversation, [failure_frame(error)]
+        return conversation, [error_frame("conflict", "the conversation changed elsewhere; here it is again"), *welcome]
+    except Exception as error:
+        return conversation, [failure_frame(error)]
+
+
+def failure_frame(error: Exception) -> dict[str, Any]:
+    """The error frame for an unexpected failure: ``unavailable`` (with ``retry_after`` seconds)
+    when the database cannot be reached or cannot write, else ``internal``."""
+    if storage_unavailable(error):
+        log.warning("database unavailable while playing a frame: %r", error)
+        return {**error_frame("unavailable", "the chat is briefly unavailable; please try again in a few seconds"),
+                "retry_after": RETRY_AFTER_SECONDS}
+    log.error("internal error while playing a frame", exc_info=error)
+    return error_frame("internal", "something went wrong on our side; please try again")
+
+
+async def _play_frame(chinwag: Chinwag, conversation: Conversation | None,
+                      data: Any) -> tuple[Conversation | None, list[dict[str, Any]]]:
+    """Decode one frame and play it; failures are ``_play``'s to turn into frames."""
+    frame = decode(data)
+    if isinstance(frame, Ping):
+        return conversation, [{"type": "pong"}]
+    if isinstance(frame, Hello):
+        if conversation is not None:
+            raise FrameError("not_ready", "hello was already sent on this connection")
+        return await chinwag.conversations.hello(frame)
+    assert isinstance(frame, Answer)
+    if conversation is None:
+        raise FrameError("not_ready", "send hello first")
+    return conversation, await chinwag.conversations.answer(conversation, frame)
 
 
 def app_from_environment() -> Starlette:

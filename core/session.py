@@ -23,8 +23,9 @@ from .dialogue import Dialogue, parse_dialogue
 from .engine import Engine, EngineError, State, Turn
 from .events import ChatEvent, UnknownEventType, new_event_key
 from .outbox import outbox_row
-from .protocol import PROTOCOL_VERSION, Answer, Hello
+from .protocol import PROTOCOL_VERSION, Answer, Hello, scrub_surrogates
 from .store import Store, utcnow
+from .time_zones import known_time_zone
 from .tables import dialogue_versions, sessions, transcript, visitors
 from .turn_writer import SessionConflict, TurnRecord
 
@@ -117,7 +118,7 @@ class Conversations:
     async def hello(self, hello: Hello) -> tuple[Conversation, list[dict[str, Any]]]:
         """Identify the visitor, resume or start a session, and return the frames to send."""
         visit = {"visit.page_url": hello.page_url, "visit.referrer": hello.referrer,
-                 "visit.locale": hello.locale, "visit.timezone": hello.timezone, **hello.attributes}
+                 "visit.locale": hello.locale, "visit.timezone": known_time_zone(hello.timezone), **hello.attributes}
         conversation = await self._visitor(hello.visitor, visit)
         if hello.tracking:
             await self._recognise_by_cookie(conversation, hello.tracking)
@@ -144,7 +145,7 @@ class Conversations:
                 row = (await connection.execute(sa.select(visitors.c.lead).where(visitors.c.id == visitor_id))).first()
                 if row is not None:
                     await connection.execute(sa.update(visitors).where(visitors.c.id == visitor_id).values(last_seen_at=now))
-                    return Conversation(visitor_id, dict(row.lead), visit)
+                    return Conversation(visitor_id, scrub_surrogates(dict(row.lead)), visit)
             visitor_id = new_id("v")  # unknown ids are replaced, never trusted
             await connection.execute(sa.insert(visitors).values(id=visitor_id, created_at=now, last_seen_at=now, lead={}))
         return Conversation(visitor_id, {}, visit)
@@ -206,6 +207,9 @@ class Conversations:
             "status": state.status if state else "none",
             "awaiting": state.awaiting if state else None,
             "transcript": history, "theme": self.app.theme,
+            # The zone accepted from hello; null when it was missing or unknown (meeting times are
+            # then shown in the agent's zone, which the slots question names).
+            "timezone": conversation.visit.get("visit.timezone"),
         }
 
     async def _transcript(self, session_id: str | None) -> list[dict[str, Any]]:
@@ -230,8 +234,13 @@ class Conversations:
             engine = await self._engine(conversation.dialogue.id, conversation.dialogue.version)
             assert engine is not None
             known = await self._recognise(conversation, answer.value)
-            turn = engine.answer(conversation.state, {**conversation.lead, **known}, conversation.visit,
-                                 answer.question, answer.value)
+            try:
+                turn = engine.answer(conversation.state, {**conversation.lead, **known}, conversation.visit,
+                                     answer.question, answer.value)
+            except EngineError:
+                if attempt == 2:  # another tab's answer closed this question: the client must resync
+                    raise SessionConflict() from None
+                raise
             if not turn.events and turn.state is conversation.state:
                 return turn.frames  # an invalid answer: nothing to store
             if known and turn.lead_updates.get("lead.email"):  # the email was taken: so is what CRMs know
@@ -278,7 +287,8 @@ class Conversations:
 
     async def _lead(self, visitor_id: str) -> dict[str, Any]:
         async with self.store.connect() as connection:
-            return dict((await connection.execute(sa.select(visitors.c.lead).where(visitors.c.id == visitor_id))).scalar_one())
+            lead = (await connection.execute(sa.select(visitors.c.lead).where(visitors.c.id == visitor_id))).scalar_one()
+        return scrub_surrogates(dict(lead))
 
     # -- saving --------------------------------------------------------------------------------------
 

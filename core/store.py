@@ -6,6 +6,7 @@ by the database: transactions and unique constraints, never process memory.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -13,6 +14,21 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from .tables import health_probe
+
+# Seconds a client is told to wait before trying again while the database cannot be used.
+RETRY_AFTER_SECONDS = 5
+# asyncpg's errors for a server that refuses or drops connections (named, so SQLite-only
+# installs need not import asyncpg).
+_POSTGRES_CONNECTION_ERRORS = frozenset({
+    "PostgresConnectionError", "ConnectionDoesNotExistError", "ConnectionFailureError", "CannotConnectNowError",
+    "TooManyConnectionsError", "AdminShutdownError", "CrashShutdownError", "ReadOnlySQLTransactionError",
+    "DiskFullError", "InsufficientResourcesError",
+})
+# SQLite's OperationalErrors that are the disk's or the file's, not the code's.
+_SQLITE_OUTAGES = ("disk i/o error", "database or disk is full", "readonly database", "unable to open database",
+                   "database is locked")
 
 
 def utcnow() -> dt.datetime:
@@ -62,9 +78,52 @@ class Store:
         async with self.engine.connect() as connection:
             yield connection
 
+    async def check_writable(self) -> None:
+        """Commit one small write (the ``health_probe`` row); raise when the database cannot commit."""
+        async with self.engine.begin() as connection:
+            updated = await connection.execute(sa.update(health_probe).where(health_probe.c.id == 1)
+                                               .values(checked_at=utcnow()))
+            if updated.rowcount:
+                return
+        try:
+            async with self.engine.begin() as connection:
+                await connection.execute(sa.insert(health_probe).values(id=1, checked_at=utcnow()))
+        except sa.exc.IntegrityError:  # another process wrote the row first: it committed, so can we
+            return
+
     async def close(self) -> None:
         """Close every pooled connection."""
         await self.engine.dispose()
+
+
+def storage_unavailable(error: BaseException) -> bool:
+    """Whether ``error`` (or what caused it) says the database cannot be reached or cannot write.
+
+    Such failures are the outage's, not a bug's: a PostgreSQL server refusing or dropping
+    connections, a pool that times out, SQLite's "disk I/O error", "database or disk is full" or
+    "attempt to write a readonly database" (all ``OperationalError``).
+    """
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, sa.exc.OperationalError) and _is_sqlite(current.orig):
+            return any(phrase in str(current.orig).lower() for phrase in _SQLITE_OUTAGES)  # not "no such table"
+        if isinstance(current, (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.DisconnectionError,
+                                sa.exc.TimeoutError, ConnectionError, asyncio.TimeoutError)):
+            return True
+        if isinstance(current, sa.exc.DBAPIError) and current.connection_invalidated:
+            return True
+        if type(current).__module__.startswith("asyncpg") and type(current).__name__ in _POSTGRES_CONNECTION_ERRORS:
+            return True
+        if type(current) is OSError:
+            return True  # e.g. "Multiple exceptions: [Errno 111] ..." while connecting (asyncpg, unwrapped)
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def _is_sqlite(error: BaseException | None) -> bool:
+    return error is not None and type(error).__module__ == "sqlite3"
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -7,9 +7,32 @@ with different plugins, never share or mutate one schema.
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 
 metadata = sa.MetaData()
+
+
+class CurrentCard(FunctionElement[str]):
+    """The card a session is at (its state's ``card``), written the same way in queries and in
+    the index that serves them (a planner matches an index expression only to the same text)."""
+
+    type = sa.String()
+    name = "current_card"
+    inherit_cache = True
+
+
+@compiles(CurrentCard, "sqlite")
+def _current_card_sqlite(element: CurrentCard, compiler: Any, **options: Any) -> str:
+    return "json_extract(state, '$.card')"
+
+
+@compiles(CurrentCard, "postgresql")
+def _current_card_postgresql(element: CurrentCard, compiler: Any, **options: Any) -> str:
+    return "(state ->> 'card')"
 
 # Times are stored as UTC; ``chinwag.store.utc`` re-attaches the zone SQLite drops.
 visitors = sa.Table(
@@ -32,9 +55,14 @@ sessions = sa.Table(
     sa.Column("state", sa.JSON, nullable=False),
     sa.Column("revision", sa.Integer, nullable=False),  # optimistic lock: bumped on every save
     sa.Column("page_url", sa.Text, nullable=True),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, index=True),  # reports by start
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, index=True),
 )
+# Open conversations by last activity, with their dialogue and card: the report's funnel
+# (where visitors stopped) reads this index alone.
+sa.Index("ix_sessions_open", sessions.c.dialogue_id, CurrentCard(), sessions.c.updated_at,
+         sqlite_where=sa.text("status = 'active'"), postgresql_where=sa.text("status = 'active'"))
+IS_ACTIVE = sessions.c.status == sa.literal_column("'active'")  # a literal, so the planner can use that index
 
 # Frames in the order they were sent (``id`` grows; one session's turns never interleave).
 transcript = sa.Table(
@@ -68,4 +96,13 @@ dialogue_versions = sa.Table(
     sa.Column("version", sa.Integer, primary_key=True),
     sa.Column("definition", sa.JSON, nullable=False),
     sa.Column("published_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+# One row that ``/healthz`` rewrites to prove the database still takes commits (a full disk or a
+# read-only file fails here, where ``SELECT 1`` would still succeed).
+health_probe = sa.Table(
+    "health_probe",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("checked_at", sa.DateTime(timezone=True), nullable=False),
 )

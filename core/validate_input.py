@@ -1,7 +1,16 @@
-"""Validation of typed answers: text, email and phone. The server is the authority."""
+"""Validation of typed answers: text, email and phone. The server is the authority.
+
+Every typed answer is normalised (Unicode NFC, surrounding space trimmed, tabs and line breaks
+made spaces, runs of them one) and refused when it holds control or invisible formatting characters. Free text
+that looks like markup (``<img ...>``, ``</b>``) is refused, stripped or allowed as the card's
+``markup`` setting says; wherever an answer is rendered later (a vendor payload, an invitation)
+it is escaped for that format all the same.
+"""
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from typing import Any
 
 import attrs
@@ -10,6 +19,11 @@ from email_validator import EmailNotValidError, validate_email
 
 INPUT_KINDS = ("text", "email", "phone")
 MAX_ANSWER = 500
+MARKUP_POLICIES = ("refuse", "strip", "allow")
+# A tag, a closing tag, a comment or a declaration: "<" then a letter, "/", "!" or "?".
+MARKUP = re.compile(r"<[A-Za-z/!?][^<>]*>?")
+# Bidirectional overrides and isolates can make text read differently from what is stored.
+BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 
 @attrs.frozen
@@ -20,13 +34,27 @@ class InputResult:
     error: str | None = None
 
 
-def validate_input(kind: str, value: Any, locale: str | None = None) -> InputResult:
-    """Check a typed answer of ``kind``; phone numbers use the locale's region when national."""
+def validate_input(kind: str, value: Any, locale: str | None = None, max_length: int = MAX_ANSWER,
+                   markup: str = "refuse") -> InputResult:
+    """Check a typed answer of ``kind``; phone numbers use the locale's region when national.
+
+    ``max_length`` caps the answer (at most ``MAX_ANSWER``); ``markup`` (text only) is one of
+    ``MARKUP_POLICIES``.
+    """
     if not isinstance(value, str) or not value.strip():
         return InputResult(error="Please type an answer.")
-    value = value.strip()
-    if len(value) > MAX_ANSWER:
-        return InputResult(error=f"Please keep your answer under {MAX_ANSWER} characters.")
+    value = unicodedata.normalize("NFC", " ".join(value.split()))  # line breaks, tabs, runs: one space
+    if _has_hidden_characters(value):
+        return InputResult(error="Please use only visible characters in your answer.")
+    if kind == "text" and markup != "allow" and MARKUP.search(value):
+        if markup == "refuse":
+            return InputResult(error="Please leave out anything in <angle brackets>.")
+        value = " ".join(MARKUP.sub(" ", value).split())
+        if not value:
+            return InputResult(error="Please type an answer.")
+    limit = min(max_length, MAX_ANSWER)
+    if len(value) > limit:
+        return InputResult(error=f"Please keep your answer under {limit} characters.")
     if kind == "email":
         try:
             return InputResult(value=validate_email(value, check_deliverability=False).normalized)
@@ -42,3 +70,8 @@ def validate_input(kind: str, value: Any, locale: str | None = None) -> InputRes
             return InputResult(error="That doesn't look like a phone number. Please include the country code, like +44 20 7946 0958.")
         return InputResult(value=phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
     return InputResult(value=value)
+
+
+def _has_hidden_characters(value: str) -> bool:
+    """Control characters, surrogates, private-use and unassigned code points, bidi controls."""
+    return any(unicodedata.category(char) in ("Cc", "Cs", "Co", "Cn") or char in BIDI_CONTROLS for char in value)

@@ -58,7 +58,9 @@ async def test_agent_template_override_and_online_meeting_link(tmp_path: Path, g
         await visitor.close()
         [row] = meetings_rows(server)
     [event] = google.state.events["ada@example.com"].values()
-    assert event["description"] == "Dear o'brien@client.com <demo>, Ada here."  # plain text: nothing escaped
+    # The template renders plain text (nothing escaped); Google reads the description as HTML, so
+    # the provider escapes it: what the agent sees is the text as written.
+    assert event["description"] == "Dear o'brien@client.com &lt;demo&gt;, Ada here."
     assert event["summary"] == "Intro: o'brien@client.com & Ada"
     assert row["join_url"].startswith("https://meet.google.com/") and row["join_url"] == event["hangoutLink"]
 

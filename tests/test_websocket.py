@@ -162,7 +162,9 @@ async def test_answering_twice_from_two_tabs_plays_once(server: ServerThread) ->
     assert (await first.until("answered"))["text"] == "I'd like a demo"
     await second.answer("pricing", question["id"])
     reply = await second.until("welcome")
-    assert reply["type"] == "error" and reply["code"] in ("conflict", "not_asked")
+    assert reply["type"] == "error" and reply["code"] == "conflict"
+    welcome = await second.until("welcome")  # the losing tab learns the question now open
+    assert welcome["type"] == "welcome" and welcome["awaiting"] != question["id"]
     await first.close()
     await second.close()
 
@@ -195,3 +197,31 @@ async def test_theme_response_delay_sets_the_typing_delay(tmp_path: Path) -> Non
             await visitor.connect()
             message = await visitor.until("message")
     assert message["delay"] == 2.5
+
+
+async def test_two_tabs_on_two_processes_answering_at_once_store_one_and_the_other_resyncs(
+        tmp_path: Path, postgres_url: str) -> None:
+    import asyncio
+
+    from chinwag.testing import ServerProcess
+
+    folder = write_project(tmp_path / "p", config={"database": postgres_url, "response_delay": 0}, copy_from=QUICKSTART)
+    with ServerProcess(folder) as one, ServerProcess(folder) as two:
+        for round_number in range(3):  # a race: several rounds, so both orders are likely met
+            first = ScriptedVisitor(one)
+            await first.connect()
+            question = await first.question()
+            second = ScriptedVisitor(two, visitor=first.visitor, session=first.session)
+            await second.connect()
+            await asyncio.gather(first.answer("demo", question["id"]), second.answer("pricing", question["id"]))
+            outcomes = []
+            for tab in (first, second):
+                frame = await tab.until("answered", "welcome")
+                if frame["type"] == "error":
+                    assert frame["code"] == "conflict", frame
+                    welcome = await tab.until("welcome")
+                    assert welcome["type"] == "welcome" and welcome["awaiting"] != question["id"]
+                outcomes.append(frame["type"])
+            assert sorted(outcomes) == ["answered", "error"], f"round {round_number}: {outcomes}"
+            await first.close()
+            await second.close()

@@ -24,7 +24,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from .booking import BookingRequest, book
 from ..cards import CardContext, Effect, Outcome, Question
@@ -33,6 +33,7 @@ from .settings import meeting_settings
 from .slots import offer
 from .routing import RoutingDecision, check_route, decide
 from ..store import utcnow
+from ..time_zones import known_time_zone
 
 if TYPE_CHECKING:
     from ..app import Chinwag
@@ -93,7 +94,7 @@ class MeetingCard:
             meeting = result["meeting"]
             field = card.get("field")
             text = self._text(card, "booked_text").replace("{agent}", meeting["agent_name"]).replace(
-                "{time}", _local(meeting["start"], _zone(context)))
+                "{time}", _local(meeting["start"], self._zone(context, meeting["agent_email"])))
             return Outcome(say=(text,), set_fields={field: meeting["agent_email"]} if field else {},
                            events=(("meeting_booked", meeting),))
         if result["kind"] == "failed":
@@ -105,14 +106,14 @@ class MeetingCard:
         slots = result["slots"]
         shown = [{"id": slot["start"], "start": slot["start"], "end": slot["end"]} for slot in slots]
         minutes = int((_instant(slots[0]["end"]) - _instant(slots[0]["start"])).total_seconds() // 60)
-        return Outcome(say=preface, ask=Question("slots", card.get("text"), {"slots": shown, "timezone": _zone(context), "duration": minutes}),
+        return Outcome(say=preface, ask=Question("slots", card.get("text"), {"slots": shown, "timezone": self._zone(context, *slots[0]["agents"]), "duration": minutes}),
                        remember={"slots": {slot["start"]: slot for slot in slots}, "decision": result["decision"]})
 
     def _chosen(self, card: Card, context: CardContext, value: Any) -> Outcome:
         slot = context.memory.get("slots", {}).get(value) if isinstance(value, str) else None
         if slot is None:
             return Outcome(invalid="Please choose one of the times offered.")
-        return Outcome(effect=Effect("book", {"slot": slot}), answer=value, answer_text=_local(value, _zone(context)))
+        return Outcome(effect=Effect("book", {"slot": slot}), answer=value, answer_text=_local(value, self._zone(context, *slot["agents"])))
 
     # -- effects ---------------------------------------------------------------------------------
 
@@ -128,7 +129,7 @@ class MeetingCard:
         result = await book(app, BookingRequest(
             idempotency_key=f"{context.session_id}/{card.id}/{context.state.step}/{slot['start']}",
             decision=decision, start=_instant(slot["start"]), end=_instant(slot["end"]), agents=tuple(slot["agents"]),
-            lead=context.lead, visitor_time_zone=_zone_of(context.visit), session_id=context.session_id,
+            lead=context.lead, visitor_time_zone=self._zone(context, *slot["agents"]), session_id=context.session_id,
             dialogue_id=context.state.dialogue_id, page_url=context.visit.get("visit.page_url"),
             online_meeting=card.get("online_meeting", meeting_settings(app).online_meeting)))
         if result.outcome == "booked":
@@ -148,22 +149,19 @@ class MeetingCard:
         return {"kind": kind, "decision": {"queue": decision.queue, "agents": list(decision.agents), "strategy": decision.strategy},
                 "slots": [{"start": _iso(s.start), "end": _iso(s.end), "agents": list(s.agents)} for s in slots]}
 
+    def _zone(self, context: Any, *agent_emails: str) -> str:
+        """The visitor's zone from ``hello``; when it is missing or unknown, the (first) agent's."""
+        agents = meeting_settings(self.app).agents
+        fallbacks = [agents[email].time_zone for email in agent_emails if email in agents]
+        return _zone_of(context.visit, fallbacks[0] if fallbacks else "UTC")
+
     def _text(self, card: Card, key: str) -> str:
         return card.get(key) or DEFAULT_TEXT[key]
 
 
-def _zone_of(visit: Mapping[str, Any]) -> str:
-    """The visitor's IANA zone from the hello frame, UTC when missing or unknown."""
-    name = visit.get("visit.timezone")
-    try:
-        ZoneInfo(str(name))
-    except (ZoneInfoNotFoundError, ValueError):
-        return "UTC"
-    return str(name)
-
-
-def _zone(context: CardContext) -> str:
-    return _zone_of(context.visit)
+def _zone_of(visit: Mapping[str, Any], fallback: str) -> str:
+    """The visitor's IANA zone from the hello frame, ``fallback`` when missing or unknown."""
+    return known_time_zone(visit.get("visit.timezone")) or fallback
 
 
 def _instant(text: str) -> dt.datetime:

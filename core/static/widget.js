@@ -177,6 +177,7 @@
   var ui = null;
   var socket = null;
   var failures = 0;
+  var greeted = false;     // this connection's hello was answered with a welcome
   var pingTimer = null;
   var queue = Promise.resolve();
   var audio = null;
@@ -186,6 +187,7 @@
   function connect() {
     if (socket) return;
     try { socket = new WebSocket(WS_URL); } catch (e) { return retry(); }
+    greeted = false;
     socket.onopen = function () {
       send({
         type: "hello", protocol: 1, visitor: state.visitor, session: state.session,
@@ -253,6 +255,7 @@
     if (frame.type === "pong") return;
     if (frame.type === "error") {
       if (frame.code !== "conflict") console.warn("chinwag: " + frame.code + ": " + frame.message);
+      if (frame.code === "unavailable" && !greeted) return helloLater(frame.retry_after);
       if (state.pending) {
         state.pending = false;
         setDisabled(false);
@@ -265,7 +268,17 @@
     queue = queue.then(function () { return generation === state.generation && play(frame); });
   }
 
+  // The server could not take the hello (its database is briefly down): say it again on a new
+  // connection after the wait the server asks for.
+  function helloLater(seconds) {
+    if (socket) { socket.onclose = null; socket.close(); socket = null; }
+    clearInterval(pingTimer);
+    var wait = Math.min(60, Math.max(1, Number(seconds) || 5)) * 1000;
+    setTimeout(connect, wait * (0.75 + Math.random() / 2));  // jitter: not every visitor at once
+  }
+
   function welcome(frame) {
+    greeted = true;
     state.generation += 1;
     queue = Promise.resolve();
     state.visitor = frame.visitor || state.visitor;

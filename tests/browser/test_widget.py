@@ -122,7 +122,7 @@ def test_markup_in_dialogue_and_visitor_text_shows_as_text_and_runs_nothing(
     dialogue = {
         "id": "markup", "name": "Markup", "cards": [
             {"id": "hello", "type": "message", "text": f"Bold claim: {MARKUP} <b>not bold</b>"},
-            {"id": "say", "type": "capture", "input": "text", "text": "Say something"},
+            {"id": "say", "type": "capture", "input": "text", "text": "Say something", "markup": "allow"},
             {"id": "bye", "type": "end", "text": "Bye"},
         ],
     }

@@ -6,6 +6,7 @@ import asyncio
 import base64
 import datetime as dt
 import hashlib
+import html
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -162,6 +163,12 @@ def google_event_id(idempotency_key: str) -> str:
     return base64.b32hexencode(digest).decode("ascii").rstrip("=").lower()
 
 
+def html_description(text: str) -> str:
+    """The invitation's plain text as the HTML Google Calendar reads ``description`` as: every
+    character escaped (a visitor's ``<img ...>`` stays text), line breaks as ``<br>``."""
+    return "<br>".join(html.escape(line, quote=False) for line in text.splitlines())
+
+
 def _event_body(event_id: str, event: EventRequest) -> dict[str, Any]:
     try:
         zone = ZoneInfo(event.time_zone)
@@ -173,7 +180,7 @@ def _event_body(event_id: str, event: EventRequest) -> dict[str, Any]:
     body: dict[str, Any] = {
         "id": event_id,
         "summary": event.summary,
-        "description": event.description,
+        "description": html_description(event.description),
         "start": {"dateTime": event.start.astimezone(zone).isoformat(), "timeZone": event.time_zone},
         "end": {"dateTime": event.end.astimezone(zone).isoformat(), "timeZone": event.time_zone},
         "attendees": [attendee],

@@ -7,6 +7,7 @@ import datetime as dt
 import time
 from urllib.parse import parse_qs, urlparse
 
+import attrs
 import httpx
 import pytest
 from chinwag.calendars import CalendarError, CalendarUnavailable, EventRequest, Grant, GrantRevoked, Interval
@@ -92,6 +93,14 @@ async def test_create_invites_the_lead(sandbox, provider, grant) -> None:
     [invitation] = sandbox.state.notifications
     assert invitation["kind"] == "invitation" and invitation["to"] == ["lead@acme.com"]
     assert invitation["send_updates"] == "all"
+
+
+async def test_visitor_text_in_the_description_is_escaped_for_html(sandbox, provider, grant) -> None:
+    # Google reads an event's description as HTML: a visitor's markup must arrive as text.
+    request = attrs.evolve(meeting(), description="Hi <img src=x onerror=alert(1)>Ada & co\nSee you")
+    created = await provider.create_event(None, grant, request)
+    event = agent_events(sandbox)[created.remote_id]
+    assert event["description"] == "Hi &lt;img src=x onerror=alert(1)&gt;Ada &amp; co<br>See you"
 
 
 async def test_a_lost_reply_does_not_create_a_second_event(sandbox, provider, grant) -> None:
