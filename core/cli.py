@@ -188,8 +188,11 @@ def forget(email: str, project: Path) -> None:
 def _add_integration_commands() -> None:
     from .integrations_cli import crm, outbox
 
+    from .scaffold import new_plugin
+
     cli.add_command(outbox)
     cli.add_command(crm)
+    cli.add_command(new_plugin)
 
 
 _add_integration_commands()

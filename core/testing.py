@@ -30,6 +30,9 @@ from typing import Any
 import pytest
 import yaml
 
+# The contract suites plugin authors subclass: their asserts explain themselves like a test's.
+pytest.register_assert_rewrite("chinwag.testing_crm")
+
 QUICKSTART = Path(__file__).resolve().parent.parent / "examples" / "quickstart"
 POSTGRES_VARIABLE = "CHINWAG_TEST_POSTGRES_URL"
 

@@ -222,7 +222,7 @@ async def _hold_locked(app: Chinwag, connection: Any, request: BookingRequest, t
     ordered = await strategy.choose(RoutingContext(
         queue=queue, agents=tuple(in_queue_order), candidates=free,
         last_agent=pointer.last_agent, weights={a: settings.agents[a].weight for a in free},
-        period_start=period_start(utcnow(), settings.period), meetings_since=meetings_since))
+        period_start=period_start(utcnow(), settings.period), meetings_since=meetings_since, lead=dict(request.lead)))
     if not ordered:
         return None
     agent, now, meeting_id = ordered[0], utcnow(), new_id("m")
