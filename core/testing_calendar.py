@@ -22,9 +22,11 @@ for a sandbox that cannot fail on demand (a real server run for the tests).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
+from urllib.parse import parse_qs, urlparse
 
+import attrs
 import pytest
 
 from .calendars import CalendarProvider, CalendarUnavailable, CreatedEvent, EventRequest, Grant, GrantRevoked, Interval
@@ -60,6 +62,59 @@ class CalendarRemote(Protocol):
 
     def revoke(self, agent: str) -> None:
         """Revoke the agent's grant for good (they removed chinwag's access)."""
+
+
+@attrs.define
+class SandboxRemote:
+    """``CalendarRemote`` for a sandbox built on ``chinwag.sandbox`` (as Google's and Microsoft's
+    stand-ins are): its state adds busy time, keeps events per agent, injects faults and revokes.
+    ``is_live`` tells a live event from a cancelled one in the vendor's own shape."""
+
+    sandbox: Any
+    is_live: Callable[[Mapping[str, Any]], bool]
+    events_path: str = "/events"  # where events are created
+    token_path: str = "/token"
+
+    def add_busy(self, agent: str, start: dt.datetime, end: dt.datetime) -> None:
+        """Put something of the agent's own in their calendar."""
+        self.sandbox.state.add_busy(agent, start, end)
+
+    def live_events(self, agent: str) -> list[str]:
+        """The agent's events not cancelled."""
+        return [event_id for event_id, event in self.sandbox.state.events.get(agent, {}).items() if self.is_live(event)]
+
+    def fail_next(self, status: int, times: int = 1) -> None:
+        """Answer ``status`` to the next ``times`` calls."""
+        self.sandbox.state.fail_next(status, times=times)
+
+    def lose_next_create_reply(self) -> None:
+        """Create the next event, then answer 503."""
+        self.sandbox.state.fail_next(503, path=self.events_path, method="POST", after_processing=True)
+
+    def fail_token_endpoint(self, status: int, times: int = 1) -> None:
+        """Answer ``status`` to the next ``times`` token calls."""
+        self.sandbox.state.fail_next(status, times=times, path=self.token_path)
+
+    def expire_access_tokens(self) -> None:
+        """Make every access token invalid now."""
+        self.sandbox.state.expire_access_tokens()
+
+    def token_requests(self) -> list[str]:
+        """The grant type of every token call so far."""
+        return list(self.sandbox.state.token_requests)
+
+    def revoke(self, agent: str) -> None:
+        """Revoke the agent's grant for good."""
+        self.sandbox.state.revoke(user=agent)
+
+
+async def sandbox_consent(sandbox: Any, provider: Any, agent: str,
+                          redirect_uri: str = "http://127.0.0.1/callback") -> dict[str, Any]:
+    """The tokens ``agent`` gets by consenting, on a ``chinwag.sandbox`` sign-in, to the scopes
+    the provider asks for (for ``consented_tokens``)."""
+    url = provider.authorization_url(None, "state-1", redirect_uri)
+    code = sandbox.state.issue_code(agent, redirect_uri, parse_qs(urlparse(url).query)["scope"][0])
+    return await provider.exchange_code(None, code, redirect_uri)
 
 
 class CalendarProviderContract:

@@ -3,50 +3,15 @@ provider and its sandbox over loopback HTTP (the fixtures are in conftest.py).""
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
-from urllib.parse import parse_qs, urlparse
 
-import attrs
 import pytest
 from chinwag.calendars import Grant
-from chinwag.testing_calendar import CalendarProviderContract
+from chinwag.testing_calendar import CalendarProviderContract, SandboxRemote, sandbox_consent
 from chinwag_outlook.provider import OutlookCalendarProvider
 from chinwag_outlook.sandbox import SandboxServer
 
 AGENT = "agent@example.com"
-
-
-@attrs.define
-class OutlookRemote:
-    """The sandbox's state as the suite's ``CalendarRemote``."""
-
-    sandbox: SandboxServer
-
-    def add_busy(self, agent: str, start: dt.datetime, end: dt.datetime) -> None:
-        self.sandbox.state.add_busy(agent, start, end)
-
-    def live_events(self, agent: str) -> list[str]:
-        return [event_id for event_id, event in self.sandbox.state.events.get(agent, {}).items()
-                if not event["isCancelled"]]
-
-    def fail_next(self, status: int, times: int = 1) -> None:
-        self.sandbox.state.fail_next(status, times=times)
-
-    def lose_next_create_reply(self) -> None:
-        self.sandbox.state.fail_next(503, path="/events", method="POST", after_processing=True)
-
-    def fail_token_endpoint(self, status: int, times: int = 1) -> None:
-        self.sandbox.state.fail_next(status, times=times, path="/token")
-
-    def expire_access_tokens(self) -> None:
-        self.sandbox.state.expire_access_tokens()
-
-    def token_requests(self) -> list[str]:
-        return list(self.sandbox.state.token_requests)
-
-    def revoke(self, agent: str) -> None:
-        self.sandbox.state.revoke(user=agent)
 
 
 class TestOutlookContract(CalendarProviderContract):
@@ -65,10 +30,8 @@ class TestOutlookContract(CalendarProviderContract):
     @pytest.fixture
     async def consented_tokens(self, sandbox: SandboxServer, provider: OutlookCalendarProvider) -> dict[str, Any]:
         """The tokens of a consent to the scopes the provider asks for, as the sign-in page gives them."""
-        url = provider.authorization_url(None, "state-1", "http://127.0.0.1/callback")
-        code = sandbox.state.issue_code(AGENT, "http://127.0.0.1/callback", parse_qs(urlparse(url).query)["scope"][0])
-        return await provider.exchange_code(None, code, "http://127.0.0.1/callback")
+        return await sandbox_consent(sandbox, provider, AGENT)
 
     @pytest.fixture
-    def remote(self, sandbox: SandboxServer) -> OutlookRemote:
-        return OutlookRemote(sandbox)
+    def remote(self, sandbox: SandboxServer) -> SandboxRemote:
+        return SandboxRemote(sandbox, lambda event: not event["isCancelled"])
