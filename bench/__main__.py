@@ -16,7 +16,7 @@ import traceback
 from types import ModuleType
 
 # Benchmarks in the order they run; the chat benchmark takes minutes, the others seconds.
-BENCHMARKS = ("slots", "widget", "chat", "outbox", "marketo_sync", "marketo_calls")
+BENCHMARKS = ("slots", "widget", "targeting", "chat", "outbox", "marketo_sync", "marketo_calls", "reports")
 
 
 def _load(name: str) -> ModuleType | None:

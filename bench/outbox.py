@@ -38,7 +38,7 @@ def make_projects(folder: Path, remote_url: str) -> dict[str, Path]:
     base = {"name": "chinwag benchmark", "database": "sqlite+aiosqlite:///bench.db", "allowed_origins": [],
             "response_delay": 0}
     # Batches of 300, Marketo's limit; the outbox's delivery settings are the defaults.
-    connector = {"plugins": {"chinwag-loopback-crm": {"base_url": remote_url, "batch_size": 300}}}
+    connector = {"plugins": {"loopback_crm": {"base_url": remote_url, "batch_size": 300}}}
     return {VARIANTS[0]: write_project(folder / "plain", base, {"bench": BENCH_DIALOGUE}),
             VARIANTS[1]: write_project(folder / "crm", {**base, **connector}, {"bench": BENCH_DIALOGUE})}
 

@@ -91,6 +91,33 @@ async def forget_json(request: Request) -> Response:
 
 
 @admin_only
+async def session_json(request: Request) -> Response:
+    """One conversation, as the agent's e-mail links it: its dialogue, status, page, answers,
+    the visitor's lead and the transcript in order (404 when it is gone: purged or forgotten)."""
+    import sqlalchemy as sa
+
+    from .store import utc
+    from .tables import sessions, transcript, visitors
+
+    session_id = request.path_params["id"]
+    if not 0 < len(session_id) <= 40:
+        return JSONResponse({"error": "no such session"}, status_code=404)
+    store = request.app.state.chinwag.store
+    async with store.connect() as connection:
+        row = (await connection.execute(sa.select(sessions, visitors.c.lead).join(
+            visitors, visitors.c.id == sessions.c.visitor_id).where(sessions.c.id == session_id))).first()
+        if row is None:
+            return JSONResponse({"error": "no such session (it may have been purged or forgotten)"}, status_code=404)
+        frames = (await connection.execute(sa.select(transcript.c.frame, transcript.c.created_at).where(
+            transcript.c.session_id == session_id).order_by(transcript.c.id))).all()
+    return JSONResponse({
+        "session": session_id, "visitor": row.visitor_id, "dialogue": row.dialogue_id,
+        "version": row.dialogue_version, "status": row.status, "page_url": row.page_url,
+        "started_at": utc(row.created_at).isoformat(), "answers": (row.state or {}).get("answers", {}),  # type: ignore[union-attr]
+        "lead": row.lead, "transcript": [{"at": utc(at).isoformat(), **frame} for frame, at in frames]})  # type: ignore[union-attr]
+
+
+@admin_only
 async def outbox_json(request: Request) -> Response:
     """Each outbox consumer's counts, pause and backoff, and the newest items with their reasons
     (``?consumer=``, ``?state=pending|delivered|skipped|dead``, ``?limit=`` up to 1000)."""
@@ -117,4 +144,5 @@ async def outbox_json(request: Request) -> Response:
 def admin_routes() -> list[Any]:
     """The core's admin routes."""
     return [Route("/-/admin/config.json", config_json), Route("/-/admin/report.json", report_json),
-            Route("/-/admin/outbox.json", outbox_json), Route("/-/admin/forget.json", forget_json, methods=["POST"])]
+            Route("/-/admin/outbox.json", outbox_json), Route("/-/admin/forget.json", forget_json, methods=["POST"]),
+            Route("/-/admin/sessions/{id}.json", session_json)]

@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 import jinja2
 import sqlalchemy as sa
 
-from . import abuse_limits, crm_records, outbox, schedule, shared_limits, tables
+from . import abuse_limits, crm_records, outbox, report_rollup, schedule, shared_limits, tables
 from .config import Config, read_config
 from .crm_delivery import CrmDelivery
 from .crm_schedule import schedule_crm_pulls
@@ -18,6 +18,7 @@ from .events import EventDispatcher
 from .outbox_worker import OutboxPolicy, OutboxWorker
 from .plugins import PluginError, PluginHost, Registry, host
 from .problems import InvalidProject, Problem
+from .monthly_cap import MonthlyCap
 from .retention import schedule_purge
 from .schedule import Schedule
 from .session import Conversations
@@ -47,6 +48,7 @@ class Chinwag:
         self.routing_strategies = Registry("routing strategy")
         self.crm_connectors = Registry("CRM connector")
         self.outbox_consumers = Registry("outbox consumer")
+        self.notifiers = Registry("notifier")
         self.event_types = Registry("event type")
         self.config_sections = Registry("configuration section")
         self.tables = Registry("table")
@@ -57,6 +59,7 @@ class Chinwag:
         self.turn_writer: TurnWriter | None = None
         self.outbox_worker: OutboxWorker | None = None
         self.schedule = Schedule(lambda: self.store)  # background jobs of serving processes
+        self.monthly_cap = MonthlyCap(self)
         self.templates = jinja2.Environment(
             loader=jinja2.ChoiceLoader([
                 jinja2.FileSystemLoader(str(config.templates_dir)),
@@ -104,6 +107,7 @@ class Chinwag:
             ("register_calendar_providers", self.calendar_providers),
             ("register_routing_strategies", self.routing_strategies),
             ("register_crm_connectors", self.crm_connectors),
+            ("register_notifiers", self.notifiers),
             ("register_outbox_consumers", self.outbox_consumers),
         ):
             self.plugins.collect(hook_name, registry, app=self)
@@ -118,6 +122,17 @@ class Chinwag:
             raise InvalidProject(problems)
         self.dialogues = dialogues
 
+    async def _outbox_items_died(self, connection: Any, consumer: str, count: int, error: str) -> None:
+        """Tell the notifiers (but the one whose items died) that a consumer's items are dead."""
+        from .notifications import OUTBOX_DEAD, Notification
+        from .notifications.delivery import enqueue_notification
+        from .store import utcnow
+
+        now = utcnow()
+        await enqueue_notification(connection, self, Notification(
+            OUTBOX_DEAD, f"dead-{consumer}-{now.strftime('%Y%m%dT%H%M%S%f')}", now, None,
+            {"consumer": consumer, "count": count, "reason": error[:500]}), exclude=(consumer,))
+
     def _add_crm_deliveries(self) -> None:
         """Every CRM connector is an outbox consumer too, under its own name."""
         for connector in self.crm_connectors:
@@ -130,7 +145,7 @@ class Chinwag:
     def _build_schema(self) -> None:
         """Copy core's tables and every registered table into this app's ``metadata``."""
         for declared in (tables.metadata, outbox.outbox_metadata, crm_records.metadata, shared_limits.metadata,
-                         schedule.metadata, abuse_limits.metadata):
+                         schedule.metadata, report_rollup.metadata, abuse_limits.metadata):
             for table in declared.tables.values():
                 table.to_metadata(self.metadata)
         for table in self.tables:
@@ -152,7 +167,7 @@ class Chinwag:
         """Open the store, create missing tables and run the ``startup`` hooks."""
         self.store = Store(self.config.database, self.metadata)
         self.outbox_worker = OutboxWorker(self.store, {consumer.name: consumer for consumer in self.outbox_consumers},
-                                          OutboxPolicy(**self.config.outbox))
+                                          OutboxPolicy(**self.config.outbox), on_dead=self._outbox_items_died)
         self.turn_writer = TurnWriter(self.store, on_commit=self.outbox_worker.notify)
         await self.store.create_schema()
         await self.conversations.publish()
@@ -161,12 +176,13 @@ class Chinwag:
 
     def deliver(self) -> None:
         """Start the background work of a serving process (commands do not): delivering the outbox,
-        the scheduled CRM syncs and the retention purge."""
+        the scheduled CRM syncs, the retention purge and the report roll-up."""
         assert self.outbox_worker is not None, "the app has not started"
         if len(self.outbox_consumers):
             self.outbox_worker.start()
         schedule_crm_pulls(self)
         schedule_purge(self)
+        report_rollup.schedule_roll_up(self)
         self.schedule.start()
 
     async def stop(self) -> None:

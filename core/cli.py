@@ -141,13 +141,18 @@ def report(project: Path, dialogue: str | None, since: str | None, until: str | 
     """How each dialogue performs: triggered, engaged, completed, people acquired, goals, meetings,
     engagement and conversion rates; with --format json also its funnel per card, pages, versions
     and known and anonymous visitors."""
-    from .reports import dialogue_report, period_from, report_csv, report_table
+    from .report_rollup import catch_up
+    from .reports import dialogue_report, period_from, report_csv, report_table, reported_event_types
 
     try:
         period = period_from(since, until, days, dialogue)
     except ValueError as error:
         raise click.BadParameter(str(error)) from error
-    result = run_with_store(project, lambda app: dialogue_report(app, period))
+    async def caught_up_report(app: Any) -> dict[str, Any]:
+        await catch_up(app.store, reported_event_types(app))  # what no server has rolled up yet
+        return await dialogue_report(app, period)
+
+    result = run_with_store(project, caught_up_report)
     output = "json" if as_json else output
     click.echo(json.dumps(result, indent=2) if output == "json" else
                report_csv(result) if output == "csv" else report_table(result), nl=output != "csv")
@@ -190,8 +195,11 @@ def forget(email: str, project: Path) -> None:
 def _add_integration_commands() -> None:
     from .integrations_cli import crm, outbox
 
+    from .scaffold import new_plugin
+
     cli.add_command(outbox)
     cli.add_command(crm)
+    cli.add_command(new_plugin)
 
 
 _add_integration_commands()

@@ -13,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from .yamlfile import line_of
+
 OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
     "is": lambda actual, expected: _text(actual) == _text(expected),
     "is_not": lambda actual, expected: _text(actual) != _text(expected),
@@ -30,6 +32,7 @@ OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
 }
 VALUELESS = {"is_empty", "is_not_empty"}
 LIST_VALUED = {"in", "not_in"}
+NUMERIC = {"gt", "gte", "lt", "lte"}
 
 
 def _text(value: Any) -> str:
@@ -56,28 +59,54 @@ def evaluate(condition: Mapping[str, Any], lookup: Callable[[str], Any]) -> bool
 
 def check(condition: Any, known: Callable[[str], bool], where: str = "condition") -> list[str]:
     """Problems with a condition's shape; ``known(name)`` says whether an attribute exists."""
+    return [message for _, message in located_problems(condition, known, where)]
+
+
+def located_problems(condition: Any, known: Callable[[str], bool],
+                     where: str = "condition") -> list[tuple[int | None, str]]:
+    """Like ``check``, each problem with the line of the condition it is about (when the
+    condition was read from YAML)."""
     if not isinstance(condition, Mapping):
-        return [f"{where} must be a mapping with attribute/op/value, or all/any"]
+        return [(None, f"{where} must be a mapping with attribute/op/value, or all/any")]
+
+    def at(key: str, message: str) -> tuple[int | None, str]:
+        return line_of(condition, key), message
+
     for group in ("all", "any"):
         if group in condition:
             parts = condition[group]
             if set(condition) != {group} or not isinstance(parts, list) or not parts:
-                return [f"{where}: '{group}' takes a non-empty list of conditions and nothing beside it"]
-            return [problem for index, part in enumerate(parts) for problem in check(part, known, f"{where}.{group}[{index}]")]
+                return [at(group, f"{where}: '{group}' takes a non-empty list of conditions and nothing beside it")]
+            found = []
+            for index, part in enumerate(parts):
+                for line, message in located_problems(part, known, f"{where}.{group}[{index}]"):
+                    found.append((line if line is not None else line_of(parts, index), message))
+            return found
     problems = []
     attribute = condition.get("attribute")
     if not isinstance(attribute, str):
-        return [f"{where}: 'attribute' is required"]
+        return [at("attribute", f"{where}: 'attribute' is required")]
     if not known(attribute):
-        problems.append(f"{where}: unknown attribute {attribute!r}")
+        problems.append(at("attribute", f"{where}: unknown attribute {attribute!r}"))
     operator = condition.get("op", "is")
     if operator not in OPERATORS:
-        problems.append(f"{where}: unknown op {operator!r} (one of {', '.join(OPERATORS)})")
+        problems.append(at("op", f"{where}: unknown op {operator!r} (one of {', '.join(OPERATORS)})"))
     elif operator not in VALUELESS and "value" not in condition:
-        problems.append(f"{where}: op {operator!r} needs a 'value'")
+        problems.append(at("op", f"{where}: op {operator!r} needs a 'value'"))
     elif operator in LIST_VALUED and not isinstance(condition.get("value"), list):
-        problems.append(f"{where}: op {operator!r} needs a list 'value'")
+        problems.append(at("value", f"{where}: op {operator!r} needs a list 'value'"))
+    elif operator in NUMERIC and not _is_number(condition.get("value")):
+        problems.append(at("value", f"{where}: op {operator!r} compares numbers: 'value' must be a number"))
     unknown = set(condition) - {"attribute", "op", "value"}
     if unknown:
-        problems.append(f"{where}: unknown key(s) {', '.join(sorted(map(str, unknown)))}")
+        key = sorted(map(str, unknown))[0]
+        problems.append(at(key, f"{where}: unknown key(s) {', '.join(sorted(map(str, unknown)))}"))
     return problems
+
+
+def _is_number(value: Any) -> bool:
+    try:
+        float(value)
+    except (TypeError, ValueError):
+        return False
+    return not isinstance(value, bool)

@@ -26,7 +26,7 @@ REDACTED = "***"
 # Top-level keys of chinwag.yaml that core reads. Any other key is a section a plugin declares
 # (``register_config_sections``); its value is kept in ``Config.sections`` for that plugin.
 CORE_KEYS = {"name", "database", "allowed_origins", "admin_token", "retention", "attributes",
-             "response_delay", "plugins", "chat_enabled", "public_url", "outbox", "demo", "limits"}
+             "response_delay", "plugins", "chat_enabled", "monthly_cap", "public_url", "outbox", "demo", "limits"}
 MOVED_KEYS = {"retention_days"}  # reported as moved, with where to, rather than as unknown
 DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
 
@@ -61,6 +61,7 @@ class Config:
     retention: Mapping[str, Any] = attrs.field(factory=dict)  # overrides of RetentionPolicy fields
     response_delay: float = 1.0
     chat_enabled: bool = True
+    monthly_cap: int | None = None  # engaged conversations a month; at the cap no dialogue starts
     demo: bool = False  # a public demo on purpose: sandboxes may be served beyond loopback
     attributes: tuple[AttributeSpec, ...] = ()
     plugins: Mapping[str, Mapping[str, Any]] = attrs.field(factory=dict)
@@ -201,6 +202,10 @@ def read_config(project_dir: Path | str) -> tuple[Config, list[Problem]]:
     if not isinstance(chat_enabled, bool):
         problem("chat_enabled", "must be true or false")
         chat_enabled = True
+    monthly_cap = values.get("monthly_cap")
+    if monthly_cap is not None and (isinstance(monthly_cap, bool) or not isinstance(monthly_cap, int) or monthly_cap < 1):
+        problem("monthly_cap", "must be a whole number of engaged conversations a month, at least 1 (or null: no cap)")
+        monthly_cap = None
     demo = values.get("demo", False)
     if not isinstance(demo, bool):
         problem("demo", "must be true or false")
@@ -216,12 +221,13 @@ def read_config(project_dir: Path | str) -> tuple[Config, list[Problem]]:
         project_dir=project_dir, name=str(values.get("name", project_dir.name)),
         database=_database_url(database, project_dir), allowed_origins=tuple(origins),
         admin_token=admin_token, public_url=public_url.rstrip("/"), retention=retention, response_delay=float(delay),
-        chat_enabled=chat_enabled, demo=demo, attributes=attributes, plugins=plugins, outbox=outbox, limits=limits,
+        chat_enabled=chat_enabled, monthly_cap=monthly_cap, demo=demo, attributes=attributes, plugins=plugins,
+        outbox=outbox, limits=limits,
         sections={key: value for key, value in values.items() if key not in CORE_KEYS | MOVED_KEYS}, raw=raw,
     ), problems
 
 
-_ATTRIBUTE_NAME = re.compile(r"^(lead|company)\.[A-Za-z_][A-Za-z0-9_]*$")
+_ATTRIBUTE_NAME = re.compile(r"^(lead|company|visit)\.[A-Za-z_][A-Za-z0-9_]*$")
 ATTRIBUTE_TYPES = ("string", "number", "boolean", "email", "phone")
 
 
@@ -237,7 +243,7 @@ def _attributes(value: Any, raw: Any, file: str, problems: list[Problem]) -> tup
         if isinstance(item, str):
             item = {"name": item}
         if not isinstance(item, Mapping) or not isinstance(item.get("name"), str) or not _ATTRIBUTE_NAME.match(item["name"]):
-            problems.append(Problem(file, line, where, "each attribute needs a name like lead.jobTitle or company.industry"))
+            problems.append(Problem(file, line, where, "each attribute needs a name like lead.jobTitle, company.industry or visit.plan"))
             continue
         kind = item.get("type", "string")
         if kind not in ATTRIBUTE_TYPES:

@@ -186,3 +186,15 @@ def purge_expired(policy, now, connection, app):
     the transaction in which core purges its own tables (``chinwag purge`` and the scheduled purge
     in ``chinwag serve``). Return a mapping of what went (``{"meetings": 3}``), or None.
     """
+
+
+@hookspec
+def register_notifiers(register, app):
+    """Register notifiers (``chinwag.notifications.Notifier``: ``name`` and async ``send``).
+
+    A notifier is told about meetings booked and changed, bookings that failed, agents whose
+    calendar needs reconnecting and outbox items that died, each as a typed ``Notification``
+    with the recipients the project's ``notifications:`` section names. Delivery goes through
+    the outbox (one consumer per notifier, ``notify:<name>``): retried, never lost, never sent
+    twice. Fires once when the app is prepared. Returns nothing.
+    """

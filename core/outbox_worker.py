@@ -23,7 +23,7 @@ import os
 import random
 import secrets
 import socket
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import attrs
@@ -35,6 +35,9 @@ from .outbox import (DEAD, DELIVERED, FORGET_KIND, IS_PENDING, SKIPPED, OutboxCo
 from .store import Store, utcnow
 
 log = logging.getLogger("chinwag.outbox")
+
+# (connection, consumer, how many items died, the last error), awaited in the settling transaction.
+OnDead = Callable[[AsyncConnection, str, int, str], Awaitable[None]]
 
 
 def _positive(_instance: object, attribute: attrs.Attribute[Any], value: float) -> None:
@@ -120,7 +123,7 @@ class OutboxWorker:
     """Delivers the outbox's pending items to ``consumers`` (by consumer name); see the module docstring."""
 
     def __init__(self, store: Store, consumers: Mapping[str, OutboxConsumer], policy: OutboxPolicy = OutboxPolicy(),
-                 owner: str | None = None) -> None:
+                 owner: str | None = None, on_dead: OnDead | None = None) -> None:
         for name, consumer in consumers.items():
             if consumer.name != name:
                 raise ValueError(f"outbox consumer {consumer.name!r} is registered as {name!r}")
@@ -130,6 +133,7 @@ class OutboxWorker:
         self.consumers = dict(consumers)
         self.policy = policy
         self.owner = owner or default_owner()
+        self.on_dead = on_dead  # called in the settling transaction when items die (the notifications' alert)
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._rows_made = False
@@ -318,7 +322,10 @@ class OutboxWorker:
                 delay = outcome.retry_after if outcome.retry_after is not None else self.policy.backoff(failures)
                 await connection.execute(consumer_row.values(
                     failures=failures, retry_at=now + dt.timedelta(seconds=delay), updated_at=now))
-                return await _count_failure(connection, batch, outcome.error, self.policy.max_attempts, now)
+                died = await _count_failure(connection, batch, outcome.error, self.policy.max_attempts, now)
+                if died and self.on_dead is not None:  # told in the same transaction: never lost, never twice
+                    await self.on_dead(connection, name, died, outcome.error)
+                return died
             await connection.execute(consumer_row.values(failures=0, retry_at=None, updated_at=now))
             return await _count_success(connection, batch, outcome.skipped, now)
 

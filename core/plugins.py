@@ -41,7 +41,9 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "chinwag.default_cards",
     "chinwag.default_attributes",
     "chinwag.default_events",
+    "chinwag.targeting.plugin",
     "chinwag.meetings.plugin",
+    "chinwag.notifications.plugin",
 )
 
 

@@ -11,6 +11,7 @@ from typing import Any
 import attrs
 
 PROTOCOL_VERSION = 1
+PROTOCOL_MINOR = 1  # 1.1: behaviour triggers (``trigger``), ``opened`` and ``closed``
 MAX_FRAME_BYTES = 16 * 1024
 MAX_TRACKING_COOKIES = 5
 MAX_NESTING = 32  # objects and arrays inside each other; frames of this protocol need 3
@@ -42,6 +43,7 @@ class Hello:
     timezone: str | None = None
     attributes: Mapping[str, Any] = attrs.field(factory=dict)
     tracking: Mapping[str, str] = attrs.field(factory=dict)  # CRM tracking cookies: name -> value
+    minor: int = 0  # the minor version the client speaks (1.1 evaluates behaviour triggers)
 
 
 @attrs.frozen
@@ -57,7 +59,21 @@ class Ping:
     """A keep-alive."""
 
 
-ClientFrame = Hello | Answer | Ping
+@attrs.frozen
+class Trigger:
+    """(1.1) The behaviour trigger of the pending dialogue fired in the page: show it now."""
+
+    dialogue: str
+
+
+@attrs.frozen
+class WindowChange:
+    """(1.1) The visitor opened (``opened``) or closed (``closed``) the chat window."""
+
+    name: str
+
+
+ClientFrame = Hello | Answer | Ping | Trigger | WindowChange
 
 
 def decode(text: str | bytes) -> ClientFrame:
@@ -89,6 +105,10 @@ def decode(text: str | bytes) -> ClientFrame:
         return Answer(question, value)
     if kind == "ping":
         return Ping()
+    if kind == "trigger":
+        return Trigger(_field(data, "dialogue", str, frame="trigger"))
+    if kind in ("opened", "closed"):
+        return WindowChange(kind)
     raise FrameError("unknown_type", f"unknown frame type {kind!r}" if kind is not None else "frame has no 'type'")
 
 
@@ -178,7 +198,16 @@ def _hello(data: Mapping[str, Any]) -> Hello:
         timezone=_field(data, "timezone", str, optional=True, frame="hello"),
         attributes=attributes,
         tracking=tracking,
+        minor=_minor(data),
     )
+
+
+def _minor(data: Mapping[str, Any]) -> int:
+    """The minor version both sides speak: the client's (0 when it sends none), at most ours."""
+    minor = data.get("minor", 0)
+    if not isinstance(minor, int) or isinstance(minor, bool) or minor < 0:
+        raise FrameError("bad_frame", "hello.minor must be a whole number, 0 or more")
+    return min(minor, PROTOCOL_MINOR)
 
 
 def scrub_surrogates(value: Any) -> Any:

@@ -9,27 +9,31 @@ Counting rules (the reference's; a test pins each):
   on the first valid email; goals and meetings: every time. The engine keeps these flags in the
   session's state, so each event is written at most as often as it counts.
 * engagement rate = engaged / triggered; conversion rate = people acquired / engaged.
-* the funnel, per question card in the dialogue's order: ``reached`` (sessions that were asked
-  it in the period), ``answered``, ``dropped`` (asked, never answered, idle for more than
-  ``DROPPED_AFTER``) and ``waiting`` (asked, still within it). A card asked again in one session
-  counts once.
-* pages, versions and known/anonymous split the sessions started in the period by the page they
-  started on (without its query string), the dialogue version they played, and whether the
-  visitor has an email now (typed or known from a CRM).
+* the funnel, per question card in the dialogue's order: ``answered`` (answers given in the
+  period), ``dropped`` (sessions last active in the period that stopped at it, idle for more than
+  ``DROPPED_AFTER``), ``waiting`` (stopped at it, still within that time) and ``reached``, the
+  three together.
+* pages, versions and known/anonymous split the triggers (and engagements and completions) by
+  the page the session started on (without its query string), the dialogue version it played,
+  and whether the visitor had an email when it was triggered (typed, or known from a CRM).
+
+Whole days come from the daily roll-up (``chinwag.report_rollup``), so a report over millions of
+events reads a few thousand rows.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 import attrs
 import sqlalchemy as sa
 
-from .store import utc, utcnow
-from .tables import events, sessions, visitors
+from .report_rollup import count_events, mark, report_counts
+from .store import utcnow
+from .tables import IS_ACTIVE, CurrentCard, events, sessions
 
 if TYPE_CHECKING:
     from .app import Chinwag
@@ -65,11 +69,18 @@ def reported_event_types(app: Chinwag) -> list[str]:
 
 async def dialogue_report(app: Chinwag, period: ReportPeriod | int = 90) -> dict[str, Any]:
     """Each dialogue's counts, rates, funnel, pages, versions and visitors over ``period`` (a
-    ``ReportPeriod``, or a number of days up to now)."""
+    ``ReportPeriod``, or a number of days up to now).
+
+    Whole UTC days come from the daily roll-up (``chinwag.report_rollup``); the partial days at
+    the ends of the period and the events the roll-up has not reached yet are counted live.
+    """
     assert app.store is not None, "the app has not started"
     if isinstance(period, int):
         period = ReportPeriod.last_days(period)
     counted = reported_event_types(app)
+    async with app.store.connect() as connection:
+        totals = await _totals(connection, period, counted)
+        open_questions = await _open_questions(connection, app, period)
     dialogues: dict[str, dict[str, Any]] = {}
 
     def entry(dialogue_id: str) -> dict[str, Any]:
@@ -77,22 +88,26 @@ async def dialogue_report(app: Chinwag, period: ReportPeriod | int = 90) -> dict
             **dict.fromkeys(counted, 0), "engagement_rate": None, "conversion_rate": None, "funnel": [],
             "pages": {}, "versions": {}, "visitors": {"known": 0, "anonymous": 0}})
 
-    async with app.store.connect() as connection:
-        for dialogue_id, name, count in await connection.execute(_counts(period, counted)):
-            entry(dialogue_id)[name] = count
-        for row in await connection.execute(_sessions(period)):
-            _add_session_group(entry(row.dialogue_id), row)
-        answered = {(row.dialogue_id, row.card): row.sessions for row in await connection.execute(_answered(period))}
-        open_questions = [row for row in await connection.execute(_open_questions(period))]
-    for (dialogue_id, _card), _ in answered.items():
-        entry(dialogue_id)
+    answered: dict[tuple[str, str], int] = {}
+    for (dialogue_id, kind, key, measure), count in totals.items():
+        counts = entry(dialogue_id)
+        if kind == "event":
+            counts[measure] = counts.get(measure, 0) + count
+        elif kind == "card":
+            answered[(dialogue_id, key)] = count
+        elif kind in ("page", "version"):
+            group = counts[f"{kind}s"].setdefault(key, {"sessions": 0, "engaged": 0, "completed": 0})
+            group["sessions" if measure == "triggered" else measure] += count
+        elif kind == "visitors":
+            counts["visitors"][key] += count
     for row in open_questions:
         entry(row.dialogue_id)
     for dialogue_id, counts in dialogues.items():
         counts["engagement_rate"] = _rate(counts.get("engaged", 0), counts.get("triggered", 0))
         counts["conversion_rate"] = _rate(counts.get("lead_captured", 0), counts.get("engaged", 0))
-        counts["funnel"] = _funnel(app, dialogue_id, answered, open_questions, period.until)
+        counts["funnel"] = _funnel(app, dialogue_id, answered, open_questions)
         counts["pages"] = dict(sorted(counts["pages"].items(), key=lambda item: -item[1]["sessions"])[:MAX_PAGES])
+        counts["versions"] = dict(sorted(counts["versions"].items(), key=lambda item: int(item[0])))
         for group in (*counts["pages"].values(), *counts["versions"].values()):
             group["engagement_rate"] = _rate(group["engaged"], group["sessions"])
     days = (period.until - period.since) / dt.timedelta(days=1)
@@ -101,91 +116,95 @@ async def dialogue_report(app: Chinwag, period: ReportPeriod | int = 90) -> dict
             "counted": counted, "dialogues": dict(sorted(dialogues.items()))}
 
 
+async def count_of(app: Chinwag, event_name: str, period: ReportPeriod) -> int:
+    """How many events of one type the period holds, across dialogues (roll-up and live, like a report)."""
+    assert app.store is not None, "the app has not started"
+    async with app.store.connect() as connection:
+        totals = await _totals(connection, period, [event_name])
+    return sum(count for (_, kind, _, measure), count in totals.items() if kind == "event" and measure == event_name)
+
+
+async def _totals(connection: Any, period: ReportPeriod, counted: list[str]) -> Counter[tuple[str, str, str, str]]:
+    """The period's counts by (dialogue, kind, key, measure): whole days from the roll-up, the rest live."""
+    first = _midnight(period.since, up=True)
+    last = _midnight(period.until, up=False)
+    totals: Counter[tuple[str, str, str, str]] = Counter()
+    live = [_in(period, events.c.created_at)]
+    if first < last:
+        query = sa.select(report_counts.c.dialogue_id, report_counts.c.kind, report_counts.c.key,
+                          report_counts.c.measure, sa.func.sum(report_counts.c.count)).where(
+            report_counts.c.day >= first.date(), report_counts.c.day < last.date()).group_by(
+            report_counts.c.dialogue_id, report_counts.c.kind, report_counts.c.key, report_counts.c.measure)
+        if period.dialogue:
+            query = query.where(report_counts.c.dialogue_id == period.dialogue)
+        for dialogue_id, kind, key, measure, count in await connection.execute(query):
+            totals[(dialogue_id, kind, key, measure)] += int(count)
+        # Live: the partial days at both ends, and what the roll-up has not reached (each a range an index serves).
+        live = [sa.and_(events.c.created_at >= period.since, events.c.created_at < first),
+                sa.and_(events.c.created_at >= last, events.c.created_at < period.until),
+                events.c.id > await mark(connection)]  # by id alone: its days are picked below
+    for number, where in enumerate(live):
+        if period.dialogue:
+            where = sa.and_(where, events.c.dialogue_id == period.dialogue)
+        for (day, dialogue_id, kind, key, measure), count in (await count_events(connection, where, counted)).items():
+            if number < 2 or first.date() <= day < last.date():  # the tail: whole days only (the ends are above)
+                totals[(dialogue_id, kind, key, measure)] += count
+    return totals
+
+
+def _midnight(moment: dt.datetime, up: bool) -> dt.datetime:
+    """The UTC midnight at or after (``up``) or at or before ``moment``."""
+    start = moment.astimezone(dt.timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+    return start + dt.timedelta(days=1) if up and start < moment else start
+
+
 def _in(period: ReportPeriod, column: sa.ColumnElement[Any]) -> sa.ColumnElement[bool]:
     return sa.and_(column >= period.since, column < period.until)
 
 
-def _counts(period: ReportPeriod, counted: list[str]) -> sa.Select[Any]:
-    query = (sa.select(events.c.dialogue_id, events.c.name, sa.func.count())
-             .where(_in(period, events.c.created_at), events.c.name.in_(counted))
-             .group_by(events.c.dialogue_id, events.c.name))
-    return query.where(events.c.dialogue_id == period.dialogue) if period.dialogue else query
+async def _open_questions(connection: Any, app: Chinwag, period: ReportPeriod) -> list[Any]:
+    """Sessions waiting at each card of each dialogue, last active in the period, counted by
+    whether they have been idle for more than ``DROPPED_AFTER``: one index range per card."""
+    idle = (sessions.c.updated_at < min(period.until, utcnow()) - DROPPED_AFTER).label("idle")
+    rows = []
+    for dialogue in app.dialogues.values():
+        if period.dialogue and dialogue.id != period.dialogue:
+            continue
+        for card in dialogue.cards:
+            query = (sa.select(idle, sa.func.count().label("sessions"))
+                     .where(sessions.c.dialogue_id == dialogue.id, CurrentCard() == card.id,
+                            _in(period, sessions.c.updated_at), IS_ACTIVE).group_by(idle))
+            for row in await connection.execute(query):
+                rows.append(OpenQuestion(dialogue.id, card.id, bool(row.idle), int(row.sessions)))
+    return rows
 
 
-def _has_email() -> sa.ColumnElement[bool]:
-    def present(name: str) -> sa.ColumnElement[bool]:
-        value = visitors.c.lead[name].as_string()
-        return sa.and_(value.is_not(None), value != "")
+@attrs.frozen
+class OpenQuestion:
+    """How many sessions stopped at a card, idle or not."""
 
-    return sa.or_(present("lead.email"), present("person.email"))
-
-
-def _sessions(period: ReportPeriod) -> sa.Select[Any]:
-    """Sessions started in the period, grouped by dialogue, version, page, engaged, completed and known."""
-    engaged = sessions.c.state["engaged"].as_boolean()
-    known = sa.case((_has_email(), True), else_=False)
-    columns = (sessions.c.dialogue_id, sessions.c.dialogue_version, sessions.c.page_url,
-               engaged.label("engaged"), (sessions.c.status == "completed").label("completed"), known.label("known"))
-    query = (sa.select(*columns, sa.func.count().label("sessions"))
-             .select_from(sessions.join(visitors, visitors.c.id == sessions.c.visitor_id))
-             .where(_in(period, sessions.c.created_at)).group_by(*columns))
-    return query.where(sessions.c.dialogue_id == period.dialogue) if period.dialogue else query
+    dialogue_id: str
+    card: str
+    idle: bool
+    sessions: int
 
 
-def _add_session_group(counts: dict[str, Any], row: Any) -> None:
-    engaged, completed = bool(row.engaged), bool(row.completed)
-    page = _page(row.page_url)
-    for groups, key in ((counts["pages"], page), (counts["versions"], str(row.dialogue_version))):
-        group = groups.setdefault(key, {"sessions": 0, "engaged": 0, "completed": 0})
-        group["sessions"] += row.sessions
-        group["engaged"] += row.sessions if engaged else 0
-        group["completed"] += row.sessions if completed else 0
-    counts["visitors"]["known" if row.known else "anonymous"] += row.sessions
-
-
-def _page(url: str | None) -> str:
-    """The page a session started on, without its query string or fragment ("-" when unknown)."""
-    if not url:
-        return "-"
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}{parts.path}" if parts.netloc else parts.path or "-"
-
-
-def _answered(period: ReportPeriod) -> sa.Select[Any]:
-    card = events.c.data["card"].as_string()
-    query = (sa.select(events.c.dialogue_id, card.label("card"),
-                       sa.func.count(sa.distinct(events.c.session_id)).label("sessions"))
-             .where(_in(period, events.c.created_at), events.c.name == "answered")
-             .group_by(events.c.dialogue_id, card))
-    return query.where(events.c.dialogue_id == period.dialogue) if period.dialogue else query
-
-
-def _open_questions(period: ReportPeriod) -> sa.Select[Any]:
-    """Sessions waiting for an answer, last active in the period: their dialogue, card and last activity."""
-    card = sessions.c.state["card"].as_string()
-    query = (sa.select(sessions.c.dialogue_id, card.label("card"), sessions.c.updated_at)
-             .where(_in(period, sessions.c.updated_at), sessions.c.status == "active",
-                    sessions.c.state["awaiting"].as_string().is_not(None)))
-    return query.where(sessions.c.dialogue_id == period.dialogue) if period.dialogue else query
-
-
-def _funnel(app: Chinwag, dialogue_id: str, answered: Mapping[tuple[str, str], int], open_questions: list[Any],
-            until: dt.datetime) -> list[dict[str, Any]]:
+def _funnel(app: Chinwag, dialogue_id: str, answered: Mapping[tuple[str, str], int],
+            open_questions: list[Any]) -> list[dict[str, Any]]:
     """The question cards in the dialogue's order (then any card no longer in it), each with
     reached, answered, dropped and waiting."""
-    waiting: dict[str, int] = {}
-    dropped: dict[str, int] = {}
+    waiting: Counter[str] = Counter()
+    dropped: Counter[str] = Counter()
     for row in open_questions:
         if row.dialogue_id == dialogue_id and row.card:
-            idle = until - utc(row.updated_at) > DROPPED_AFTER  # type: ignore[operator]
-            (dropped if idle else waiting)[row.card] = (dropped if idle else waiting).get(row.card, 0) + 1
+            (dropped if row.idle else waiting)[row.card] += row.sessions
     asked = {card for (dialogue, card) in answered if dialogue == dialogue_id} | set(waiting) | set(dropped)
-    dialogue = app.dialogues.get(dialogue_id) if isinstance(app.dialogues, Mapping) else None
+    dialogue = app.dialogues.get(dialogue_id)
     order = [card.id for card in dialogue.cards] if dialogue is not None else []
     cards = [card for card in order if card in asked] + sorted(asked - set(order))
-    return [{"card": card, "reached": answered.get((dialogue_id, card), 0) + waiting.get(card, 0) + dropped.get(card, 0),
-             "answered": answered.get((dialogue_id, card), 0), "dropped": dropped.get(card, 0),
-             "waiting": waiting.get(card, 0)} for card in cards]
+    return [{"card": card, "reached": answered.get((dialogue_id, card), 0) + waiting[card] + dropped[card],
+             "answered": answered.get((dialogue_id, card), 0), "dropped": dropped[card], "waiting": waiting[card]}
+            for card in cards]
 
 
 def _rate(part: int, whole: int) -> float | None:

@@ -11,7 +11,8 @@ data: 90 days; goal and meeting activity: 24 months), and every one is a setting
   CRM has them anyway);
 * sessions idle for ``conversation_days`` go with their transcripts;
 * events older than ``reporting_days`` go, except activity (event types with ``activity``:
-  goals, meetings), which stays ``activity_days``; so do the CRM activities synced in;
+  goals, meetings), which stays ``activity_days``; so do the CRM activities synced in, and the
+  daily report counts likewise;
 * delivered and skipped outbox items older than ``outbox_days`` go (dead ones wait for the
   operator);
 * each plugin purges its own rows through the ``purge_expired`` hook, in the same transaction
@@ -33,6 +34,7 @@ import sqlalchemy as sa
 
 from .crm_records import crm_activities
 from .outbox import DELIVERED, SKIPPED, outbox
+from .report_rollup import report_counts
 from .store import utcnow
 from .tables import events, sessions, transcript, visitors
 
@@ -97,14 +99,19 @@ async def purge(app: Chinwag, policy: RetentionPolicy | None = None, now: dt.dat
             # would take a goal's activity along at 90 days).
             await connection.execute(sa.update(events).where(events.c.session_id.in_(idle)).values(session_id=None))
             add("sessions", await connection.execute(sa.delete(sessions).where(sessions.c.updated_at < cutoff)))
+        activity_counts = sa.and_(report_counts.c.kind == "event", report_counts.c.measure.in_(activity_types))
         if (cutoff := policy.cutoff(policy.reporting_days, now)) is not None:
             add("events", await connection.execute(sa.delete(events).where(
                 events.c.created_at < cutoff, events.c.name.not_in(activity_types))))
+            add("report counts", await connection.execute(sa.delete(report_counts).where(
+                report_counts.c.day < cutoff.date(), sa.not_(activity_counts))))
         if (cutoff := policy.cutoff(policy.activity_days, now)) is not None:
             add("events", await connection.execute(sa.delete(events).where(
                 events.c.created_at < cutoff, events.c.name.in_(activity_types))))
             add("crm activities", await connection.execute(sa.delete(crm_activities).where(
                 crm_activities.c.occurred_at < cutoff)))
+            add("report counts", await connection.execute(sa.delete(report_counts).where(
+                report_counts.c.day < cutoff.date(), activity_counts)))
         if (cutoff := policy.cutoff(policy.outbox_days, now)) is not None:
             add("outbox", await connection.execute(sa.delete(outbox).where(
                 outbox.c.state.in_([DELIVERED, SKIPPED]), outbox.c.updated_at < cutoff)))

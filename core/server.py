@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 import sqlalchemy as sa
@@ -25,7 +26,7 @@ from .app import STATIC_DIR, Chinwag
 from .engine import EngineError
 from .plugins import PluginError
 from .problems import InvalidProject
-from .protocol import Answer, FrameError, Hello, Ping, decode, encode, error_frame
+from .protocol import Answer, FrameError, Hello, Ping, Trigger, WindowChange, decode, encode, error_frame
 from .security_headers import SecurityHeaders
 from .session import Conversation
 from .store import RETRY_AFTER_SECONDS, storage_unavailable
@@ -166,7 +167,7 @@ async def chat_socket(websocket: WebSocket) -> None:
                         "rate_limited", f"at most {limits.frames_per_second} frames a second; that frame was dropped")))
                 continue
             data = message.get("text") if message.get("text") is not None else message.get("bytes", b"")
-            conversation, frames = await _play(chinwag, conversation, data, address)
+            conversation, frames = await _play(chinwag, conversation, data, websocket.headers, address)
             for frame in frames:
                 await websocket.send_text(encode(frame))  # encode always gives valid UTF-8 text
     except WebSocketDisconnect:
@@ -180,10 +181,12 @@ async def chat_socket(websocket: WebSocket) -> None:
 
 
 async def _play(chinwag: Chinwag, conversation: Conversation | None, data: Any,
-                address: str) -> tuple[Conversation | None, list[dict[str, Any]]]:
-    """Handle one client frame from ``address``; every failure becomes an error frame and the session lives on."""
+                headers: Mapping[str, str], address: str) -> tuple[Conversation | None, list[dict[str, Any]]]:
+    """Handle one client frame from ``address``; every failure becomes an error frame and the session lives on.
+
+    ``headers`` are the WebSocket request's: targeting reads the device and location from them."""
     try:
-        return await _play_frame(chinwag, conversation, data, address)
+        return await _play_frame(chinwag, conversation, data, headers, address)
     except FrameError as error:
         return conversation, [error_frame(error.code, error.message)]
     except EngineError as error:
@@ -209,8 +212,8 @@ def failure_frame(error: Exception) -> dict[str, Any]:
     return error_frame("internal", "something went wrong on our side; please try again")
 
 
-async def _play_frame(chinwag: Chinwag, conversation: Conversation | None,
-                      data: Any, address: str) -> tuple[Conversation | None, list[dict[str, Any]]]:
+async def _play_frame(chinwag: Chinwag, conversation: Conversation | None, data: Any,
+                      headers: Mapping[str, str], address: str) -> tuple[Conversation | None, list[dict[str, Any]]]:
     """Decode one frame from ``address`` and play it; failures are ``_play``'s to turn into frames."""
     frame = decode(data)
     if isinstance(frame, Ping):
@@ -220,10 +223,14 @@ async def _play_frame(chinwag: Chinwag, conversation: Conversation | None,
             raise FrameError("not_ready", "hello was already sent on this connection")
         if not await hello_allowed(chinwag.store, chinwag.config.limits, address):  # type: ignore[arg-type]
             raise FrameError("rate_limited", "too many new chats from your address; try again in a minute")
-        return await chinwag.conversations.hello(frame)
-    assert isinstance(frame, Answer)
+        return await chinwag.conversations.hello(frame, headers)
     if conversation is None:
         raise FrameError("not_ready", "send hello first")
+    if isinstance(frame, Trigger):
+        return conversation, await chinwag.conversations.trigger(conversation, frame.dialogue)
+    if isinstance(frame, WindowChange):
+        return conversation, await chinwag.conversations.window_changed(conversation, frame.name)
+    assert isinstance(frame, Answer)
     return conversation, await chinwag.conversations.answer(conversation, frame)
 
 

@@ -24,10 +24,13 @@ from .dialogue import Dialogue, parse_dialogue
 from .engine import Engine, EngineError, State, Turn
 from .events import ChatEvent, UnknownEventType, new_event_key
 from .outbox import outbox_row
-from .protocol import PROTOCOL_VERSION, Answer, Hello, scrub_surrogates
-from .store import Store, utcnow
+from .protocol import PROTOCOL_VERSION, Answer, FrameError, Hello, scrub_surrogates
+from .store import Store, utc, utcnow
 from .time_zones import known_time_zone
 from .tables import dialogue_versions, sessions, transcript, visitors
+from .targeting.selection import Targeter
+from .targeting.state import TargetingState
+from .targeting.visit import count_visit, page_attributes
 from .turn_writer import SessionConflict, TurnRecord
 
 if TYPE_CHECKING:
@@ -50,6 +53,9 @@ class Conversation:
     dialogue: Dialogue | None = None
     state: State | None = None
     revision: int = 0
+    minor: int = 0  # the protocol minor version spoken on this connection
+    visit_started: dt.datetime | None = None
+    pending: Dialogue | None = None  # resolved, waiting for its behaviour trigger in the page
 
     def event(self, name: str, data: Mapping[str, Any]) -> ChatEvent:
         """An activity event of this conversation."""
@@ -68,6 +74,7 @@ class Conversations:
 
     def __init__(self, app: Chinwag) -> None:
         self.app = app
+        self.targeter = Targeter(app)
         self._engines: dict[tuple[str, int], Engine] = {}
 
     @property
@@ -116,40 +123,110 @@ class Conversations:
 
     # -- hello ---------------------------------------------------------------------------------------
 
-    async def hello(self, hello: Hello) -> tuple[Conversation, list[dict[str, Any]]]:
-        """Identify the visitor, resume or start a session, and return the frames to send."""
+    async def hello(self, hello: Hello, headers: Mapping[str, str] | None = None) -> tuple[Conversation, list[dict[str, Any]]]:
+        """Identify the visitor, then continue their engaged dialogue, or resume or start the one
+        targeting chooses for this page (``chinwag.targeting.selection``); return the frames to send.
+
+        ``headers`` are the WebSocket request's (lower-case names): the device type and the
+        country and region the integrator's proxy sets are read from them.
+        """
+        settings = self.app.plugin_state(TargetingState).settings
         visit = {"visit.page_url": hello.page_url, "visit.referrer": hello.referrer,
-                 "visit.locale": hello.locale, "visit.timezone": known_time_zone(hello.timezone), **hello.attributes}
+                 "visit.locale": hello.locale, "visit.timezone": known_time_zone(hello.timezone), **hello.attributes,
+                 **page_attributes(hello.page_url, headers or {}, settings)}
         conversation = await self._visitor(hello.visitor, visit)
+        conversation.minor = hello.minor
         if hello.tracking:
             await self._recognise_by_cookie(conversation, hello.tracking)
-        if hello.session and await self._resume(conversation, hello.session):
+        history = await self._history(conversation.visitor_id)
+        named = next((row for row in history if row.id == hello.session), None)
+        engaged = [row for row in history if row.status == "active" and State.from_json(row.state).engaged]
+        engaged.sort(key=lambda row: (row is not named, -utc(row.updated_at).timestamp()))  # type: ignore[union-attr]
+        for row in engaged:
+            if await self._load(conversation, row):  # an engaged dialogue continues on every page
+                return conversation, [self._welcome(conversation, await self._transcript(conversation.session_id))]
+        finished = {row.dialogue_id for row in history if row.status == "completed"}
+        dialogue = await self.targeter.choose(conversation.visitor_id, conversation.lead, conversation.visit, finished,
+                                              can_trigger=conversation.minor >= 1)
+        if dialogue is not None:
+            if await self._resume_shown(conversation, dialogue, history):
+                return conversation, [self._welcome(conversation, await self._transcript(conversation.session_id))]
+            if self.targeter.targeting(dialogue).trigger:  # resolved, not shown until the page says so
+                conversation.pending = dialogue
+                return conversation, [self._pending_welcome(conversation, dialogue)]
+            return conversation, await self._start(conversation, dialogue)
+        if named is not None and named.status == "completed" and await self._load(conversation, named):
             return conversation, [self._welcome(conversation, await self._transcript(conversation.session_id))]
-        if await self._resume_active(conversation):
-            return conversation, [self._welcome(conversation, await self._transcript(conversation.session_id))]
-        dialogue = await self._choose(conversation)
-        if dialogue is None:
-            return conversation, [self._welcome(conversation, [])]
+        return conversation, [self._welcome(conversation, [])]
+
+    async def _resume_shown(self, conversation: Conversation, dialogue: Dialogue, history: list[Any]) -> bool:
+        """Resume the session of ``dialogue`` shown to this visitor before and never answered (a
+        trigger met in an earlier visit carries over: it shows at once)."""
+        shown = next((row for row in history if row.status == "active" and row.dialogue_id == dialogue.id
+                      and row.dialogue_version == dialogue.version), None)
+        return shown is not None and await self._load(conversation, shown)
+
+    def _pending_welcome(self, conversation: Conversation, dialogue: Dialogue) -> dict[str, Any]:
+        """(1.1) The welcome for a dialogue waiting for its behaviour trigger: the rules for the
+        page to evaluate, and how long the visit has lasted (for ``time_on_site``)."""
+        started = conversation.visit_started or utcnow()
+        return {**self._welcome(conversation, []), "status": "pending",
+                "dialogue": {"id": dialogue.id, "name": dialogue.name},
+                "trigger": {"rules": dict(self.targeter.targeting(dialogue).trigger),
+                            "site_seconds": round(max(0.0, (utcnow() - started).total_seconds()), 1)}}
+
+    async def trigger(self, conversation: Conversation, dialogue_id: str) -> list[dict[str, Any]]:
+        """(1.1) The page says the pending dialogue's trigger fired: show it (its ``triggered``
+        event is stored now, not when it was resolved)."""
+        pending = conversation.pending
+        if pending is None or pending.id != dialogue_id or conversation.session_id is not None:
+            raise FrameError("not_pending", f"dialogue {dialogue_id!r} is not waiting for a trigger on this page")
+        conversation.pending = None
+        if await self._resume_shown(conversation, pending, await self._history(conversation.visitor_id)):
+            return [self._welcome(conversation, await self._transcript(conversation.session_id))]  # another tab was first
+        return await self._start(conversation, pending)
+
+    async def window_changed(self, conversation: Conversation, name: str) -> list[dict[str, Any]]:
+        """(1.1) The visitor opened or closed the chat window: stored as an ``opened`` or
+        ``closed`` event of the session."""
+        if conversation.session_id is None or conversation.state is None or conversation.dialogue is None:
+            raise FrameError("not_ready", "no dialogue is shown on this page")
+        return await self._save(conversation, Turn(conversation.state, [], [(name, {})], {}))
+
+    async def _start(self, conversation: Conversation, dialogue: Dialogue) -> list[dict[str, Any]]:
+        """Start ``dialogue`` in a new session: the welcome and the first cards' frames."""
         engine = await self._engine(dialogue.id, dialogue.version)
         assert engine is not None
         conversation.session_id = new_id("s")
         conversation.dialogue = engine.dialogue
+        conversation.state, conversation.revision = None, 0
         turn = engine.start(conversation.lead, conversation.visit)
         turn = await self._fulfil(conversation, engine, turn)
         frames = await self._save(conversation, turn, new=True)
-        return conversation, [self._welcome(conversation, []), *frames]
+        return [self._welcome(conversation, []), *frames]
 
     async def _visitor(self, visitor_id: str | None, visit: dict[str, Any]) -> Conversation:
+        """The visitor (a new one when the id is unknown), with this page load counted as part of
+        a visit: ``visit.count`` and ``visit.returning`` are added to ``visit``."""
         now = utcnow()
+        settings = self.app.plugin_state(TargetingState).settings
         async with self.store.transaction() as connection:
+            row = None
             if visitor_id:
-                row = (await connection.execute(sa.select(visitors.c.lead).where(visitors.c.id == visitor_id))).first()
-                if row is not None:
-                    await connection.execute(sa.update(visitors).where(visitors.c.id == visitor_id).values(last_seen_at=now))
-                    return Conversation(visitor_id, scrub_surrogates(dict(row.lead)), visit)
-            visitor_id = new_id("v")  # unknown ids are replaced, never trusted
-            await connection.execute(sa.insert(visitors).values(id=visitor_id, created_at=now, last_seen_at=now, lead={}))
-        return Conversation(visitor_id, {}, visit)
+                row = (await connection.execute(sa.select(visitors.c.lead, visitors.c.last_seen_at).where(
+                    visitors.c.id == visitor_id))).first()
+            if row is not None:
+                await connection.execute(sa.update(visitors).where(visitors.c.id == visitor_id).values(last_seen_at=now))
+                conversation = Conversation(visitor_id, scrub_surrogates(dict(row.lead)), visit)  # type: ignore[arg-type]
+            else:
+                visitor_id = new_id("v")  # unknown ids are replaced, never trusted
+                await connection.execute(sa.insert(visitors).values(id=visitor_id, created_at=now, last_seen_at=now, lead={}))
+                conversation = Conversation(visitor_id, {}, visit)
+            count, started = await count_visit(connection, visitor_id, row.last_seen_at if row is not None else None,
+                                               now, settings)
+        visit.update({"visit.count": count, "visit.returning": count > 1})
+        conversation.visit_started = started
+        return conversation
 
     async def _recognise_by_cookie(self, conversation: Conversation, tracking: Mapping[str, str]) -> None:
         """An anonymous visitor whose page carries a CRM's tracking cookie, looked up once: what the
@@ -171,13 +248,10 @@ class Conversations:
                 sessions.c.id == session_id, sessions.c.visitor_id == conversation.visitor_id))).first()
         return row is not None and await self._load(conversation, row)
 
-    async def _resume_active(self, conversation: Conversation) -> bool:
-        """A visitor mid-way through a dialogue (say, in another tab) continues it."""
+    async def _history(self, visitor_id: str) -> list[Any]:
+        """Every session of the visitor (a handful: one per dialogue shown to them)."""
         async with self.store.connect() as connection:
-            row = (await connection.execute(sa.select(sessions).where(
-                sessions.c.visitor_id == conversation.visitor_id, sessions.c.status == "active",
-            ).order_by(sessions.c.updated_at.desc()).limit(1))).first()
-        return row is not None and await self._load(conversation, row)
+            return list(await connection.execute(sa.select(sessions).where(sessions.c.visitor_id == visitor_id)))
 
     async def _load(self, conversation: Conversation, row: Any) -> bool:
         state = State.from_json(row.state)
@@ -189,20 +263,10 @@ class Conversations:
         conversation.state, conversation.revision = state, row.revision
         return True
 
-    async def _choose(self, conversation: Conversation) -> Dialogue | None:
-        """The highest-priority dialogue this visitor has not completed (targeting comes later)."""
-        if not self.app.config.chat_enabled:
-            return None
-        async with self.store.connect() as connection:
-            done = set((await connection.execute(sa.select(sessions.c.dialogue_id).where(
-                sessions.c.visitor_id == conversation.visitor_id, sessions.c.status == "completed"))).scalars())
-        candidates = [d for d in self.app.dialogues.values() if d.id not in done]
-        return min(candidates, key=lambda d: (d.priority, d.id), default=None)
-
     def _welcome(self, conversation: Conversation, history: list[dict[str, Any]]) -> dict[str, Any]:
         state, dialogue = conversation.state, conversation.dialogue
         return {
-            "type": "welcome", "protocol": PROTOCOL_VERSION, "visitor": conversation.visitor_id,
+            "type": "welcome", "protocol": PROTOCOL_VERSION, "minor": conversation.minor, "visitor": conversation.visitor_id,
             "session": conversation.session_id,
             "dialogue": {"id": dialogue.id, "name": dialogue.name} if dialogue else None,
             "status": state.status if state else "none",
@@ -331,6 +395,8 @@ class Conversations:
         conversation.state, conversation.revision = turn.state, 1 if new else conversation.revision + 1
         conversation.lead.update(turn.lead_updates)
         self.app.events.dispatch(chat_events)
+        if engaged := sum(event.name == "engaged" for event in chat_events):
+            self.app.monthly_cap.note_engaged(engaged)
         return turn.frames + [event.client_frame() for event in chat_events if event_types[event.name].client]
 
     def _outbox_rows(self, chat_events: list[ChatEvent], lead: dict[str, Any], updates: dict[str, Any],

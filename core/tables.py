@@ -7,9 +7,32 @@ with different plugins, never share or mutate one schema.
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 
 metadata = sa.MetaData()
+
+
+class CurrentCard(FunctionElement[str]):
+    """The card a session is at (its state's ``card``), written the same way in queries and in
+    the index that serves them (a planner matches an index expression only to the same text)."""
+
+    type = sa.String()
+    name = "current_card"
+    inherit_cache = True
+
+
+@compiles(CurrentCard, "sqlite")
+def _current_card_sqlite(element: CurrentCard, compiler: Any, **options: Any) -> str:
+    return "json_extract(state, '$.card')"
+
+
+@compiles(CurrentCard, "postgresql")
+def _current_card_postgresql(element: CurrentCard, compiler: Any, **options: Any) -> str:
+    return "(state ->> 'card')"
 
 # Times are stored as UTC; ``chinwag.store.utc`` re-attaches the zone SQLite drops.
 visitors = sa.Table(
@@ -35,6 +58,11 @@ sessions = sa.Table(
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, index=True),  # reports by start
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, index=True),
 )
+# Open conversations by last activity, with their dialogue and card: the report's funnel
+# (where visitors stopped) reads this index alone.
+sa.Index("ix_sessions_open", sessions.c.dialogue_id, CurrentCard(), sessions.c.updated_at,
+         sqlite_where=sa.text("status = 'active'"), postgresql_where=sa.text("status = 'active'"))
+IS_ACTIVE = sessions.c.status == sa.literal_column("'active'")  # a literal, so the planner can use that index
 
 # Frames in the order they were sent (``id`` grows; one session's turns never interleave).
 transcript = sa.Table(
@@ -68,6 +96,16 @@ dialogue_versions = sa.Table(
     sa.Column("version", sa.Integer, primary_key=True),
     sa.Column("definition", sa.JSON, nullable=False),
     sa.Column("published_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+# How many visits each visitor made (a visit starts with a page load after a gap without one):
+# targeting's ``visit.count`` and ``visit.returning``.
+visitor_visits = sa.Table(
+    "visitor_visits",
+    metadata,
+    sa.Column("visitor_id", sa.String(40), sa.ForeignKey("visitors.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("visits", sa.Integer, nullable=False),
+    sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),  # when the current visit began
 )
 
 # One row that ``/healthz`` rewrites to prove the database still takes commits (a full disk or a

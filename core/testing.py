@@ -30,6 +30,9 @@ from typing import Any
 import pytest
 import yaml
 
+# The contract suites plugin authors subclass: their asserts explain themselves like a test's.
+pytest.register_assert_rewrite("chinwag.testing_crm")
+
 QUICKSTART = Path(__file__).resolve().parent.parent / "examples" / "quickstart"
 POSTGRES_VARIABLE = "CHINWAG_TEST_POSTGRES_URL"
 
@@ -224,7 +227,8 @@ class ScriptedVisitor:
     def __init__(self, server: ServerThread | ServerProcess | str, origin: str | None = None, visitor: str | None = None,
                  session: str | None = None, page_url: str = "http://127.0.0.1/", timezone: str = "Europe/London",
                  locale: str = "en-GB", headers: Mapping[str, str] | None = None) -> None:
-        """``headers``: extra HTTP headers of the WebSocket handshake (a proxy's X-Forwarded-For...)."""
+        """``headers`` are sent with the WebSocket request (a User-Agent, a proxy's country header or
+        X-Forwarded-For...)."""
         self.ws_url = server if isinstance(server, str) else server.ws_url
         self.headers = dict(headers or {})
         self.origin = origin or (None if isinstance(server, str) else server.url)

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from .dialogue import END, Card, Dialogue, load_dialogue
 from .problems import Problem
+from .targeting.rules import check_targeting
 from .text import tokens
 
 if TYPE_CHECKING:
@@ -47,6 +48,8 @@ def check_dialogue(dialogue: Dialogue, card_types: Any, attributes: Any) -> list
         where = f"dialogue {dialogue.id!r}" + (f", card {card.id!r}" if card else "")
         problems.append(Problem(dialogue.source, card.line if card else None, where, message))
 
+    for line, where, message in check_targeting(dialogue.targeting, attributes):
+        problems.append(Problem(dialogue.source, line, f"dialogue {dialogue.id!r}" + (f", {where}" if where else ""), message))
     for card in dialogue.cards:
         card_type = card_types.get(card.type)
         if card_type is None:

@@ -18,7 +18,7 @@ from chinwag.sandbox import SandboxServer, serve_in_thread
 from chinwag.testing import ScriptedVisitor, write_project
 from chinwag_loopback_crm.remote import RemoteCrm, remote_app
 
-PLUGIN = "chinwag-loopback-crm"
+PLUGIN = "loopback_crm"
 
 # Every card kind that produces events a CRM cares about: answers, an email, a goal, the end.
 DIALOGUE = {"id": "contact", "name": "Contact", "cards": [

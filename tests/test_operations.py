@@ -23,7 +23,7 @@ def admin_project(tmp_path: Path) -> Path:
     os.environ["CHINWAG_TEST_TOKEN"] = TOKEN
     return write_project(tmp_path / "p", copy_from=QUICKSTART, config={
         "admin_token": {"$env": "CHINWAG_TEST_TOKEN"},
-        "plugins": {"chinwag-quote-card": {"event_log": "/dev/null", "api_secret": "hunter2-hunter2"}}})
+        "plugins": {"quote_card": {"event_log": "/dev/null", "api_secret": "hunter2-hunter2"}}})
 
 
 async def chat_until_email(server: ServerThread) -> ScriptedVisitor:
@@ -54,7 +54,7 @@ def test_admin_api_needs_the_token(tmp_path: Path) -> None:
         assert response.status_code == 200
         config = response.json()
         assert config["admin_token"] == {"$env": "CHINWAG_TEST_TOKEN"}
-        assert config["plugins"]["chinwag-quote-card"]["api_secret"] == "***"
+        assert config["plugins"]["quote_card"]["api_secret"] == "***"
         assert TOKEN not in response.text and "hunter2" not in response.text
 
 
@@ -119,7 +119,7 @@ def test_config_command_prints_without_secrets(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     printed = json.loads(result.stdout)
     assert printed["admin_token"] == {"$env": "CHINWAG_TEST_TOKEN"}
-    assert printed["plugins"]["chinwag-quote-card"] == {"event_log": "/dev/null", "api_secret": "***"}
+    assert printed["plugins"]["quote_card"] == {"event_log": "/dev/null", "api_secret": "***"}
     assert TOKEN not in result.stdout and "hunter2" not in result.stdout
 
 

@@ -181,7 +181,8 @@ def test_without_strict_mode_a_failing_startup_is_served_and_listed(tmp_path: Pa
                                      "RAISING_PLUGIN_HOOK": "startup"}) as server:
         listing = httpx.get(f"{server.url}/-/plugins.json").json()
     assert listing == [{"name": "chinwag-raising-plugin", "version": "0.0.1",
-                        "hooks": ["check_config", "forget_person", "purge_expired", "register_cards", "register_commands", "register_routes", "startup"],
+                        "hooks": ["check_config", "forget_person", "purge_expired", "register_cards", "register_commands",
+                                  "register_notifiers", "register_routes", "startup"],
                         "status": "error: startup: RuntimeError: raising plugin was told to fail in startup"}]
 
 

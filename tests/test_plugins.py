@@ -99,7 +99,7 @@ def test_plugins_json_serves_the_same_listing(chinwag_server: ServerThread) -> N
 async def test_plugin_card_route_events_and_lifecycle(tmp_path: Path) -> None:
     log = tmp_path / "events.jsonl"
     project = write_project(tmp_path / "p", copy_from=QUICKSTART,
-                            config={"plugins": {"chinwag-quote-card": {"event_log": str(log)}}},
+                            config={"plugins": {"quote_card": {"event_log": str(log)}}},
                             dialogues={"welcome": {"id": "welcome", "name": "Quotes", "cards": [
                                 {"id": "q", "type": "quote", "quotes": ["Best chat ever.", "Second quote"]},
                                 {"id": "colour", "type": "capture", "text": "Colour?", "field": "lead.favouriteColour"}]}})
@@ -123,10 +123,10 @@ async def test_plugin_card_route_events_and_lifecycle(tmp_path: Path) -> None:
 
 def test_plugin_config_problems_stop_the_project(tmp_path: Path) -> None:
     project = write_project(tmp_path / "p", copy_from=QUICKSTART,
-                            config={"plugins": {"chinwag-quote-card": {"event_log": 42}}})
+                            config={"plugins": {"quote_card": {"event_log": 42}}})
     result = chinwag("validate", str(project))
     assert result.returncode == 1
-    assert "plugins.chinwag-quote-card.event_log: must be a file path" in result.stderr
+    assert "plugins.quote_card.event_log: must be a file path" in result.stderr
 
 
 class FailingObserver:

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 import yaml
 from chinwag.testing import ScriptedVisitor, ServerThread
 
-from crm_support import DIALOGUE, chat, cli, crm_project, remote  # noqa: F401
+from crm_support import DIALOGUE, chat, cli, crm_project, database, remote  # noqa: F401
 
 TOKEN = "a-test-admin-token-0123456789"  # crm_project's
 
@@ -114,3 +114,77 @@ async def test_filters_formats_and_bad_input(tmp_path: Path, remote: Any) -> Non
     assert "contact" in table and "100.0%" in table
     refused = cli("report", str(folder), "--since", "soon")
     assert refused.returncode == 2 and "since must be a date" in refused.stderr
+
+
+async def test_the_daily_roll_up_gives_the_same_report_and_counts_each_event_once(
+        tmp_path: Path, remote: Any, database: str) -> None:
+    import asyncio
+
+    from chinwag.report_rollup import catch_up, roll_up
+    from chinwag.reports import ReportPeriod, dialogue_report, reported_event_types
+    from chinwag.tables import events, sessions
+
+    folder = crm_project(tmp_path / "p", remote, database)
+    with ServerThread(folder, demo=False) as server:
+        visitors = [await chat(server, f"N{number}", f"n{number}@roll.example") for number in range(6)]
+        async with ScriptedVisitor(server) as looker:
+            await looker.connect()
+            await looker.question()
+
+        async def spread(app: Any) -> None:  # the chats over the last six days, at different hours
+            now = dt.datetime.now(dt.timezone.utc)
+            async with app.store.transaction() as connection:
+                for number, visitor in enumerate(visitors):
+                    moment = now - dt.timedelta(days=number, hours=number * 3)
+                    await connection.execute(sa.update(events).where(events.c.session_id == visitor.session)
+                                             .values(created_at=moment))
+                    await connection.execute(sa.update(sessions).where(sessions.c.id == visitor.session)
+                                             .values(created_at=moment, updated_at=moment))
+
+        server.call(spread)
+
+        async def reports(app: Any) -> list[dict[str, Any]]:
+            now = dt.datetime.now(dt.timezone.utc)
+            periods = [ReportPeriod(now - dt.timedelta(days=10), now + dt.timedelta(hours=1)),
+                       ReportPeriod(now - dt.timedelta(days=3, hours=7), now - dt.timedelta(hours=20)),
+                       ReportPeriod(now - dt.timedelta(days=10), now + dt.timedelta(hours=1), "contact")]
+            return [(await dialogue_report(app, period))["dialogues"] for period in periods]
+
+        live = server.call(reports)
+        assert live[0]["contact"]["triggered"] == 7 and 0 < live[1]["contact"]["triggered"] < 7
+
+        async def roll(app: Any) -> int:  # two roll-ups at once, from a minute ahead: all settled
+            later = dt.datetime.now(dt.timezone.utc) + dt.timedelta(minutes=2)
+            counted = reported_event_types(app)
+            done = await asyncio.gather(roll_up(app.store, counted, now=later), roll_up(app.store, counted, now=later))
+            return sum(done) + await catch_up(app.store, counted)
+
+        assert server.call(roll) > 0
+        assert server.call(reports) == live  # whole days from the roll-up, the rest live: the same figures
+        assert server.call(roll) == 0  # nothing left to count; nothing counted twice
+        assert server.call(reports) == live
+
+
+async def test_the_monthly_cap_stops_new_dialogues_and_warns_once_at_90_percent(tmp_path: Path, remote: Any) -> None:
+    from chinwag.outbox import list_items
+
+    folder = crm_project(tmp_path / "p", remote)
+    config = yaml.safe_load((folder / "chinwag.yaml").read_text())
+    config["monthly_cap"] = 2
+    config["notifications"] = {"alerts_to": ["ops@acme.example"],
+                               "email": {"from": "chat@acme.example", "console": True}}
+    (folder / "chinwag.yaml").write_text(yaml.safe_dump(config))
+    with ServerThread(folder, demo=False) as server:
+        async with ScriptedVisitor(server) as halfway:  # engaged, then stops: goes on even at the cap
+            await halfway.run_through("One", until_event="engaged")
+        await chat(server, "Two", "two@cap.example")  # the second engagement: 2 of 2
+        async with ScriptedVisitor(server) as late:
+            welcome = await late.connect()
+            assert welcome["dialogue"] is None and welcome["status"] == "none"  # nothing starts
+        async with ScriptedVisitor(server, visitor=halfway.visitor, session=halfway.session) as back:
+            assert (await back.connect())["awaiting"] is not None  # the engaged one goes on
+        async with ScriptedVisitor(server) as later:
+            await later.connect()
+        warnings = [item for item in server.call(lambda app: list_items(app.store)) if item.kind == "monthly_cap_near"]
+    assert len(warnings) == 1 and warnings[0].consumer == "notify:email"  # once, though several hellos met it
+    assert report(folder)["dialogues"]["contact"]["engaged"] == 2

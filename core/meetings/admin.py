@@ -56,6 +56,7 @@ async def cancel_meeting(app: Chinwag, meeting_id: str) -> dict[str, Any]:
     async with app.store.transaction() as connection:
         await connection.execute(sa.delete(meeting_claims).where(meeting_claims.c.meeting_id == meeting_id))
         await connection.execute(sa.update(meetings).where(meetings.c.id == meeting_id).values(status="cancelled", updated_at=utcnow()))
+        await _tell_agent(connection, app, row, "cancelled", utc(row.start))
     return await _one(app, meeting_id)
 
 
@@ -91,7 +92,21 @@ async def reschedule_meeting(app: Chinwag, meeting_id: str, start: dt.datetime) 
         if moved is False:
             raise MeetingError(f"{row.agent_email}'s calendar is already busy at that time")
         raise MeetingError(f"{row.agent_email} must reconnect their calendar before this meeting can be changed")
+    async with app.store.transaction() as connection:
+        await _tell_agent(connection, app, row, "rescheduled", start)
     return await _one(app, meeting_id)
+
+
+async def _tell_agent(connection: Any, app: Chinwag, row: Any, change: str, start: Any) -> None:
+    """Queue the ``meeting_changed`` notification (the agent, by default) in ``connection``'s transaction."""
+    from ..notifications import MEETING_CHANGED, Notification
+    from ..notifications.delivery import enqueue_notification
+
+    now = utcnow()
+    await enqueue_notification(connection, app, Notification(
+        MEETING_CHANGED, f"{change}-{row.id}-{now.strftime('%Y%m%dT%H%M%S%f')}", now, row.agent_email,
+        {"change": change, "visitor": {"name": row.lead_name or "", "email": row.lead_email},
+         "meeting": {"meeting_id": row.id, "start": _iso(start), "agent_email": row.agent_email}}))
 
 
 async def _move_claims(app: Chinwag, row: Any, start: Any, end: Any, buffer: dt.timedelta, status: str) -> None:

@@ -80,7 +80,9 @@ class BookingResult:
 
     outcome: str
     meeting: Mapping[str, Any] | None = None
-    message: str | None = None
+    message: str | None = None  # what the visitor is told when it failed
+    agent: str | None = None  # the agent whose calendar failed
+    reason: str | None = None  # why, for the people alerted (never shown to the visitor)
 
 
 @attrs.frozen
@@ -122,7 +124,7 @@ async def book(app: Chinwag, request: BookingRequest) -> BookingResult:
         except CalendarError as error:
             log.warning("booking with %s failed: %s", hold.agent, error)
             await release(app, request.decision.queue, hold)
-            return BookingResult("failed", message=OUTAGE_MESSAGE)
+            return BookingResult("failed", message=OUTAGE_MESSAGE, agent=hold.agent, reason=str(error))
         except BaseException:
             await release(app, request.decision.queue, hold)
             raise
@@ -220,7 +222,7 @@ async def _hold_locked(app: Chinwag, connection: Any, request: BookingRequest, t
     ordered = await strategy.choose(RoutingContext(
         queue=queue, agents=tuple(in_queue_order), candidates=free,
         last_agent=pointer.last_agent, weights={a: settings.agents[a].weight for a in free},
-        period_start=period_start(utcnow(), settings.period), meetings_since=meetings_since))
+        period_start=period_start(utcnow(), settings.period), meetings_since=meetings_since, lead=dict(request.lead)))
     if not ordered:
         return None
     agent, now, meeting_id = ordered[0], utcnow(), new_id("m")

@@ -98,8 +98,9 @@ class MeetingCard:
                 "{time}", _local(meeting["start"], self._zone(context, meeting["agent_email"])))
             return Outcome(say=(text,), set_fields={field: meeting["agent_email"]} if field else {},
                            events=(("meeting_booked", meeting),))
-        if result["kind"] == "failed":
-            return Outcome(say=(result["message"],))
+        if result["kind"] == "failed":  # the visitor hears of an outage; the team gets an alert (notifications)
+            return Outcome(say=(result["message"],), events=(("booking_failed", {
+                "agent_email": result.get("agent_email"), "reason": result.get("reason"), "start": result.get("start")}),))
         refused = {"taken": "taken_text", "unavailable": "unavailable_text"}.get(result["kind"])
         preface = (self._text(card, refused),) if refused else ()
         if not result["slots"]:
@@ -159,7 +160,8 @@ class MeetingCard:
                 "queue": decision.queue, "status": "scheduled", "page_url": context.visit.get("visit.page_url"),
                 "join_url": meeting.get("join_url")}}
         if result.outcome == "failed":
-            return {"kind": "failed", "message": result.message}
+            return {"kind": "failed", "message": result.message, "agent_email": result.agent, "reason": result.reason,
+                    "start": slot["start"]}
         return await self._offer(card, app, decision, result.outcome)  # taken or unavailable: the next times
 
     async def _offer(self, card: Card, app: Chinwag, decision: RoutingDecision, kind: str) -> dict[str, Any]:

@@ -40,8 +40,10 @@ def register_tables(register: Callable[[Any], Any]) -> None:
 
 @hookimpl
 def register_event_types(register: Callable[[EventType], Any]) -> None:
-    """``meeting_booked``, which the meeting card emits."""
+    """``meeting_booked`` and ``booking_failed``, which the meeting card emits."""
     register(EventType("meeting_booked", "The visitor booked a meeting with an agent.", activity=True))
+    register(EventType("booking_failed", "A booking failed because the agent's calendar service did.",
+                       reported=False, client=False))
 
 
 @hookimpl

@@ -39,7 +39,9 @@ class RoutingContext:
 
     ``candidates`` are the agents free at the chosen time, in queue order; ``last_agent`` took
     the queue's last meeting; ``meetings_since(moment)`` counts each agent's live meetings
-    created since ``moment`` (read in the same locked transaction).
+    created since ``moment`` (read in the same locked transaction); ``lead`` is what is known of
+    the visitor (``lead.*``, ``company.*``, ``person.*`` attributes), for strategies that route
+    by who is asking (a territory, a segment).
     """
 
     queue: str
@@ -49,6 +51,7 @@ class RoutingContext:
     weights: Mapping[str, int]
     period_start: dt.datetime
     meetings_since: Callable[[dt.datetime | None], Awaitable[dict[str, int]]]
+    lead: Mapping[str, Any] = attrs.field(factory=dict)
 
 
 class RoutingStrategy(Protocol):

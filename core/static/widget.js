@@ -171,6 +171,7 @@
     open: false,
     unread: 0,
     welcomed: false,
+    minor: 0,            // the protocol minor version the server speaks to us (1: triggers, opened/closed)
     fresh: false,        // a new session: its first question may be shown as the poke
     generation: 0        // bumped by each welcome; frames queued before it are dropped
   };
@@ -190,10 +191,11 @@
     greeted = false;
     socket.onopen = function () {
       send({
-        type: "hello", protocol: 1, visitor: state.visitor, session: state.session,
+        type: "hello", protocol: 1, minor: 1, visitor: state.visitor, session: state.session,
         page: { url: location.href.slice(0, 2048), referrer: document.referrer.slice(0, 2048) || null, title: document.title.slice(0, 300) || null },
         locale: navigator.language || null,
         timezone: visitorZone(),
+        attributes: pageAttributes(),
         tracking: trackingCookies()
       });
       clearInterval(pingTimer);
@@ -244,6 +246,17 @@
     return found;
   }
 
+  // What the page says about the visit (data-attributes='{"visit.plan": "team"}'), for targeting.
+  function pageAttributes() {
+    var given, found = {};
+    try { given = JSON.parse(data.attributes || "{}"); } catch (e) { console.warn("chinwag: data-attributes is not JSON"); return found; }
+    for (var name in given) {
+      var kind = typeof given[name];
+      if (/^visit\.[A-Za-z_]\w*$/.test(name) && (kind === "string" || kind === "number" || kind === "boolean")) found[name] = given[name];
+    }
+    return found;
+  }
+
   function visitorZone() {
     try { return Intl.DateTimeFormat().resolvedOptions().timeZone || null; } catch (e) { return null; }
   }
@@ -286,6 +299,13 @@
     state.session = frame.session || null;
     save("localStorage", "session", state.session);
     failures = 0;
+    state.minor = frame.minor || 0;
+    stopWatching();
+    if (frame.status === "pending" && frame.dialogue) {
+      // A dialogue waits for its behaviour trigger: stay invisible, keep the connection, watch.
+      if (ui) ui.root.hidden = true;
+      return watch(frame.dialogue.id, frame.trigger || {});
+    }
     if (frame.status === "none" || !frame.session) {
       // No dialogue for this visit: stay invisible and let the connection go.
       if (ui) ui.root.hidden = true;
@@ -301,6 +321,54 @@
     redraw(frame.transcript || [], frame.awaiting);
     if (frame.status === "completed") note("This conversation has ended.");
     showLauncher();
+  }
+
+  // ---- behaviour triggers (protocol 1.1) ------------------------------------------------------
+
+  var watcher = null;
+
+  /** Evaluate the server's trigger rules (all must hold) and say ``trigger`` once they do. */
+  function watch(dialogueId, trigger) {
+    var rules = trigger.rules || {};
+    var siteStart = Date.now() - (Number(trigger.site_seconds) || 0) * 1000;
+    var exited = false;
+    function met() {
+      return !(rules.time_on_page > pageSeconds() || rules.time_on_site > (Date.now() - siteStart) / 1000 ||
+        rules.scroll > scrolled() || (rules.exit_intent && !exited));
+    }
+    function check() {
+      if (watcher && met()) {
+        stopWatching();
+        send({ type: "trigger", dialogue: dialogueId });
+      }
+    }
+    function exit(event) {
+      // Exit intent, on desktop only: the pointer leaves the page through its top edge.
+      if (!event.relatedTarget && event.clientY <= 0 && window.matchMedia && matchMedia("(hover: hover) and (pointer: fine)").matches) {
+        exited = true;
+        check();
+      }
+    }
+    watcher = { timer: setInterval(check, 250), check: check, exit: exit };
+    window.addEventListener("scroll", check, { passive: true });
+    document.addEventListener("mouseout", exit);
+    check();
+  }
+
+  function stopWatching() {
+    if (!watcher) return;
+    clearInterval(watcher.timer);
+    window.removeEventListener("scroll", watcher.check);
+    document.removeEventListener("mouseout", watcher.exit);
+    watcher = null;
+  }
+
+  function pageSeconds() { return (window.performance ? performance.now() : 0) / 1000; }
+
+  /** How far down the page the visitor has seen, in percent (100 for a page with no scrolling). */
+  function scrolled() {
+    var height = Math.max(document.documentElement.scrollHeight, document.body ? document.body.scrollHeight : 0);
+    return height <= window.innerHeight ? 100 : Math.min(100, (window.scrollY + window.innerHeight) / height * 100);
   }
 
   /** Draw a session's transcript at once (no delays): a reload, another page or a reconnect. */
@@ -657,6 +725,7 @@
     save("sessionStorage", "open", "1");
     scrollDown();
     if (restoring !== true) {
+      if (state.minor >= 1) send({ type: "opened" });
       var target = ui.pendingFocus && ui.pendingFocus.isConnected && !ui.pendingFocus.disabled ? ui.pendingFocus : ui.close;
       target.focus();
       unlockAudio();
@@ -671,6 +740,7 @@
     ui.launcher.setAttribute("aria-expanded", "false");
     updateLauncherLabel();
     save("sessionStorage", "open", null);
+    if (state.minor >= 1) send({ type: "closed" });
     ui.launcher.focus();
     emit("closed", eventDetail("closed"));
   }

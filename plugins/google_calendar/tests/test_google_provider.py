@@ -1,4 +1,5 @@
-"""The Google provider against its sandbox over loopback HTTP: what an agent and a lead would notice."""
+"""The Google provider against its sandbox over loopback HTTP: what an agent and a lead would notice,
+beyond chinwag's calendar contract suite (test_google_contract.py)."""
 
 from __future__ import annotations
 
@@ -110,12 +111,6 @@ async def test_a_lost_reply_does_not_create_a_second_event(sandbox, provider, gr
     assert len(sandbox.state.notifications) == 1
 
 
-async def test_creating_twice_with_one_key_gives_one_event(sandbox, provider, grant) -> None:
-    first = await provider.create_event(None, grant, meeting(online=True))
-    second = await provider.create_event(None, grant, meeting(online=True))
-    assert first == second and len(agent_events(sandbox)) == 1
-
-
 async def test_online_meeting_gets_a_meet_link(sandbox, provider, grant) -> None:
     created = await provider.create_event(None, grant, meeting(online=True))
     event = agent_events(sandbox)[created.remote_id]
@@ -155,8 +150,8 @@ async def test_move_reschedules_and_notifies(sandbox, provider, grant) -> None:
     assert busy == [Interval(MONDAY.replace(hour=14), MONDAY.replace(hour=14, minute=30))]
 
 
-@pytest.mark.parametrize("status, reason", [(503, None), (500, None), (429, None),
-                                            (403, "rateLimitExceeded"), (403, "userRateLimitExceeded")])
+# 429 and 503 are retried in the contract suite (test_google_contract.py); these are Google's own.
+@pytest.mark.parametrize("status, reason", [(500, None), (403, "rateLimitExceeded"), (403, "userRateLimitExceeded")])
 async def test_transient_errors_are_retried(sandbox, provider, grant, status, reason) -> None:
     sandbox.state.fail_next(status, times=2, reason=reason)
     created = await provider.create_event(None, grant, meeting())
@@ -185,31 +180,8 @@ async def test_persistent_outage_is_calendar_unavailable(sandbox, provider, gran
     assert fault.remaining == 100 - 4  # the first try and three retries
 
 
-async def test_a_rejected_access_token_is_refreshed_once(sandbox, provider, grant, saved) -> None:
-    sandbox.state.expire_access_tokens()
-    created = await provider.create_event(None, grant, meeting())
-    assert created.remote_id in agent_events(sandbox)
-    assert sandbox.state.token_requests == ["refresh_token"]
-    assert saved[-1]["access_token"] == grant.tokens["access_token"]
-
-
-async def test_revoked_access_means_the_agent_must_reconnect(sandbox, provider, grant) -> None:
-    sandbox.state.revoke(user=AGENT)
-    with pytest.raises(GrantRevoked):
-        await provider.busy(None, grant, MONDAY, MONDAY + dt.timedelta(days=1))
-
-
 async def test_token_endpoint_outage_is_calendar_unavailable(sandbox, provider, grant) -> None:
     grant.tokens["expires_at"] = 0
     sandbox.state.fail_next(503, times=100, path="/token")
     with pytest.raises(CalendarUnavailable):
         await provider.busy(None, grant, MONDAY, MONDAY + dt.timedelta(days=1))
-
-
-async def test_an_event_is_found_by_its_key(sandbox, provider, grant) -> None:
-    created = await provider.create_event(None, grant, meeting("booking-wanted"))
-    start, end = MONDAY.replace(hour=9), MONDAY.replace(hour=9, minute=30)
-    assert await provider.find_event(None, grant, "booking-wanted", start, end) == created.remote_id
-    assert await provider.find_event(None, grant, "booking-never-made", start, end) is None
-    await provider.cancel_event(None, grant, created.remote_id)
-    assert await provider.find_event(None, grant, "booking-wanted", start, end) is None  # cancelled

@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from chinwag.crm_records import sync_state
 from chinwag.outbox import summary
 from chinwag.testing import ScriptedVisitor, ServerProcess, ServerThread, write_project
 from chinwag_marketo.client import next_quota_reset
@@ -317,11 +318,15 @@ async def test_events_wait_for_a_fuller_batch_so_a_burst_costs_few_calls(tmp_pat
 
 
 async def test_status_shows_the_sync_the_queue_and_the_calls_made_today(tmp_path: Path, server: SandboxServer) -> None:
-    folder = project(tmp_path / "p", server)
+    folder = project(tmp_path / "p", server, sync_every=0.5)
     assert cli("marketo", "setup", "--project", str(folder)).returncode == 0  # 6 calls or so
     with ServerThread(folder, demo=False) as chinwag:
         await chat(chinwag, "Ada", "ada@client.example")
         await wait_settled(chinwag)
+        for _ in range(100):  # the first scheduled pull, half a second after the start
+            if chinwag.call(lambda app: sync_state(app.store, "marketo")):
+                break
+            await asyncio.sleep(0.1)
     made = sum(1 for call in server.state.limits.calls if call.counted)
     status = json.loads(cli("marketo", "status", "--project", str(folder)).stdout)
     assert status["calls_today"] == made

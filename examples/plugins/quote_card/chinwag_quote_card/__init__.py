@@ -18,7 +18,7 @@ from chinwag.cards import CardContext, Outcome
 from chinwag.dialogue import Card, Dialogue
 from chinwag.problems import Problem
 
-PLUGIN = "chinwag-quote-card"
+PLUGIN = "quote_card"  # the entry-point name: the key of the plugin's settings under `plugins:`
 
 
 @attrs.define

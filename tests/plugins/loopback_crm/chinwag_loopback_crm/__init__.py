@@ -1,6 +1,6 @@
 """A CRM connector for chinwag's tests: real HTTP to ``chinwag_loopback_crm.remote`` on loopback.
 
-Inert unless configured: ``plugins: {chinwag-loopback-crm: {base_url: http://127.0.0.1:PORT}}``
+Inert unless configured: ``plugins: {loopback_crm: {base_url: http://127.0.0.1:PORT}}``
 (optional: ``batch_size``, ``event_types``, ``list_for_goal``, ``person_fields``).
 """
 
@@ -17,7 +17,7 @@ from chinwag.attributes import Attribute
 from chinwag.crm import Activity, LeadRecord, LeadUpsert, ListMembership, PullPage
 from chinwag.outbox import PauseDelivery, RetryLater, Skipped
 
-PLUGIN = "chinwag-loopback-crm"
+PLUGIN = "loopback_crm"  # the entry-point name: the key of the settings under `plugins:`
 
 
 class LoopbackCrm:

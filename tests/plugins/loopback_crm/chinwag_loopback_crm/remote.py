@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections import Counter, defaultdict
+from collections.abc import Mapping
 from typing import Any
 
 import attrs
@@ -35,13 +36,19 @@ class RemoteCrm:
     refuse_emails: set[str] = attrs.field(factory=set)  # these leads are refused for good (422)
     delay: float = 0.0  # seconds each delivery request takes
     requests: int = 0
+    last_id: int = 0
     lock: threading.Lock = attrs.field(factory=threading.Lock)
 
     def add_lead(self, email: str, person: dict[str, Any], company: dict[str, Any] | None = None) -> str:
         """A lead the CRM knows already; returns its id."""
-        lead_id = f"L{len(self.leads) + 1}"
+        lead_id = self.new_id()
         self.leads[email] = {"id": lead_id, "person": person, "company": company or {}}
         return lead_id
+
+    def new_id(self) -> str:
+        """The next lead id (ids are never reused, even after a lead is forgotten)."""
+        self.last_id += 1
+        return f"L{self.last_id}"
 
     def applied_keys(self) -> list[str]:
         """The keys of the activities applied, in order."""
@@ -73,7 +80,8 @@ def remote_app(state: RemoteCrm) -> Starlette:
             if lead["email"] in state.refuse_emails:
                 refusals[lead["key"]] = f"email {lead['email']} is on the CRM's blocklist"
                 continue
-            known = state.leads.setdefault(lead["email"], {"id": f"L{len(state.leads) + 1}", "person": {}, "company": {}})
+            known = state.leads.get(lead["email"]) or state.leads.setdefault(
+                lead["email"], {"id": state.new_id(), "person": {}, "company": {}})
             known["person"].update(lead["fields"])
         return JSONResponse({"refused": refusals})
 
@@ -114,7 +122,7 @@ def remote_app(state: RemoteCrm) -> Starlette:
             return refused
         start = int(request.query_params.get("cursor") or 0)
         size = int(request.query_params.get("size", "100"))
-        everyone = sorted(state.leads.items(), key=lambda item: item[1]["id"])
+        everyone = sorted(state.leads.items(), key=lambda item: int(item[1]["id"][1:]))  # L2 before L10
         page = everyone[start:start + size]
         return JSONResponse({"leads": [{"email": email, **lead} for email, lead in page],
                              "next": start + len(page), "done": start + len(page) >= len(everyone),
@@ -131,3 +139,46 @@ def remote_app(state: RemoteCrm) -> Starlette:
     return Starlette(routes=[Route("/leads", leads, methods=["POST"]), Route("/activities", activities, methods=["POST"]),
                              Route("/lists", lists, methods=["POST"]), Route("/find", find),
                              Route("/changes", changes), Route("/forget", forget, methods=["POST"])])
+
+
+@attrs.define
+class LoopbackRemote:
+    """The remote CRM as ``chinwag.testing_crm.CrmRemote`` sees it, for the contract suite."""
+
+    state: RemoteCrm
+
+    def add_lead(self, email: str, person: Mapping[str, Any], company: Mapping[str, Any]) -> str:
+        """A person the CRM knows already."""
+        return self.state.add_lead(email, dict(person), dict(company))
+
+    def link_tracking_cookie(self, email: str) -> str:
+        """The loopback CRM has no tracking cookie."""
+        raise NotImplementedError("the loopback CRM has no tracking cookie")
+
+    def has_lead(self, email: str) -> bool:
+        """Whether the CRM holds ``email``."""
+        return email in self.state.leads
+
+    def lead_value(self, email: str, attribute: str) -> Any:
+        """The CRM stores upserted fields under chinwag's own names."""
+        return self.state.leads.get(email, {}).get("person", {}).get(attribute)
+
+    def recorded_activities(self) -> list[str]:
+        """The keys of the activities applied."""
+        return self.state.applied_keys()
+
+    def list_members(self, list_id: str) -> Mapping[str, str | None]:
+        """Members of a list with their status."""
+        return dict(self.state.lists.get(list_id, {}))
+
+    def refuse(self, email: str) -> None:
+        """Blocklist ``email``."""
+        self.state.refuse_emails.add(email)
+
+    def outage(self) -> None:
+        """Answer 503 to everything."""
+        self.state.down = True
+
+    def recover(self) -> None:
+        """Answer again."""
+        self.state.down = False

@@ -57,3 +57,9 @@ async def forget_person(person: Any) -> None:
 async def purge_expired(policy: Any) -> None:
     """Keeps nothing to purge."""
     _maybe_raise("purge_expired")
+
+
+@hookimpl
+def register_notifiers(register: Any) -> None:
+    """Registers no notifier."""
+    _maybe_raise("register_notifiers")
