@@ -21,6 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import logging
+import math
 import random
 import re
 import time
@@ -202,14 +203,18 @@ async def counted(store: Store, key: str) -> int:
             limit_counts.c.key == key, limit_counts.c.expires_at > utcnow()))).scalar() or 0)
 
 
-async def hello_allowed(store: Store, settings: LimitSettings, address: str) -> bool:
-    """Whether one more ``hello`` from ``address`` is within ``hellos_per_address``."""
+async def hello_wait(store: Store, settings: LimitSettings, address: str) -> int | None:
+    """None when one more ``hello`` from ``address`` is within ``hellos_per_address`` (it is counted);
+    else the whole seconds until the window ends and hellos are allowed again."""
     rate = settings.hellos_per_address
     if rate is None:
-        return True
-    window = int(time.time() // rate.per_seconds)
-    ends = dt.datetime.fromtimestamp((window + 1) * rate.per_seconds, dt.timezone.utc)
-    return await take(store, f"hellos:{address}:{window}", rate.count, ends)
+        return None
+    now = time.time()
+    window = int(now // rate.per_seconds)
+    ends = (window + 1) * rate.per_seconds
+    if await take(store, f"hellos:{address}:{window}", rate.count, dt.datetime.fromtimestamp(ends, dt.timezone.utc)):
+        return None
+    return max(1, math.ceil(ends - now))
 
 
 def connections_key(address: str) -> str:

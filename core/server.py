@@ -20,7 +20,7 @@ from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
-from .abuse_limits import FrameBudget, admit_connection, close_connection, hello_allowed
+from .abuse_limits import FrameBudget, admit_connection, close_connection, hello_wait
 from .admin import admin_routes
 from .app import STATIC_DIR, Chinwag
 from .engine import EngineError
@@ -221,8 +221,9 @@ async def _play_frame(chinwag: Chinwag, conversation: Conversation | None, data:
     if isinstance(frame, Hello):
         if conversation is not None:
             raise FrameError("not_ready", "hello was already sent on this connection")
-        if not await hello_allowed(chinwag.store, chinwag.config.limits, address):  # type: ignore[arg-type]
-            raise FrameError("rate_limited", "too many new chats from your address; try again in a minute")
+        wait = await hello_wait(chinwag.store, chinwag.config.limits, address)  # type: ignore[arg-type]
+        if wait is not None:
+            raise FrameError("rate_limited", f"too many new chats from your address; try again in {wait} s")
         return await chinwag.conversations.hello(frame, headers)
     if conversation is None:
         raise FrameError("not_ready", "send hello first")
