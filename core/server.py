@@ -223,7 +223,8 @@ async def _play_frame(chinwag: Chinwag, conversation: Conversation | None, data:
             raise FrameError("not_ready", "hello was already sent on this connection")
         wait = await hello_wait(chinwag.store, chinwag.config.limits, address)  # type: ignore[arg-type]
         if wait is not None:
-            raise FrameError("rate_limited", f"too many new chats from your address; try again in {wait} s")
+            return conversation, [{**error_frame("rate_limited", f"too many new chats from your address; try again in "
+                                                                 f"{wait} s"), "retry_after": wait}]
         return await chinwag.conversations.hello(frame, headers)
     if conversation is None:
         raise FrameError("not_ready", "send hello first")

@@ -58,6 +58,7 @@ async def test_hellos_per_address_hold_across_processes_and_leave_the_report_alo
             refused = await visitor.connect()
             assert refused["type"] == "error" and refused["code"] == "rate_limited", refused
             assert "too many new chats from your address; try again in " in refused["message"]
+            assert refused["retry_after"] > 3600  # seconds until the window ends (a long one here)
             await visitor.send({"type": "ping"})  # the connection lives on
             assert (await visitor.until("pong"))["type"] == "pong"
     async with from_address(second, "203.0.113.8") as other:  # another address is not affected
