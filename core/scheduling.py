@@ -36,18 +36,20 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Hashable, Iterable, Mapping
 from typing import Generic, Protocol, TypeVar
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import attrs
 
 from .calendars import Interval
+from .time_zones import known_time_zone
 
 UTC = dt.timezone.utc
 MIDNIGHT = dt.time(0)
 
 
 def _known_zone(instance: object, attribute: attrs.Attribute, value: str) -> None:
-    ZoneInfo(value)  # raises ZoneInfoNotFoundError with the bad name
+    if known_time_zone(value) is None:  # a folder of the zone database ("Europe") is no zone either
+        raise ZoneInfoNotFoundError(f"No time zone found with key {value}")
 
 
 @attrs.frozen

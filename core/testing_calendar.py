@@ -16,7 +16,8 @@ consented, a meeting cancelled (twice harmlessly), moved,
 transient errors (429, 503) retried, a persistent outage raised as ``CalendarUnavailable``, an
 expired access token refreshed and saved, and a revoked grant raised as ``GrantRevoked``.
 Set ``uses_tokens = False`` for a provider without OAuth tokens, and ``injects_faults = False``
-for a sandbox that cannot fail on demand (a real server run for the tests).
+for a sandbox that cannot fail on demand (a real server run for the tests): the tests that need
+them are then left out of your subclass (not skipped: they do not apply).
 """
 
 from __future__ import annotations
@@ -124,6 +125,22 @@ class CalendarProviderContract:
     uses_tokens = True  # OAuth access and refresh tokens (False: credentials that do not expire)
     injects_faults = True  # the sandbox can fail on demand (False: a real server run for the tests)
 
+    # The tests that need a capability: a subclass without it does not have them at all (no skips).
+    FAULT_TESTS = ("test_a_lost_reply_does_not_make_a_second_event", "test_transient_errors_are_retried",
+                   "test_a_persistent_outage_is_calendar_unavailable",
+                   "test_a_token_endpoint_outage_is_calendar_unavailable")
+    TOKEN_TESTS = ("test_an_expired_access_token_is_refreshed_and_saved",
+                   "test_a_token_endpoint_outage_is_calendar_unavailable")
+
+    def __init_subclass__(cls, **options: Any) -> None:
+        """Leave out the tests of capabilities the provider does not have (``uses_tokens``,
+        ``injects_faults``): pytest does not collect a name bound to None."""
+        super().__init_subclass__(**options)
+        for needed, names in ((cls.injects_faults, cls.FAULT_TESTS), (cls.uses_tokens, cls.TOKEN_TESTS)):
+            if not needed:
+                for name in names:
+                    setattr(cls, name, None)
+
     # -- fixtures the plugin overrides -----------------------------------------------------------
 
     @pytest.fixture
@@ -166,16 +183,6 @@ class CalendarProviderContract:
         """The agent's busy times on Monday."""
         return list(await provider.busy(None, grant, MONDAY, MONDAY + dt.timedelta(days=1)))
 
-    def faults_only(self) -> None:
-        """Skip a test that needs faults the sandbox cannot inject."""
-        if not self.injects_faults:
-            pytest.skip("this provider's sandbox cannot fail on demand")
-
-    def tokens_only(self) -> None:
-        """Skip a test of OAuth tokens for a provider without them."""
-        if not self.uses_tokens:
-            pytest.skip("this provider has no OAuth tokens")
-
     # -- the contract -----------------------------------------------------------------------------
 
     async def test_busy_shows_the_agents_own_appointments(self, provider: CalendarProvider, grant: Grant,
@@ -198,7 +205,6 @@ class CalendarProviderContract:
     async def test_a_lost_reply_does_not_make_a_second_event(self, provider: CalendarProvider, grant: Grant,
                                                              remote: CalendarRemote) -> None:
         """The vendor made the event but its answer never came: the retry finds it, nothing doubles."""
-        self.faults_only()
         remote.lose_next_create_reply()
         created = await provider.create_event(None, grant, self.meeting())
         assert list(remote.live_events(self.agent)) == [created.remote_id]
@@ -242,7 +248,6 @@ class CalendarProviderContract:
     async def test_transient_errors_are_retried(self, provider: CalendarProvider, grant: Grant,
                                                 remote: CalendarRemote, status: int) -> None:
         """Two 429s or 503s in a row, then success: the meeting is made, once."""
-        self.faults_only()
         remote.fail_next(status, times=2)
         created = await provider.create_event(None, grant, self.meeting())
         assert list(remote.live_events(self.agent)) == [created.remote_id]
@@ -250,7 +255,6 @@ class CalendarProviderContract:
     async def test_a_persistent_outage_is_calendar_unavailable(self, provider: CalendarProvider, grant: Grant,
                                                                remote: CalendarRemote) -> None:
         """After its retries the provider gives up with ``CalendarUnavailable``."""
-        self.faults_only()
         remote.fail_next(503, times=100)
         with pytest.raises(CalendarUnavailable):
             await self.busy_on_monday(provider, grant)
@@ -259,7 +263,6 @@ class CalendarProviderContract:
                                                                   remote: CalendarRemote,
                                                                   saved: list[dict[str, Any]]) -> None:
         """A rejected access token is refreshed once, and the new tokens saved before use."""
-        self.tokens_only()
         remote.expire_access_tokens()
         created = await provider.create_event(None, grant, self.meeting())
         assert list(remote.live_events(self.agent)) == [created.remote_id]
@@ -278,8 +281,6 @@ class CalendarProviderContract:
     async def test_a_token_endpoint_outage_is_calendar_unavailable(self, provider: CalendarProvider, grant: Grant,
                                                                    remote: CalendarRemote) -> None:
         """The token endpoint down is an outage, not a revoked grant."""
-        self.tokens_only()
-        self.faults_only()
         grant.tokens["expires_at"] = 0
         remote.fail_token_endpoint(503, times=100)
         with pytest.raises(CalendarUnavailable):

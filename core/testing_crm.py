@@ -13,8 +13,9 @@ Every test then checks one promise of ``chinwag.crm.CrmConnector`` as chinwag re
 lookup by email and tracking cookie, upsert, activities recorded once even when re-sent,
 programs or lists, paging through changes with a cursor, forgetting a person, refusals returned
 as ``Skipped`` and outages raised. Class attributes say what your CRM does (``finds_leads``,
-``pulls``, ``lists``, ``forgets``); a connector without a capability is held to the harmless
-answer chinwag expects instead (``None``, an empty page that is done, no memberships).
+``pulls``, ``pulls_activities``, ``lists``, ``forgets``); a connector without a capability is
+held to the harmless answer chinwag expects instead (``None``, an empty page that is done, no
+memberships), and one that pulls no activities does not have that test at all.
 
     from chinwag.testing_crm import CrmConnectorContract
 
@@ -123,8 +124,16 @@ class CrmConnectorContract:
     # Capabilities: what the CRM does. Without one, the harmless answer is checked instead.
     finds_leads = True
     pulls = True
+    pulls_activities = False  # pages carry the activities the CRM recorded (the remote needs add_activity)
     lists = True
     forgets = True
+
+    def __init_subclass__(cls, **options: Any) -> None:
+        """Leave out the activities pull test for a connector that does not pull activities
+        (pytest does not collect a name bound to None): not a skip, it does not apply."""
+        super().__init_subclass__(**options)
+        if not (cls.pulls and cls.pulls_activities):
+            cls.test_pulled_pages_carry_activities_when_the_crm_has_them = None  # type: ignore[assignment]
 
     # -- fixtures the plugin overrides -----------------------------------------------------------
 
@@ -334,11 +343,8 @@ class CrmConnectorContract:
                                                                        remote: CrmRemote,
                                                                        pull_cursor: str | None) -> None:
         """``PullPage.activities`` holds the activities the CRM recorded since the cursor."""
-        if not self.pulls:
-            pytest.skip("the connector pulls nothing")
         add_activity = getattr(remote, "add_activity", None)
-        if add_activity is None:
-            pytest.skip("the CRM's remote offers no activities to pull (CrmRemote.add_activity)")
+        assert add_activity is not None, "pulls_activities = True needs CrmRemote.add_activity(email) -> id"
         email = unique_email()
         remote.add_lead(email, {self.person_field: "Ada"}, {})
         activity_id = add_activity(email)

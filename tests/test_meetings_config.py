@@ -29,6 +29,7 @@ def test_bad_agents_and_meetings_are_named_with_their_line(tmp_path: Path) -> No
         "    provider: fax\n"
         "    availability: {funday: ['09:00-12:00']}\n"
         "    duration: 0\n"
+        "  - {email: cy@example.com, provider: google, time_zone: Europe, availability: {monday: ['09:00-12:00']}}\n"
         "meetings:\n"
         "  account_routing: missing.csv\n"
         "  rules:\n"
@@ -39,8 +40,9 @@ def test_bad_agents_and_meetings_are_named_with_their_line(tmp_path: Path) -> No
                      "chinwag.yaml:9: agents[1].provider: must name a calendar provider plugin",
                      "chinwag.yaml:10: agents[1].availability: unknown weekday 'funday'",
                      "chinwag.yaml:11: agents[1].duration: must be a whole number from 5 to 480",
-                     "chinwag.yaml:13: meetings.account_routing: must name a CSV file",
-                     "chinwag.yaml:15: meetings.rules[0]: if: unknown attribute 'lead.nothing'",
+                     "chinwag.yaml:12: agents[2].time_zone: unknown time zone 'Europe'",  # a folder, not a zone
+                     "chinwag.yaml:14: meetings.account_routing: must name a CSV file",
+                     "chinwag.yaml:16: meetings.rules[0]: if: unknown attribute 'lead.nothing'",
                      "meetings.rules[0]: agent 'zed@example.com' is not listed under agents:",
                      "card 'meeting': 'route' names team 'nobody'"):
         assert expected in result.stderr, result.stderr

@@ -25,12 +25,12 @@ import datetime as dt
 import re
 from collections.abc import Mapping
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import attrs
 
 from ..problems import Problem
 from ..scheduling import AgentAvailability, WeeklyBlock
+from ..time_zones import known_time_zone
 from ..yamlfile import line_of
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -103,9 +103,7 @@ def parse_agents(raw: Any, source: Any, file: str, providers: Any) -> tuple[dict
             known = ", ".join(providers.names()) or "none installed"
             problem("provider", f"must name a calendar provider plugin (installed: {known})")
         zone = item.get("time_zone", "UTC")
-        try:
-            ZoneInfo(str(zone))
-        except (ZoneInfoNotFoundError, ValueError):
+        if known_time_zone(zone) is None:  # looked up in the zone list, never opened as a path ("Europe")
             problem("time_zone", f"unknown time zone {zone!r} (use an IANA name such as Europe/Berlin)")
             continue
         numbers = {}

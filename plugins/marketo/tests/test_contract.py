@@ -96,6 +96,7 @@ class TestMarketoContract(CrmConnectorContract):
     paging token, deletes on forget (``delete_on_forget``)."""
 
     company_field = "company"
+    pulls_activities = True  # the incremental pull brings the activities of sync_activity_types
 
     @pytest.fixture
     def remote(self, server: SandboxServer) -> MarketoRemote:
