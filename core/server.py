@@ -25,7 +25,7 @@ from .app import STATIC_DIR, Chinwag
 from .engine import EngineError
 from .plugins import PluginError
 from .problems import InvalidProject
-from .protocol import Answer, FrameError, Hello, Ping, Trigger, WindowChange, decode, encode, error_frame
+from .protocol import Answer, FrameError, Hello, Ping, Start, Trigger, WindowChange, decode, encode, error_frame
 from .security_headers import SecurityHeaders
 from .session import Conversation
 from .store import RETRY_AFTER_SECONDS, storage_unavailable
@@ -215,6 +215,8 @@ async def _play_frame(chinwag: Chinwag, conversation: Conversation | None, data:
         return conversation, await chinwag.conversations.trigger(conversation, frame.dialogue)
     if isinstance(frame, WindowChange):
         return conversation, await chinwag.conversations.window_changed(conversation, frame.name)
+    if isinstance(frame, Start):
+        return conversation, await chinwag.conversations.start(conversation, frame)
     assert isinstance(frame, Answer)
     return conversation, await chinwag.conversations.answer(conversation, frame)
 
