@@ -1,26 +1,45 @@
 # The two commands a newcomer needs: `make run` and `make test`.
+#
+# Each has its own environment, so the test-only plugins never reach the demo:
+#   .venv/       `make run`: core and every plugin under plugins/, editable
+#   .venv-test/  `make test`, `make bench`: the same plus test extras and the test-only plugins
+# Installs are editable, so code changes need no reinstall; each environment is reinstalled only
+# when a distribution's metadata (setup.cfg, pyproject.toml) changed since, per a stamp file.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+TEST_VENV := .venv-test
+TEST_BIN := $(TEST_VENV)/bin
 PLUGINS := $(sort $(dir $(wildcard plugins/*/setup.cfg)))
 TEST_PLUGINS := $(sort $(dir $(wildcard tests/plugins/*/setup.cfg examples/plugins/*/setup.cfg)))
+METADATA := setup.cfg pyproject.toml $(wildcard plugins/*/setup.cfg plugins/*/pyproject.toml)
+TEST_METADATA := $(METADATA) $(wildcard $(addsuffix setup.cfg,$(TEST_PLUGINS)) $(addsuffix pyproject.toml,$(TEST_PLUGINS)))
+# The distribution names of the test-only plugins, to take them out of an older .venv that had them.
+TEST_PLUGIN_NAMES := $(foreach p,$(TEST_PLUGINS),$(shell sed -n 's/^name *= *//p' $(p)setup.cfg))
 # Tests that need PostgreSQL read this URL; the local server of this machine kind by default.
 CHINWAG_TEST_POSTGRES_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/test
 export CHINWAG_TEST_POSTGRES_URL
 
 .PHONY: run test bench install install-test browser clean
 
-$(BIN)/python:
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
+$(BIN)/python $(TEST_BIN)/python:
+	$(PYTHON) -m venv $(patsubst %/bin/python,%,$@)
+	$(@D)/pip install -q --upgrade pip
 
-# Core and every plugin under plugins/, editable.
-install: $(BIN)/python
+# Core and every plugin under plugins/, editable; no test-only plugin.
+$(VENV)/.installed: $(METADATA) | $(BIN)/python
 	$(BIN)/pip install -q -e . $(foreach p,$(PLUGINS),-e $(p))
+	-@$(BIN)/pip uninstall -q -y $(TEST_PLUGIN_NAMES) >/dev/null 2>&1
+	touch $@
 
-# The same plus test extras and the test-only plugin distributions under tests/plugins/.
-install-test: $(BIN)/python
-	$(BIN)/pip install -q -e '.[test]' $(foreach p,$(PLUGINS),-e $(p)) $(foreach p,$(TEST_PLUGINS),-e $(p))
+# The same plus test extras and the test-only plugin distributions (tests/plugins/, examples/plugins/).
+$(TEST_VENV)/.installed: $(TEST_METADATA) | $(TEST_BIN)/python
+	$(TEST_BIN)/pip install -q -e '.[test]' $(foreach p,$(PLUGINS),-e $(p)) $(foreach p,$(TEST_PLUGINS),-e $(p))
+	touch $@
+
+install: $(VENV)/.installed
+
+install-test: $(TEST_VENV)/.installed
 
 # Headless Chromium from Debian's packages, for the widget's browser tests.
 browser:
@@ -32,10 +51,10 @@ run: install
 	$(BIN)/chinwag serve examples/quickstart --demo
 
 test: install-test browser
-	$(BIN)/python -m pytest -q
+	$(TEST_BIN)/python -m pytest -q
 
 bench: install-test
-	$(BIN)/python -m bench
+	$(TEST_BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) *.egg-info core/*.egg-info plugins/*/*.egg-info
+	rm -rf $(VENV) $(TEST_VENV) *.egg-info core/*.egg-info plugins/*/*.egg-info

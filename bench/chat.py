@@ -42,6 +42,12 @@ from .load import raise_fd_limit
 
 REPO = Path(__file__).resolve().parent.parent
 TARGETS = ("bare", "chinwag")
+# With --limits, a third target: chinwag with every abuse limit on (``limits:``), set high enough
+# that the benchmark's visitors, all from one address, are never refused: the figure is their cost.
+LIMITS_TARGET = "limits"
+BENCH_LIMITS = {"connections_per_address": 100_000, "hellos_per_address": {"count": 1_000_000, "per_seconds": 3600},
+                "frames_per_second": 1000, "meetings_per_email_per_day": 3, "meetings_per_visitor": 3,
+                "blocked_email_domains": [f"blocked{n}.example" for n in range(50)]}
 READY_TIMEOUT = 60.0
 LOAD_TIMEOUT = 600.0  # one load-generator process never outlives this many seconds
 IDLE_SETTLE = 3.0  # seconds to let the server settle before reading its memory
@@ -145,13 +151,13 @@ def bare_server(log: Path) -> ServerProcess:
     return ServerProcess("bare", [sys.executable, "-m", "bench.bare", "--port", str(port)], port, REPO, log)
 
 
-def make_project(folder: Path) -> Path:
-    """A project with the benchmark dialogue and a SQLite file database."""
+def make_project(folder: Path, name: str = "project", limits: dict[str, Any] | None = None) -> Path:
+    """A project with the benchmark dialogue and a SQLite file database (and ``limits``, if given)."""
     from chinwag.testing import write_project
 
     config = {"name": "chinwag benchmark", "database": "sqlite+aiosqlite:///bench.db", "allowed_origins": [],
-              "response_delay": 0}
-    return write_project(folder / "project", config, {"bench": BENCH_DIALOGUE})
+              "response_delay": 0, **({"limits": limits} if limits else {})}
+    return write_project(folder / name, config, {"bench": BENCH_DIALOGUE})
 
 
 def table_counts(database: Path) -> dict[str, int]:
@@ -236,12 +242,14 @@ def _median(values: list[float | None]) -> float | None:
     return round(statistics.median(present), 2) if present else None
 
 
-def summarize(phases: list[dict[str, Any]], visitor_counts: list[int]) -> dict[int, dict[str, Any]]:
-    """Medians per target and visitor count, and the ratio chinwag/bare of the median rates."""
+def summarize(phases: list[dict[str, Any]], visitor_counts: list[int],
+              targets: tuple[str, ...] = TARGETS) -> dict[int, dict[str, Any]]:
+    """Medians per target and visitor count, the ratio chinwag/bare of the median rates and, with
+    the limits target, the ratio limits/chinwag (per round too: both ran in the same round)."""
     summary: dict[int, dict[str, Any]] = {}
     for count in visitor_counts:
         row: dict[str, Any] = {}
-        for target in TARGETS:
+        for target in targets:
             runs = [phase for phase in phases if phase["target"] == target and phase["visitors"] == count]
             row[target] = {key: _median([run[key] for run in runs])
                            for key in ("turns_per_second", "p50_ms", "p99_ms", "server_cpu_percent", "client_cpu_percent")}
@@ -250,28 +258,41 @@ def summarize(phases: list[dict[str, Any]], visitor_counts: list[int]) -> dict[i
         row["ratio"] = round(chinwag / bare, 3) if bare and chinwag is not None else None
         row["round_ratios"] = [round(c["turns_per_second"] / b["turns_per_second"], 3) for b, c in zip(
             *([p for p in phases if p["target"] == t and p["visitors"] == count] for t in TARGETS)) if b["turns_per_second"]]
+        if LIMITS_TARGET in targets:
+            limited = row[LIMITS_TARGET]["turns_per_second"]
+            row["limits_ratio"] = round(limited / chinwag, 3) if chinwag and limited is not None else None
+            row["limits_round_ratios"] = [round(l["turns_per_second"] / c["turns_per_second"], 3) for c, l in zip(
+                *([p for p in phases if p["target"] == t and p["visitors"] == count] for t in ("chinwag", LIMITS_TARGET)))
+                if c["turns_per_second"]]
         summary[count] = row
     return summary
 
 
 def run(visitor_counts: list[int], idle: int, rounds: int, warmup: float, duration: float,
-        workdir: Path | None = None, idle_without_deflate: bool = False) -> dict[str, Any]:
-    """The whole benchmark; returns every phase, the medians and the idle-memory figures."""
+        workdir: Path | None = None, idle_without_deflate: bool = False, limits: bool = False) -> dict[str, Any]:
+    """The whole benchmark; returns every phase, the medians and the idle-memory figures.
+
+    ``limits``: also run chinwag with every abuse limit on, in the same rounds (its own project and database).
+    """
     raise_fd_limit()  # inherited by every child: servers and load generator hold thousands of sockets
+    targets = (*TARGETS, LIMITS_TARGET) if limits else TARGETS
     with _workdir(workdir) as folder:
         project = make_project(folder)
-        database = project / "bench.db"
+        databases = {"chinwag": project / "bench.db"}
         phases: list[dict[str, Any]] = []
         servers = {"bare": bare_server(folder / "bare.log"), "chinwag": chinwag_server(project, folder / "chinwag.log")}
+        if limits:
+            limited = make_project(folder, "project-limits", BENCH_LIMITS)
+            databases[LIMITS_TARGET] = limited / "bench.db"
+            servers[LIMITS_TARGET] = chinwag_server(limited, folder / "limits.log")
         try:
             for server in servers.values():
                 server.start()
             for round_number in range(rounds):
-                order = TARGETS if round_number % 2 == 0 else TARGETS[::-1]
+                order = targets if round_number % 2 == 0 else targets[::-1]
                 for count in visitor_counts:
                     for target in order:
-                        result = turns_phase(servers[target], count, warmup, duration,
-                                             database if target == "chinwag" else None)
+                        result = turns_phase(servers[target], count, warmup, duration, databases.get(target))
                         phases.append({"target": target, "round": round_number + 1, **result})
                         _report_phase(phases[-1])
         finally:
@@ -292,7 +313,7 @@ def run(visitor_counts: list[int], idle: int, rounds: int, warmup: float, durati
             print(f"idle {label:8} {json.dumps(idle_results[label])}", file=sys.stderr, flush=True)
     return {"machine": _machine(), "settings": {"visitors": visitor_counts, "idle": idle, "rounds": rounds,
                                                 "warmup_s": warmup, "window_s": duration},
-            "phases": phases, "summary": summarize(phases, visitor_counts), "idle": idle_results}
+            "phases": phases, "summary": summarize(phases, visitor_counts, targets), "idle": idle_results}
 
 
 @contextlib.contextmanager
@@ -335,6 +356,14 @@ def format_report(results: dict[str, Any]) -> str:
         bare, chinwag = row["bare"], row["chinwag"]
         lines.append(f"| {int(count):,} | {bare['turns_per_second']} | {chinwag['turns_per_second']} | {row['ratio']} | "
                      f"{chinwag['p50_ms']} | {chinwag['p99_ms']} | {bare['p50_ms']} | {bare['p99_ms']} |")
+    if any("limits_ratio" in row for row in results["summary"].values()):
+        lines += ["", "| visitors | chinwag turns/s | with limits turns/s | ratio limits/chinwag | per round | "
+                      "with limits p50 ms | with limits p99 ms |", "|---:|---:|---:|---:|---|---:|---:|"]
+        for count, row in results["summary"].items():
+            limited = row[LIMITS_TARGET]
+            lines.append(f"| {int(count):,} | {row['chinwag']['turns_per_second']} | {limited['turns_per_second']} | "
+                         f"{row['limits_ratio']} | {', '.join(map(str, row['limits_round_ratios']))} | "
+                         f"{limited['p50_ms']} | {limited['p99_ms']} |")
     if results["idle"]:
         lines += ["", "| idle visitors | server | RSS before (KiB) | RSS idle (KiB) | KiB per idle visitor |",
                   "|---:|---|---:|---:|---:|"]
@@ -361,13 +390,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--idle-without-deflate", action="store_true",
                         help="also measure idle memory with clients that do not offer permessage-deflate")
     parser.add_argument("--quick", action="store_true", help="short smoke run: 1 round, 4 s windows, 500 idle")
+    parser.add_argument("--limits", action="store_true",
+                        help="also run chinwag with every abuse limit on (limits:), in the same rounds")
     parser.add_argument("--json", type=Path, default=None, help="also write every figure to this file")
     parser.add_argument("--keep", type=Path, default=None, help="work in this folder and keep it (logs, database)")
     args = parser.parse_args(argv)
     if args.quick:
         args.rounds, args.warmup, args.duration, args.idle = 1, 1.0, 4.0, min(args.idle, 500)
     counts = [int(value) for value in args.visitors.split(",") if value.strip()]
-    results = run(counts, args.idle, args.rounds, args.warmup, args.duration, args.keep, args.idle_without_deflate)
+    results = run(counts, args.idle, args.rounds, args.warmup, args.duration, args.keep, args.idle_without_deflate,
+                  args.limits)
     print(format_report(results))
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))

@@ -26,16 +26,24 @@ def admin_only(handler: Handler) -> Handler:
 
     @functools.wraps(handler)
     async def guarded(request: Request) -> Response:
-        token = request.app.state.chinwag.config.admin_token
-        if not token:
-            return JSONResponse({"error": "the admin API is closed: set admin_token in chinwag.yaml"}, status_code=403)
-        scheme, _, given = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not secrets.compare_digest(given.encode(), token.encode()):
-            return JSONResponse({"error": "a valid admin token is required"}, status_code=401,
-                                headers={"WWW-Authenticate": "Bearer"})
-        return await handler(request)
+        refusal = admin_refusal(request, request.app.state.chinwag.config.admin_token)
+        return refusal if refusal is not None else await handler(request)
 
     return guarded
+
+
+def admin_refusal(request: Request, token: str | None) -> Response | None:
+    """The answer to a request that lacks ``Authorization: Bearer <token>``, or None when it has it.
+
+    With no ``token`` configured the answer is always a refusal (403): the endpoint is closed.
+    """
+    if not token:
+        return JSONResponse({"error": "the admin API is closed: set admin_token in chinwag.yaml"}, status_code=403)
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not secrets.compare_digest(given.encode(), token.encode()):
+        return JSONResponse({"error": "a valid admin token is required"}, status_code=401,
+                            headers={"WWW-Authenticate": "Bearer"})
+    return None
 
 
 @admin_only

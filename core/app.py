@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 import jinja2
 import sqlalchemy as sa
 
-from . import crm_records, outbox, report_rollup, schedule, shared_limits, tables
+from . import abuse_limits, crm_records, outbox, report_rollup, schedule, shared_limits, tables
 from .config import Config, read_config
 from .crm_delivery import CrmDelivery
 from .crm_schedule import schedule_crm_pulls
@@ -36,8 +36,11 @@ PluginState = TypeVar("PluginState")
 class Chinwag:
     """One served project: everything a request, a session or a plugin needs to reach."""
 
-    def __init__(self, config: Config, plugins: PluginHost = host) -> None:
+    def __init__(self, config: Config, plugins: PluginHost = host, served_at: str | None = None) -> None:
         self.config = config
+        # The loopback URL this process listens at, when serving (the server reaches its own
+        # mounted sandboxes there); None for commands.
+        self.served_at = served_at
         self.plugins = plugins
         self.cards = Registry("card type")
         self.attributes = Registry("attribute")
@@ -69,11 +72,11 @@ class Chinwag:
         self.conversations = Conversations(self)
 
     @classmethod
-    def from_project(cls, project_dir: Path | str, plugins: PluginHost = host) -> Chinwag:
+    def from_project(cls, project_dir: Path | str, plugins: PluginHost = host, served_at: str | None = None) -> Chinwag:
         """Read a project folder and fill the registries; raise ``InvalidProject`` naming every problem
-        (chinwag.yaml's, the plugins' and the dialogues')."""
+        (chinwag.yaml's, the plugins' and the dialogues'). ``served_at``: see ``Chinwag.served_at``."""
         config, problems = read_config(project_dir)
-        app = cls(config, plugins)
+        app = cls(config, plugins, served_at)
         app.prepare(problems)
         return app
 
@@ -142,7 +145,7 @@ class Chinwag:
     def _build_schema(self) -> None:
         """Copy core's tables and every registered table into this app's ``metadata``."""
         for declared in (tables.metadata, outbox.outbox_metadata, crm_records.metadata, shared_limits.metadata,
-                         schedule.metadata, report_rollup.metadata):
+                         schedule.metadata, report_rollup.metadata, abuse_limits.metadata):
             for table in declared.tables.values():
                 table.to_metadata(self.metadata)
         for table in self.tables:

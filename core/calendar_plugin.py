@@ -31,7 +31,7 @@ import httpx
 
 from .calendars import CalendarError, Grant, GrantRevoked
 from .hookspecs import hookimpl
-from .mounted_sandboxes import sandbox_path, sandbox_url
+from .mounted_sandboxes import mount_sandbox, private_client, sandbox_url
 from .problems import Problem
 
 if TYPE_CHECKING:
@@ -207,19 +207,18 @@ class CalendarProviderPlugin:
         sandbox = None
         if config.get("sandbox"):
             module = importlib.import_module(self.sandbox_module)
-            sandbox = module.new_state()
+            sandbox = private_client(module.new_state())
             config = {**config, **module.plugin_config(sandbox_url(app, self.provider_class.name), sandbox)}
         register(self.provider_class(self.settings_class.from_config(config), sandbox))
 
     @hookimpl
     def register_routes(self, register: Any, app: Chinwag) -> None:
-        """Mount the sandbox at ``/-/sandbox/<provider>`` when configured with ``sandbox: true``."""
+        """Mount the sandbox at ``/-/sandbox/<provider>`` when configured with ``sandbox: true`` (its
+        control routes need the admin token)."""
         provider = self._provider(app)
         if provider is not None and provider.sandbox is not None:
-            from starlette.routing import Mount
-
             module = importlib.import_module(self.sandbox_module)
-            register(Mount(sandbox_path(provider.name), app=module.create_sandbox(provider.sandbox)))
+            register(mount_sandbox(app, provider.name, module.create_sandbox(provider.sandbox)))
 
     @hookimpl
     def check_config(self, config: Any, app: Chinwag) -> list[Problem]:

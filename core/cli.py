@@ -64,9 +64,16 @@ def serve(project: Path, host: str, port: int, reload: bool, demo: bool) -> None
     """Serve a project folder (chinwag.yaml, dialogues/)."""
     import uvicorn
 
-    load_project(project)  # refuse to start on any problem, with the same messages as validate
+    from .mounted_sandboxes import exposure_problem, loopback_url
+
+    app = load_project(project)  # refuse to start on any problem, with the same messages as validate
+    refusal = exposure_problem(app.config, host)
+    if refusal is not None:
+        click.echo(refusal, err=True)
+        sys.exit(1)
     os.environ["CHINWAG_PROJECT"] = str(project.resolve())
     os.environ["CHINWAG_DEMO"] = "1" if demo else ""
+    os.environ["CHINWAG_SERVED_AT"] = loopback_url(host, port)
     click.echo(f"chinwag serving {project} at http://{host}:{port}/" + (" (demo pages at /)" if demo else ""))
     options: dict[str, Any] = dict(
         factory=True, host=host, port=port, ws_max_size=1 << 20,

@@ -14,6 +14,7 @@ from typing import Any
 
 import attrs
 
+from .abuse_limits import LimitSettings, parse_limits
 from .problems import InvalidProject, Problem
 from .yamlfile import YamlError, line_of, load_yaml
 
@@ -25,7 +26,7 @@ REDACTED = "***"
 # Top-level keys of chinwag.yaml that core reads. Any other key is a section a plugin declares
 # (``register_config_sections``); its value is kept in ``Config.sections`` for that plugin.
 CORE_KEYS = {"name", "database", "allowed_origins", "admin_token", "retention", "attributes",
-             "response_delay", "plugins", "chat_enabled", "monthly_cap", "public_url", "outbox"}
+             "response_delay", "plugins", "chat_enabled", "monthly_cap", "public_url", "outbox", "demo", "limits"}
 MOVED_KEYS = {"retention_days"}  # reported as moved, with where to, rather than as unknown
 DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
 
@@ -61,9 +62,11 @@ class Config:
     response_delay: float = 1.0
     chat_enabled: bool = True
     monthly_cap: int | None = None  # engaged conversations a month; at the cap no dialogue starts
+    demo: bool = False  # a public demo on purpose: sandboxes may be served beyond loopback
     attributes: tuple[AttributeSpec, ...] = ()
     plugins: Mapping[str, Mapping[str, Any]] = attrs.field(factory=dict)
     outbox: Mapping[str, float] = attrs.field(factory=dict)  # delivery policy overrides (OutboxPolicy fields)
+    limits: LimitSettings = LimitSettings()  # abuse limits of the public chat endpoint
     sections: Mapping[str, Any] = attrs.field(factory=dict)
     raw: Mapping[str, Any] = attrs.field(factory=dict, repr=False)
 
@@ -203,8 +206,13 @@ def read_config(project_dir: Path | str) -> tuple[Config, list[Problem]]:
     if monthly_cap is not None and (isinstance(monthly_cap, bool) or not isinstance(monthly_cap, int) or monthly_cap < 1):
         problem("monthly_cap", "must be a whole number of engaged conversations a month, at least 1 (or null: no cap)")
         monthly_cap = None
+    demo = values.get("demo", False)
+    if not isinstance(demo, bool):
+        problem("demo", "must be true or false")
+        demo = False
     attributes = _attributes(values.get("attributes", []), raw, name, problems)
     outbox = _outbox(values.get("outbox", {}), raw, name, problems)
+    limits = parse_limits(values.get("limits"), raw, name, problems)
     plugins = values.get("plugins", {}) or {}
     if not isinstance(plugins, Mapping) or not all(isinstance(v, Mapping) for v in plugins.values()):
         problem("plugins", "must map plugin names to mappings of their settings")
@@ -213,7 +221,8 @@ def read_config(project_dir: Path | str) -> tuple[Config, list[Problem]]:
         project_dir=project_dir, name=str(values.get("name", project_dir.name)),
         database=_database_url(database, project_dir), allowed_origins=tuple(origins),
         admin_token=admin_token, public_url=public_url.rstrip("/"), retention=retention, response_delay=float(delay),
-        chat_enabled=chat_enabled, monthly_cap=monthly_cap, attributes=attributes, plugins=plugins, outbox=outbox,
+        chat_enabled=chat_enabled, monthly_cap=monthly_cap, demo=demo, attributes=attributes, plugins=plugins,
+        outbox=outbox, limits=limits,
         sections={key: value for key, value in values.items() if key not in CORE_KEYS | MOVED_KEYS}, raw=raw,
     ), problems
 

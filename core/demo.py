@@ -8,14 +8,17 @@ script, ``eval`` or an inline style, the demo would break and show it.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import FileResponse, HTMLResponse, Response
 from starlette.routing import BaseRoute, Route
 
 if TYPE_CHECKING:
     from .app import Chinwag
+
+STATIC_DIR = Path(__file__).parent / "static"
 
 # The policy a site with the strictest sensible settings would send. The widget's own styles are
 # constructed stylesheets (CSSOM), which style-src does not govern, so no 'unsafe-inline' is needed.
@@ -32,13 +35,20 @@ DEMO_PAGES: tuple[tuple[str, str, str], ...] = (
 
 
 def demo_routes(app: Chinwag) -> list[BaseRoute]:
-    """The demo pages and their stylesheet, as Starlette routes."""
+    """The demo pages, their stylesheet and icon, as Starlette routes."""
     routes: list[BaseRoute] = [
         Route(path, _page_endpoint(app, template, title), methods=["GET"], name=f"demo:{template}")
         for path, template, title in DEMO_PAGES
     ]
     routes.append(Route("/demo.css", _stylesheet_endpoint(app), methods=["GET"], name="demo:css"))
+    routes.append(Route("/favicon.svg", favicon, methods=["GET"], name="demo:favicon"))
     return routes
+
+
+async def favicon(request: Request) -> Response:
+    """The demo pages' icon, so browsers find one instead of a 404."""
+    return FileResponse(STATIC_DIR / "favicon.svg", media_type="image/svg+xml",
+                        headers={"Cache-Control": "public, max-age=86400"})
 
 
 def _page_endpoint(app: Chinwag, template_name: str, title: str):

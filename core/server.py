@@ -20,6 +20,7 @@ from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
+from .abuse_limits import FrameBudget, admit_connection, close_connection, hello_wait
 from .admin import admin_routes
 from .app import STATIC_DIR, Chinwag
 from .engine import EngineError
@@ -149,31 +150,43 @@ async def chat_socket(websocket: WebSocket) -> None:
         await websocket.close(code=1008)
         return
     await websocket.accept()
+    address = await admit_connection(websocket, chinwag)
+    if address is None:
+        return
+    limits = chinwag.config.limits
     conversation: Conversation | None = None
+    budget = FrameBudget(limits.frames_per_second)
     try:
         while True:
             message = await websocket.receive()
             if message["type"] == "websocket.disconnect":
                 return
+            if not budget.spend():  # dropped unplayed; said once per run of dropped frames
+                if budget.tell():
+                    await websocket.send_text(encode(error_frame(
+                        "rate_limited", f"at most {limits.frames_per_second} frames a second; that frame was dropped")))
+                continue
             data = message.get("text") if message.get("text") is not None else message.get("bytes", b"")
-            conversation, frames = await _play(chinwag, conversation, data, websocket.headers)
+            conversation, frames = await _play(chinwag, conversation, data, websocket.headers, address)
             for frame in frames:
                 await websocket.send_text(encode(frame))  # encode always gives valid UTF-8 text
     except WebSocketDisconnect:
         return
     finally:
+        with contextlib.suppress(Exception):
+            await close_connection(chinwag.store, limits, address)  # type: ignore[arg-type]
         if websocket.application_state == WebSocketState.CONNECTED and websocket.client_state == WebSocketState.CONNECTED:
             with contextlib.suppress(Exception):
                 await websocket.close()
 
 
 async def _play(chinwag: Chinwag, conversation: Conversation | None, data: Any,
-                headers: Mapping[str, str]) -> tuple[Conversation | None, list[dict[str, Any]]]:
-    """Handle one client frame; every failure becomes an error frame and the session lives on.
+                headers: Mapping[str, str], address: str) -> tuple[Conversation | None, list[dict[str, Any]]]:
+    """Handle one client frame from ``address``; every failure becomes an error frame and the session lives on.
 
     ``headers`` are the WebSocket request's: targeting reads the device and location from them."""
     try:
-        return await _play_frame(chinwag, conversation, data, headers)
+        return await _play_frame(chinwag, conversation, data, headers, address)
     except FrameError as error:
         return conversation, [error_frame(error.code, error.message)]
     except EngineError as error:
@@ -200,14 +213,18 @@ def failure_frame(error: Exception) -> dict[str, Any]:
 
 
 async def _play_frame(chinwag: Chinwag, conversation: Conversation | None, data: Any,
-                      headers: Mapping[str, str]) -> tuple[Conversation | None, list[dict[str, Any]]]:
-    """Decode one frame and play it; failures are ``_play``'s to turn into frames."""
+                      headers: Mapping[str, str], address: str) -> tuple[Conversation | None, list[dict[str, Any]]]:
+    """Decode one frame from ``address`` and play it; failures are ``_play``'s to turn into frames."""
     frame = decode(data)
     if isinstance(frame, Ping):
         return conversation, [{"type": "pong"}]
     if isinstance(frame, Hello):
         if conversation is not None:
             raise FrameError("not_ready", "hello was already sent on this connection")
+        wait = await hello_wait(chinwag.store, chinwag.config.limits, address)  # type: ignore[arg-type]
+        if wait is not None:
+            return conversation, [{**error_frame("rate_limited", f"too many new chats from your address; try again in "
+                                                                 f"{wait} s"), "retry_after": wait}]
         return await chinwag.conversations.hello(frame, headers)
     if conversation is None:
         raise FrameError("not_ready", "send hello first")
@@ -222,7 +239,9 @@ async def _play_frame(chinwag: Chinwag, conversation: Conversation | None, data:
 
 
 def app_from_environment() -> Starlette:
-    """The app for ``CHINWAG_PROJECT`` (a factory for uvicorn, which ``chinwag serve`` uses)."""
+    """The app for ``CHINWAG_PROJECT`` (a factory for uvicorn, which ``chinwag serve`` uses), listening
+    at ``CHINWAG_SERVED_AT`` (see ``Chinwag.served_at``)."""
     import os
 
-    return create_app(Chinwag.from_project(os.environ["CHINWAG_PROJECT"]), demo=bool(os.environ.get("CHINWAG_DEMO")))
+    chinwag = Chinwag.from_project(os.environ["CHINWAG_PROJECT"], served_at=os.environ.get("CHINWAG_SERVED_AT") or None)
+    return create_app(chinwag, demo=bool(os.environ.get("CHINWAG_DEMO")))

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 import sqlalchemy as sa
 
+from .abuse_limits import BLOCKED_EMAIL_TEXT
 from .crm import PERSON_PREFIX
 from .crm_delivery import event_payload
 from .crm_records import recognise, recognise_by_cookie
@@ -337,6 +338,9 @@ class Conversations:
         """Play the visitor's answer; raise ``EngineError`` when it answers no open question."""
         if conversation.state is None or conversation.dialogue is None:
             raise EngineError("not_asked", "there is no open question")
+        blocked = self.app.config.limits.blocked_domain(answer.value)
+        if blocked is not None:  # refused before anything is looked up or stored
+            return [{"type": "invalid", "question": answer.question, "message": BLOCKED_EMAIL_TEXT.format(domain=blocked)}]
         for attempt in (1, 2):
             engine = await self._engine(conversation.dialogue.id, conversation.dialogue.version)
             assert engine is not None
@@ -487,6 +491,11 @@ class _EffectContext:
     def visit(self) -> Mapping[str, Any]:
         """The visit's attributes (page URL, time zone...)."""
         return self.conversation.visit
+
+    @property
+    def visitor_id(self) -> str:
+        """The visitor's id."""
+        return self.conversation.visitor_id
 
 
 def _definition(dialogue: Dialogue) -> dict[str, Any]:

@@ -67,13 +67,17 @@ class ServerThread:
         from .app import Chinwag
         from .server import create_app
 
-        self.app = Chinwag.from_project(project_dir)
-        self.asgi = create_app(self.app, demo=demo)
         self.host = host
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._socket.bind((host, port))
         self.port = self._socket.getsockname()[1]
+        try:
+            self.app = Chinwag.from_project(project_dir, served_at=self.url)
+        except BaseException:
+            self._socket.close()
+            raise
+        self.asgi = create_app(self.app, demo=demo)
         self._thread: threading.Thread | None = None
         self._server: Any = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -223,7 +227,8 @@ class ScriptedVisitor:
     def __init__(self, server: ServerThread | ServerProcess | str, origin: str | None = None, visitor: str | None = None,
                  session: str | None = None, page_url: str = "http://127.0.0.1/", timezone: str = "Europe/London",
                  locale: str = "en-GB", headers: Mapping[str, str] | None = None) -> None:
-        """``headers`` are sent with the WebSocket request (a User-Agent, a proxy's country header...)."""
+        """``headers`` are sent with the WebSocket request (a User-Agent, a proxy's country header or
+        X-Forwarded-For...)."""
         self.ws_url = server if isinstance(server, str) else server.ws_url
         self.headers = dict(headers or {})
         self.origin = origin or (None if isinstance(server, str) else server.url)
@@ -395,3 +400,43 @@ def sandbox_grant(state: Any, agent_email: str, calendar_id: str, saved: list[di
         saved.append(dict(tokens))
 
     return Grant(agent_email=agent_email, calendar_id=calendar_id, tokens=state.stored_tokens(agent_email), saver=save)
+
+
+def calendar_sandbox_fixtures(serve: Callable[..., Any], new_state: Callable[[], Any],
+                              new_provider: Callable[[dict[str, Any]], Any], calendar_id: str,
+                              agent: str = "agent@example.com") -> tuple[Any, Any, Any, Any]:
+    """The four fixtures a calendar provider plugin's tests share, for a sandbox built on
+    ``chinwag.sandbox``: ``sandbox`` (served on loopback by ``serve(state=new_state())``),
+    ``provider`` (``new_provider(settings)`` with ``FAST_RETRY_SETTINGS``, closed afterwards),
+    ``saved`` (the token dicts the provider stored) and ``grant`` (``agent``'s, connected to
+    ``calendar_id``). In the plugin's conftest.py::
+
+        sandbox, provider, saved, grant = calendar_sandbox_fixtures(
+            serve_in_thread, MySandboxState, lambda settings: MyProvider(MySettings.from_config(settings)), "primary")
+    """
+
+    @pytest.fixture(name="sandbox")
+    def sandbox_fixture() -> Iterator[Any]:
+        """A fresh sandbox served over HTTP on 127.0.0.1."""
+        with serve(state=new_state()) as server:
+            yield server
+
+    @pytest.fixture(name="provider")
+    async def provider_fixture(sandbox: Any) -> Any:
+        """The real provider, with short backoff so retry tests stay fast."""
+        provider = new_provider({**sandbox.plugin_config(), **FAST_RETRY_SETTINGS})
+        yield provider
+        await provider.aclose()
+
+    @pytest.fixture(name="saved")
+    def saved_fixture() -> list[dict[str, Any]]:
+        """Every token dict the provider asked chinwag to store, in order."""
+        return []
+
+    @pytest.fixture(name="grant")
+    def grant_fixture(sandbox: Any, saved: list[dict[str, Any]]) -> Any:
+        """The agent's grant, as chinwag holds it after the agent connected their calendar."""
+        return sandbox_grant(sandbox.state, agent, calendar_id, saved)
+
+    return sandbox_fixture, provider_fixture, saved_fixture, grant_fixture
+

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from chinwag.app import Chinwag
 from chinwag.problems import InvalidProject
+from chinwag.server import create_app
 from chinwag.testing import QUICKSTART, ScriptedVisitor, ServerThread, write_project
 from meetings_support import agent, connect_agent, free_port, google, project, secret_key  # noqa: F401
 
@@ -53,6 +54,7 @@ async def test_stored_tokens_without_a_key_stop_the_server(tmp_path: Path, googl
         await connect_agent(folder, "ada@example.com")
     monkeypatch.delenv("CHINWAG_SECRET_KEY")
     app = Chinwag.from_project(folder)
+    create_app(app)  # a serving process (commands load the key only when they read or write tokens)
     with pytest.raises(InvalidProject, match="agents: CHINWAG_SECRET_KEY is not set"):
         await app.start()
     await app.stop()

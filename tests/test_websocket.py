@@ -65,8 +65,11 @@ async def test_whole_conversation_is_played_and_stored(server: ServerThread) -> 
         return lead, status, names
 
     lead, status, names = server.call(stored)
+    # ada@example.com is the person the quickstart's Marketo stand-in knows: her CRM fields join the lead.
     assert lead == {"lead.interest": "demo", "lead.firstName": "Ada", "lead.email": "ada@example.com",
-                    "lead.teamSize": "11-50", "lead.phone": "+442079460958"}
+                    "lead.teamSize": "11-50", "lead.phone": "+442079460958", "person.firstName": "Ada",
+                    "person.lastName": "Lovelace", "person.title": "Head of Research",
+                    "person.company": "Analytical Engines"}
     assert status == "completed"
     assert names.count("answered") == 5 and names[0] == "triggered" and names[-1] == "completed"
 

@@ -71,15 +71,21 @@ def load_credentials(app: Chinwag, has_stored_tokens: bool) -> Credentials | Non
 
 
 def credentials(app: Chinwag) -> Credentials:
-    """The app's token cipher; raise ``CredentialsKeyMissing`` (a clear message) when unset."""
-    cipher = app.plugin_state(MeetingsState).credentials
-    if cipher is None:
-        return Credentials.from_environment()
-    return cipher
+    """The app's token cipher; raise ``CredentialsKeyMissing`` (a clear message) when unset.
+
+    A command loads it here, on first use, so only commands that encrypt or decrypt tokens say
+    (in demo mode) that they use a throwaway key.
+    """
+    state = app.plugin_state(MeetingsState)
+    if state.credentials is None:
+        state.credentials = load_credentials(app, has_stored_tokens=True)
+    assert state.credentials is not None  # load_credentials raises rather than return None here
+    return state.credentials
 
 
 async def sync_agents(app: Chinwag) -> None:
-    """Add agents new in chinwag.yaml at the end of the queue; set up the token cipher."""
+    """Add agents new in chinwag.yaml at the end of the queue; in a serving process, set up the token
+    cipher (refusing to start when stored tokens cannot be read) and connect sandbox agents."""
     settings = meeting_settings(app)
     async with app.store.transaction() as connection:
         rows = {row.email: row for row in await connection.execute(sa.select(agent_rows))}
@@ -90,11 +96,10 @@ async def sync_agents(app: Chinwag) -> None:
                 await connection.execute(sa.insert(agent_rows).values(
                     email=agent.email, provider=agent.provider, calendar_id=agent.calendar_id, status=NOT_CONNECTED,
                     position=position, updated_at=utcnow()))
-    has_tokens = any(row.credentials for row in rows.values())
     state = app.plugin_state(MeetingsState)
-    state.credentials = load_credentials(app, has_tokens)
     if not state.serving:
-        return  # a command-line run: the sandboxes that count are the serving process's
+        return  # a command-line run: the key is loaded when a token is read or written (``credentials``)
+    state.credentials = load_credentials(app, any(row.credentials for row in rows.values()))
     for agent in settings.agents.values():
         provider = app.calendar_providers.get(agent.provider)
         if in_sandbox(provider):  # a fresh sandbox knows no earlier tokens: connect again

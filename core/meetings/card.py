@@ -26,6 +26,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
+from ..abuse_limits import BLOCKED_MEETING_TEXT, MEETING_LIMIT_TEXT, give_back, meeting_refusal, take_meeting_places
 from .booking import BookingRequest, book
 from ..cards import CardContext, Effect, Outcome, Question
 from ..dialogue import Card, Dialogue
@@ -119,20 +120,37 @@ class MeetingCard:
     # -- effects ---------------------------------------------------------------------------------
 
     async def fulfil(self, card: Card, effect: Effect, context: Any, app: Chinwag) -> Mapping[str, Any]:
-        """``offer``: route and find free times; ``book``: book the chosen one."""
+        """``offer``: route and find free times; ``book``: book the chosen one. Both within the
+        project's meeting limits (``limits:``), which a booking takes a place in."""
+        limits, email, visitor_id = app.config.limits, str(context.lead.get("lead.email") or ""), context.visitor_id
         if effect.kind == "offer":
+            refusal = await meeting_refusal(app.store, limits, email, visitor_id)
+            if refusal is not None:
+                return {"kind": "failed", "message": refusal}
             decision = decide(meeting_settings(app), card.get("route", "round_robin"), card.get("strategy", "round_robin"),
                               lambda name: context.lead.get(name))
             return await self._offer(card, app, decision, "offer")
         memory = context.state.memory.get(card.id, {})
         decision = RoutingDecision(**{**memory["decision"], "agents": tuple(memory["decision"]["agents"])})
         slot = effect.data["slot"]
-        result = await book(app, BookingRequest(
-            idempotency_key=f"{context.session_id}/{card.id}/{context.state.step}/{slot['start']}",
-            decision=decision, start=_instant(slot["start"]), end=_instant(slot["end"]), agents=tuple(slot["agents"]),
-            lead=context.lead, visitor_time_zone=self._zone(context, *slot["agents"]), session_id=context.session_id,
-            dialogue_id=context.state.dialogue_id, page_url=context.visit.get("visit.page_url"),
-            online_meeting=card.get("online_meeting", meeting_settings(app).online_meeting)))
+        if limits.blocked_domain(email):
+            return {"kind": "failed", "message": BLOCKED_MEETING_TEXT}
+        places = await take_meeting_places(app.store, limits, email, visitor_id)
+        if places is None:
+            return {"kind": "failed", "message": MEETING_LIMIT_TEXT}
+        booked = False
+        try:
+            result = await book(app, BookingRequest(
+                idempotency_key=f"{context.session_id}/{card.id}/{context.state.step}/{slot['start']}",
+                decision=decision, start=_instant(slot["start"]), end=_instant(slot["end"]), agents=tuple(slot["agents"]),
+                lead=context.lead, visitor_time_zone=self._zone(context, *slot["agents"]), session_id=context.session_id,
+                dialogue_id=context.state.dialogue_id, page_url=context.visit.get("visit.page_url"),
+                online_meeting=card.get("online_meeting", meeting_settings(app).online_meeting)))
+            booked = result.outcome == "booked"
+        finally:
+            if not booked:  # no meeting: the places go back
+                for key in places:
+                    await give_back(app.store, key)
         if result.outcome == "booked":
             meeting = result.meeting
             agent = meeting_settings(app).agents[meeting["agent_email"]]

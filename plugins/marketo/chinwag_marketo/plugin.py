@@ -8,7 +8,7 @@ import attrs
 from chinwag import hookimpl
 from chinwag.attributes import Attribute
 from chinwag.default_attributes import STANDARD
-from chinwag.mounted_sandboxes import sandbox_path, sandbox_url
+from chinwag.mounted_sandboxes import mount_sandbox, private_client, sandbox_path, sandbox_url
 from chinwag.problems import Problem
 from chinwag.shared_limits import SharedLimiter
 
@@ -38,7 +38,7 @@ def settings_of(app: Chinwag) -> MarketoSettings | None:
 
         state = app.plugin_state(MarketoState)
         if state.sandbox is None:
-            state.sandbox = sandbox.new_state()
+            state.sandbox = private_client(sandbox.new_state())
             sandbox.seed_demo(state.sandbox)
         config = {**config, **sandbox.plugin_config(sandbox_url(app, PLUGIN_NAME), state.sandbox)}
     return MarketoSettings.from_config(config)
@@ -91,15 +91,16 @@ def check_config(config: Config) -> list[Problem]:
 
 @hookimpl
 def register_routes(register: Callable[[Any], Any], app: Chinwag) -> None:
-    """With ``sandbox: true``, the Marketo stand-in at ``/-/sandbox/marketo`` (the offline demo)."""
+    """With ``sandbox: true``, the Marketo stand-in at ``/-/sandbox/marketo`` (the offline demo; its
+    ``/_sandbox`` control routes need the admin token)."""
     state = app.plugin_state(MarketoState)
     if state.sandbox is not None:
-        from starlette.routing import Mount, Route
+        from starlette.routing import Route
 
         from .sandbox import create_sandbox
 
         register(Route(f"{sandbox_path(PLUGIN_NAME)}/known-visitor", be_the_known_visitor, methods=["GET"]))
-        register(Mount(sandbox_path(PLUGIN_NAME), app=create_sandbox(state.sandbox)))
+        register(mount_sandbox(app, PLUGIN_NAME, create_sandbox(state.sandbox)))
 
 
 async def be_the_known_visitor(request: Any) -> Any:
