@@ -221,3 +221,28 @@ async def test_start_is_refused_while_chat_is_switched_off(tmp_path: Path) -> No
         assert (await page.until("pong"))["type"] == "pong"
         await page.close()
         assert stored_sessions(server, welcome["visitor"]) == []
+
+
+async def test_each_start_counts_as_a_new_chat_against_the_address_limit(tmp_path: Path) -> None:
+    limits = {"hellos_per_address": {"count": 3, "per_seconds": 86400}}
+    with serve(tmp_path / "p", limits=limits) as server:
+        page, welcome = await visit(server, f"{SITE}/about")  # new chat 1
+        first = await start(page, "flow")  # 2
+        await page.question()
+        await finish(page)
+        second = await start(page, "flow")  # 3
+        assert second["type"] == "welcome" and second["session"] != first["session"]
+        await page.question()
+        await page.until("event")
+        await page.answer("yes")
+        await page.until("answered")
+        while [frame.get("name") for frame in page.frames].count("completed") < 2:
+            await page.until("event")
+        refused = await start(page, "flow")  # 4: over the limit
+        assert refused["type"] == "error" and refused["code"] == "rate_limited" and refused["retry_after"] >= 1
+        await page.send({"type": "ping"})
+        assert (await page.until("pong"))["type"] == "pong"
+        await page.close()
+        assert [row[1:] for row in stored_sessions(server, welcome["visitor"])] == [
+            ("flow", "completed"), ("flow", "completed")]
+
