@@ -11,11 +11,12 @@ from typing import Any
 import attrs
 
 PROTOCOL_VERSION = 1
-PROTOCOL_MINOR = 1  # 1.1: behaviour triggers (``trigger``), ``opened`` and ``closed``
+PROTOCOL_MINOR = 1  # 1.1: behaviour triggers (``trigger``), ``opened``, ``closed`` and ``start``
 MAX_FRAME_BYTES = 16 * 1024
 MAX_TRACKING_COOKIES = 5
 MAX_NESTING = 32  # objects and arrays inside each other; frames of this protocol need 3
 TRACKING_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+START_ATTRIBUTE_NAME = re.compile(r"visit\.[A-Za-z_][A-Za-z0-9_]{0,63}")  # used with fullmatch
 # A lone UTF-16 surrogate (JSON allows the escape "\ud800"; no UTF-8 text can carry it).
 SURROGATE = re.compile("[\ud800-\udfff]")
 
@@ -73,7 +74,15 @@ class WindowChange:
     name: str
 
 
-ClientFrame = Hello | Answer | Ping | Trigger | WindowChange
+@attrs.frozen
+class Start:
+    """(1.1) The page asks for a dialogue now (``window.chinwag.start``), whatever targeting says."""
+
+    dialogue: str
+    attributes: Mapping[str, Any] = attrs.field(factory=dict)  # visit.* names to plain values
+
+
+ClientFrame = Hello | Answer | Ping | Trigger | WindowChange | Start
 
 
 def decode(text: str | bytes) -> ClientFrame:
@@ -109,6 +118,8 @@ def decode(text: str | bytes) -> ClientFrame:
         return Trigger(_field(data, "dialogue", str, frame="trigger"))
     if kind in ("opened", "closed"):
         return WindowChange(kind)
+    if kind == "start":
+        return Start(_field(data, "dialogue", str, frame="start"), _start_attributes(data.get("attributes")))
     raise FrameError("unknown_type", f"unknown frame type {kind!r}" if kind is not None else "frame has no 'type'")
 
 
@@ -200,6 +211,21 @@ def _hello(data: Mapping[str, Any]) -> Hello:
         tracking=tracking,
         minor=_minor(data),
     )
+
+
+def _start_attributes(attributes: Any) -> dict[str, Any]:
+    """``start.attributes``: optional; ``visit.*`` names (a letter or ``_``, then letters, digits
+    and ``_``) to strings, numbers, booleans or null."""
+    if attributes is None:
+        return {}
+    if not isinstance(attributes, dict) or not all(
+        isinstance(name, str) and START_ATTRIBUTE_NAME.fullmatch(name)
+        and (value is None or isinstance(value, (str, int, float, bool)))
+        for name, value in attributes.items()
+    ):
+        raise FrameError("bad_frame", "start.attributes must map visit.* names (like visit.topic) "
+                                      "to strings, numbers, booleans or null")
+    return attributes
 
 
 def _minor(data: Mapping[str, Any]) -> int:

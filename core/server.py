@@ -26,7 +26,7 @@ from .app import STATIC_DIR, Chinwag
 from .engine import EngineError
 from .plugins import PluginError
 from .problems import InvalidProject
-from .protocol import Answer, FrameError, Hello, Ping, Trigger, WindowChange, decode, encode, error_frame
+from .protocol import Answer, FrameError, Hello, Ping, Start, Trigger, WindowChange, decode, encode, error_frame
 from .security_headers import SecurityHeaders
 from .session import Conversation
 from .store import RETRY_AFTER_SECONDS, storage_unavailable
@@ -221,10 +221,9 @@ async def _play_frame(chinwag: Chinwag, conversation: Conversation | None, data:
     if isinstance(frame, Hello):
         if conversation is not None:
             raise FrameError("not_ready", "hello was already sent on this connection")
-        wait = await hello_wait(chinwag.store, chinwag.config.limits, address)  # type: ignore[arg-type]
-        if wait is not None:
-            return conversation, [{**error_frame("rate_limited", f"too many new chats from your address; try again in "
-                                                                 f"{wait} s"), "retry_after": wait}]
+        limited = await _over_chat_limit(chinwag, address)
+        if limited is not None:
+            return conversation, [limited]
         return await chinwag.conversations.hello(frame, headers)
     if conversation is None:
         raise FrameError("not_ready", "send hello first")
@@ -232,8 +231,23 @@ async def _play_frame(chinwag: Chinwag, conversation: Conversation | None, data:
         return conversation, await chinwag.conversations.trigger(conversation, frame.dialogue)
     if isinstance(frame, WindowChange):
         return conversation, await chinwag.conversations.window_changed(conversation, frame.name)
+    if isinstance(frame, Start):  # a new chat, like a hello: counted against the same limit
+        limited = await _over_chat_limit(chinwag, address)
+        if limited is not None:
+            return conversation, [limited]
+        return conversation, await chinwag.conversations.start(conversation, frame)
     assert isinstance(frame, Answer)
     return conversation, await chinwag.conversations.answer(conversation, frame)
+
+
+async def _over_chat_limit(chinwag: Chinwag, address: str) -> dict[str, Any] | None:
+    """Count one more new chat (a ``hello`` or a ``start``) from ``address``; the ``rate_limited``
+    frame when that is over ``limits.hellos_per_address``, else None."""
+    wait = await hello_wait(chinwag.store, chinwag.config.limits, address)  # type: ignore[arg-type]
+    if wait is None:
+        return None
+    return {**error_frame("rate_limited", f"too many new chats from your address; try again in {wait} s"),
+            "retry_after": wait}
 
 
 def app_from_environment() -> Starlette:

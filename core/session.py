@@ -24,13 +24,13 @@ from .dialogue import Dialogue, parse_dialogue
 from .engine import Engine, EngineError, State, Turn
 from .events import ChatEvent, UnknownEventType, new_event_key
 from .outbox import outbox_row
-from .protocol import PROTOCOL_VERSION, Answer, FrameError, Hello, scrub_surrogates
+from .protocol import PROTOCOL_VERSION, Answer, FrameError, Hello, Start, scrub_surrogates
 from .store import Store, utc, utcnow
 from .time_zones import known_time_zone
 from .tables import dialogue_versions, sessions, transcript, visitors
 from .targeting.selection import Targeter
 from .targeting.state import TargetingState
-from .targeting.visit import count_visit, page_attributes
+from .targeting.visit import VISIT_ATTRIBUTES, count_visit, page_attributes
 from .turn_writer import SessionConflict, TurnRecord
 
 if TYPE_CHECKING:
@@ -40,6 +40,9 @@ log = logging.getLogger("chinwag.session")
 
 MAX_EFFECTS_PER_TURN = 8
 TRANSCRIPT_FRAMES = frozenset({"message", "question", "answered"})
+# Visit attributes the server sets from the page and the request: ``start.attributes`` may not change them.
+SERVER_VISIT_NAMES = frozenset({"visit.page_url", "visit.referrer", "visit.locale", "visit.timezone",
+                                *(attribute.name for attribute in VISIT_ATTRIBUTES)})
 
 
 @attrs.define
@@ -56,6 +59,7 @@ class Conversation:
     minor: int = 0  # the protocol minor version spoken on this connection
     visit_started: dt.datetime | None = None
     pending: Dialogue | None = None  # resolved, waiting for its behaviour trigger in the page
+    page_visit: dict[str, Any] = attrs.field(factory=dict)  # the visit as hello gave it, before any start
 
     def event(self, name: str, data: Mapping[str, Any]) -> ChatEvent:
         """An activity event of this conversation."""
@@ -136,6 +140,7 @@ class Conversations:
                  **page_attributes(hello.page_url, headers or {}, settings)}
         conversation = await self._visitor(hello.visitor, visit)
         conversation.minor = hello.minor
+        conversation.page_visit = dict(conversation.visit)
         if hello.tracking:
             await self._recognise_by_cookie(conversation, hello.tracking)
         history = await self._history(conversation.visitor_id)
@@ -185,6 +190,44 @@ class Conversations:
         if await self._resume_shown(conversation, pending, await self._history(conversation.visitor_id)):
             return [self._welcome(conversation, await self._transcript(conversation.session_id))]  # another tab was first
         return await self._start(conversation, pending)
+
+    async def start(self, conversation: Conversation, start: Start) -> list[dict[str, Any]]:
+        """(1.1) The page asks for a dialogue (``window.chinwag.start``): start a new session of it,
+        whatever its targeting, priority and the once-per-visitor rule say.
+
+        A session of that dialogue the visitor has not finished, shown on this page or engaged
+        with anywhere, is shown again instead of a second one starting (a second click on the
+        page's button). Another dialogue on the page gives way; an engaged one is kept as it is and
+        continues on a later page once this one has ended or is left unanswered. ``start.attributes``
+        are added to the visit for the started session; those the server derives are refused.
+        """
+        dialogue = self.app.dialogues.get(start.dialogue)
+        if dialogue is None:
+            raise FrameError("unknown_dialogue", f"there is no dialogue {start.dialogue[:100]!r}")
+        derived = sorted(SERVER_VISIT_NAMES.intersection(start.attributes))
+        if derived:
+            raise FrameError("bad_frame", f"start.attributes cannot set {', '.join(derived)}: the server sets it")
+        if await self._resume_running(conversation, dialogue):
+            conversation.pending = None
+            return [self._welcome(conversation, await self._transcript(conversation.session_id))]
+        if not self.app.config.chat_enabled or await self.app.monthly_cap.reached():
+            raise FrameError("chat_off", "chat is switched off for now")
+        conversation.pending = None
+        conversation.visit = {**conversation.page_visit, **start.attributes}
+        return await self._start(conversation, dialogue)
+
+    async def _resume_running(self, conversation: Conversation, dialogue: Dialogue) -> bool:
+        """Load the visitor's unfinished session of ``dialogue`` that is shown on this connection
+        or was engaged with (the most recent first); False when there is none."""
+        history = [row for row in await self._history(conversation.visitor_id)
+                   if row.dialogue_id == dialogue.id and row.status == "active"]
+        running = [row for row in history if State.from_json(row.state).engaged
+                   or (row.id == conversation.session_id and row.dialogue_version == dialogue.version)]
+        running.sort(key=lambda row: (row.id != conversation.session_id, -utc(row.updated_at).timestamp()))
+        for row in running:
+            if await self._load(conversation, row):
+                return True
+        return False
 
     async def window_changed(self, conversation: Conversation, name: str) -> list[dict[str, Any]]:
         """(1.1) The visitor opened or closed the chat window: stored as an ``opened`` or

@@ -1,7 +1,7 @@
 """Fuzzing the wire protocol against the real server over a real WebSocket (Hypothesis).
 
 Each example opens a connection and sends a few generated frames of every type: hellos, answers,
-pings, unknown types and raw text, full of hostile strings (lone surrogates, control and bidi
+starts, pings, unknown types and raw text, full of hostile strings (lone surrogates, control and bidi
 characters, markup, template tokens, huge and deeply nested values). After every frame, and after
 every example, these must hold:
 
@@ -31,7 +31,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
 DOCUMENTED_ERRORS = {"bad_json", "too_large", "unknown_type", "bad_frame", "unsupported_protocol", "not_ready",
-                     "not_asked", "conflict"}
+                     "not_asked", "conflict", "unknown_dialogue", "chat_off"}
 DOCUMENTED_CLOSES = {1000, 1009}
 TIMEOUT = 30
 AWAITING = object()  # stands for the id of the question open at the time of sending
@@ -71,6 +71,14 @@ answers = st.fixed_dictionaries(
     optional={"question": st.one_of(st.just(AWAITING), strings, scalars), "value": st.one_of(scalars, json_values),
               "extra": json_values},
 )
+starts = st.fixed_dictionaries(
+    {"type": st.just("start")},
+    optional={"dialogue": st.one_of(st.just("welcome"), strings, scalars),
+              "attributes": st.one_of(st.dictionaries(st.one_of(st.sampled_from(["visit.topic", "visit.country"]),
+                                                                strings.map(lambda s: "visit." + s)), scalars, max_size=3),
+                                      json_values),
+              "extra": json_values},
+)
 others = st.one_of(
     st.fixed_dictionaries({"type": st.just("ping")}, optional={"extra": json_values}),
     st.fixed_dictionaries({"type": st.one_of(strings, scalars)}, optional={"extra": json_values}),
@@ -82,7 +90,7 @@ raw_texts = st.one_of(
     st.text(max_size=60),
 )
 frames = st.one_of(
-    st.tuples(st.just("json"), st.one_of(hellos, answers, others)),
+    st.tuples(st.just("json"), st.one_of(hellos, answers, starts, others)),
     st.tuples(st.just("text"), raw_texts),
     st.tuples(st.just("bytes"), st.binary(max_size=60)),
 )

@@ -173,12 +173,14 @@
     welcomed: false,
     minor: 0,            // the protocol minor version the server speaks to us (1: triggers, opened/closed)
     fresh: false,        // a new session: its first question may be shown as the poke
+    starting: false,     // a start frame was sent: its welcome opens the window
     generation: 0        // bumped by each welcome; frames queued before it are dropped
   };
   var ui = null;
   var socket = null;
   var failures = 0;
   var greeted = false;     // this connection's hello was answered with a welcome
+  var startFrame = null;   // a chinwag.start waiting for the connection's welcome
   var pingTimer = null;
   var queue = Promise.resolve();
   var audio = null;
@@ -248,11 +250,18 @@
 
   // What the page says about the visit (data-attributes='{"visit.plan": "team"}'), for targeting.
   function pageAttributes() {
-    var given, found = {};
-    try { given = JSON.parse(data.attributes || "{}"); } catch (e) { console.warn("chinwag: data-attributes is not JSON"); return found; }
-    for (var name in given) {
+    var given;
+    try { given = JSON.parse(data.attributes || "{}"); } catch (e) { console.warn("chinwag: data-attributes is not JSON"); return {}; }
+    return visitAttributes(given);
+  }
+
+  /** The visit.* names of ``given`` with a string, number or boolean value; the rest is left out. */
+  function visitAttributes(given) {
+    var found = {};
+    for (var name in given || {}) {
       var kind = typeof given[name];
-      if (/^visit\.[A-Za-z_]\w*$/.test(name) && (kind === "string" || kind === "number" || kind === "boolean")) found[name] = given[name];
+      if (/^visit\.[A-Za-z_]\w{0,63}$/.test(name) && (kind === "string" || kind === "number" || kind === "boolean")) found[name] = given[name];
+      else console.warn("chinwag: attribute " + name + " left out (visit.* names with plain values only)");
     }
     return found;
   }
@@ -269,6 +278,10 @@
     if (frame.type === "error") {
       if (frame.code !== "conflict") console.warn("chinwag: " + frame.code + ": " + frame.message);
       if (frame.code === "unavailable" && !greeted) return helloLater(frame.retry_after);
+      if (state.starting) {
+        state.starting = false; // the start was refused (an unknown dialogue, chat switched off…)
+        if (!state.session && !watcher) letGo();
+      }
       if (state.pending) {
         state.pending = false;
         setDisabled(false);
@@ -301,6 +314,13 @@
     failures = 0;
     state.minor = frame.minor || 0;
     stopWatching();
+    var answersStart = state.starting;
+    state.starting = false;
+    if (startFrame && (frame.status === "none" || !frame.session)) {
+      // The page asked for a dialogue: that one, not the page's pending one (or none).
+      if (ui) ui.root.hidden = true;
+      return sendStart();
+    }
     if (frame.status === "pending" && frame.dialogue) {
       // A dialogue waits for its behaviour trigger: stay invisible, keep the connection, watch.
       if (ui) ui.root.hidden = true;
@@ -309,8 +329,7 @@
     if (frame.status === "none" || !frame.session) {
       // No dialogue for this visit: stay invisible and let the connection go.
       if (ui) ui.root.hidden = true;
-      if (socket) { socket.onclose = null; socket.close(); socket = null; }
-      return;
+      return letGo();
     }
     state.welcomed = true;
     state.dialogue = frame.dialogue || null;
@@ -321,6 +340,21 @@
     redraw(frame.transcript || [], frame.awaiting);
     if (frame.status === "completed") note("This conversation has ended.");
     showLauncher();
+    if (startFrame) sendStart();
+    else if (answersStart) open();
+  }
+
+  /** Nothing to show on this page: let the connection go (``chinwag.start`` opens a new one). */
+  function letGo() {
+    if (socket) { socket.onclose = null; socket.close(); socket = null; }
+    clearInterval(pingTimer);
+  }
+
+  /** Send the page's ``start``; its welcome opens the window. */
+  function sendStart() {
+    if (!send(startFrame)) return;
+    startFrame = null;
+    state.starting = true;
   }
 
   // ---- behaviour triggers (protocol 1.1) ------------------------------------------------------
@@ -778,7 +812,15 @@
     off: function (name, fn) { listeners[name] = (listeners[name] || []).filter(function (f) { return f !== fn; }); },
     open: function () { open(); },
     close: function () { close(); },
-    session: function () { return state.session; }
+    session: function () { return state.session; },
+    /** Start dialogue ``id`` now, whatever its targeting (a button's "Talk to sales"), and open the
+     *  window on it; ``options.attributes`` adds visit.* attributes for its cards. */
+    start: function (id, options) {
+      if (typeof id !== "string" || !id) return console.warn("chinwag: start needs a dialogue id");
+      startFrame = { type: "start", dialogue: id.slice(0, 200), attributes: visitAttributes((options || {}).attributes) };
+      if (greeted && socket && socket.readyState === 1) sendStart();
+      else if (!socket) connect();  // no dialogue on this page let the connection go: say hello again
+    }
   };
   window.addEventListener("online", function () { if (!socket) connect(); });
   connect();
