@@ -193,7 +193,7 @@ def _hello(data: Mapping[str, Any]) -> Hello:
         raise FrameError("bad_frame", "hello.attributes must map visit.* names to plain values")
     tracking = data.get("tracking") or {}
     if not isinstance(tracking, dict) or len(tracking) > MAX_TRACKING_COOKIES or not all(
-        isinstance(name, str) and TRACKING_NAME.match(name) and isinstance(value, str) and 0 < len(value) <= 512
+        isinstance(name, str) and TRACKING_NAME.fullmatch(name) and isinstance(value, str) and 0 < len(value) <= 512
         for name, value in tracking.items()
     ):
         raise FrameError("bad_frame", f"hello.tracking must map at most {MAX_TRACKING_COOKIES} cookie names "

@@ -135,8 +135,10 @@ class Conversations:
         country and region the integrator's proxy sets are read from them.
         """
         settings = self.app.plugin_state(TargetingState).settings
-        visit = {"visit.page_url": hello.page_url, "visit.referrer": hello.referrer,
-                 "visit.locale": hello.locale, "visit.timezone": known_time_zone(hello.timezone), **hello.attributes,
+        # The page's own attributes first: what the server sets from the frame and the request wins
+        # (a page cannot change the address stored on its session, nor its device or country).
+        visit = {**hello.attributes, "visit.page_url": hello.page_url, "visit.referrer": hello.referrer,
+                 "visit.locale": hello.locale, "visit.timezone": known_time_zone(hello.timezone),
                  **page_attributes(hello.page_url, headers or {}, settings)}
         conversation = await self._visitor(hello.visitor, visit)
         conversation.minor = hello.minor

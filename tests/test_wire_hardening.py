@@ -188,3 +188,23 @@ async def test_an_unknown_time_zone_falls_back_to_the_agents(tmp_path: Path, goo
         await visitor.close()
     descriptions = [event["description"] for event in google.state.events["ada@example.com"].values()]
     assert len(descriptions) == 3 and all("(America/New_York)" in text for text in descriptions)
+
+
+async def test_page_attributes_cannot_change_what_the_server_sets_about_the_visit(server: ServerThread) -> None:
+    async with ScriptedVisitor(server, page_url="https://site.example/pricing") as visitor:
+        await visitor.connect(attributes={"visit.page_url": "https://evil.example/", "visit.referrer": "forged"})
+
+    async def stored(app: object) -> str:
+        from chinwag.tables import sessions
+        async with app.store.connect() as connection:  # type: ignore[attr-defined]
+            return (await connection.execute(sa.select(sessions.c.page_url).where(
+                sessions.c.id == visitor.session))).scalar_one()
+
+    assert server.call(stored) == "https://site.example/pricing"
+
+
+async def test_a_tracking_cookie_name_with_a_line_break_is_refused(server: ServerThread) -> None:
+    async with ScriptedVisitor(server) as visitor:
+        refused = await visitor.connect(tracking={"_mkto_trk\n": "id:123-ABC-456&token:_mch-x"})
+        assert refused["type"] == "error" and refused["code"] == "bad_frame"
+        assert (await visitor.connect())["type"] == "welcome"  # the connection lives on
