@@ -43,6 +43,12 @@ class Attribute:
     lookup: Callable[[LookupContext], Awaitable[Any]] | None = attrs.field(default=None, eq=False, repr=False)
     timeout: float = 1.0
 
+    def __attrs_post_init__(self) -> None:
+        if self.lookup is not None and self.name.startswith("visit."):
+            # Targeting reads visit.* from the page and the request only: a lookup would never run.
+            raise ValueError(f"attribute {self.name!r}: visit.* attributes come from the page and the request; "
+                             "they cannot be looked up (name it team.*, score.* or the like)")
+
     @property
     def writable(self) -> bool:
         """Whether a dialogue may store an answer in it."""

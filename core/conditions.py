@@ -57,6 +57,24 @@ def evaluate(condition: Mapping[str, Any], lookup: Callable[[str], Any]) -> bool
     return operator(lookup(condition["attribute"]), condition.get("value"))
 
 
+def attribute_names(condition: Any) -> set[str]:
+    """Every attribute a condition names, in all its groups."""
+    if not isinstance(condition, Mapping):
+        return set()
+    for group in ("all", "any"):
+        if isinstance(condition.get(group), list):
+            return set().union(*(attribute_names(part) for part in condition[group]))
+    return {condition["attribute"]} if isinstance(condition.get("attribute"), str) else set()
+
+
+def looked_up_only(condition: Any, attributes: Any, where: str) -> list[str]:
+    """A problem for each attribute of ``condition`` whose value is looked up (``Attribute.lookup``):
+    only targeting awaits lookups, so anywhere else the condition could never see a value."""
+    return [f"{where}: attribute {name!r} is looked up only to target a dialogue (targeting.audience); "
+            "it has no value here" for name in sorted(attribute_names(condition))
+            if getattr(attributes.get(name), "lookup", None) is not None]
+
+
 def check(condition: Any, known: Callable[[str], bool], where: str = "condition") -> list[str]:
     """Problems with a condition's shape; ``known(name)`` says whether an attribute exists."""
     return [message for _, message in located_problems(condition, known, where)]

@@ -182,6 +182,7 @@ class BranchCard:
                 problems.append(f"{where} needs 'if' (a condition) and 'next' (a card id)")
                 continue
             problems.extend(conditions.check(rule["if"], known, where))
+            problems.extend(conditions.looked_up_only(rule["if"], attributes, where))
         if card.get("otherwise") is not None and not isinstance(card.get("otherwise"), str):
             problems.append("'otherwise' must be a card id")
         return problems

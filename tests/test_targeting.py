@@ -293,3 +293,29 @@ async def test_audience_on_referrer_locale_and_the_fields_known_about_the_person
         page, welcome = await visit(server, SITE, visitor)
         await page.close()
         assert dialogue_of(welcome) == "enterprise"
+
+
+def test_a_looked_up_attribute_in_a_branch_or_a_routing_rule_is_an_error(tmp_path: Path) -> None:
+    from chinwag.app import Chinwag
+    from chinwag.problems import InvalidProject
+
+    branching = {"id": "branching", "name": "Branching", "cards": [
+        {"id": "split", "type": "branch", "rules": [{"if": {"attribute": "person.score", "op": "gt", "value": 50},
+                                                     "next": "hot"}], "otherwise": "bye"},
+        {"id": "hot", "type": "message", "text": "Hot!"},
+        {"id": "bye", "type": "end", "text": "Bye"}]}
+    folder = write_project(tmp_path / "p", config={"name": "targeting"}, dialogues={"branching": branching})
+    with registered_plugin(ScorePlugin(), "score-plugin"):
+        with pytest.raises(InvalidProject) as refused:
+            Chinwag.from_project(folder)
+    assert any("attribute 'person.score' is looked up only to target a dialogue" in str(problem)
+               for problem in refused.value.problems)
+
+
+def test_a_visit_attribute_cannot_declare_a_lookup() -> None:
+    async def value(context: LookupContext) -> str:
+        return "x"
+
+    with pytest.raises(ValueError, match="visit.\\* attributes come from the page and the request"):
+        Attribute("visit.plan", lookup=value)
+    assert Attribute("visit.plan").lookup is None  # without a lookup it is an ordinary visit attribute

@@ -153,6 +153,7 @@ def _rules(value: Any, agents: Mapping[str, Agent], teams: Mapping[str, Any], ap
             problem(where, "needs 'if' (a condition) and exactly one of 'agent' or 'team'", node, index)
             continue
         found = conditions.check(item["if"], lambda name: name in app.attributes, "if")
+        found += conditions.looked_up_only(item["if"], app.attributes, "if")
         agent, team = item.get("agent"), item.get("team")
         if agent is not None and str(agent).lower() not in agents:
             found.append(f"agent {agent!r} is not listed under agents:")
