@@ -277,7 +277,11 @@
     if (frame.type === "pong") return;
     if (frame.type === "error") {
       if (frame.code !== "conflict") console.warn("chinwag: " + frame.code + ": " + frame.message);
-      if (frame.code === "unavailable" && !greeted) return helloLater(frame.retry_after);
+      // Not greeted yet (the database is briefly down, or too many new chats from this address):
+      // say hello again after the wait the server asks for.
+      if ((frame.code === "unavailable" || frame.code === "rate_limited") && !greeted && frame.retry_after) {
+        return helloLater(frame.retry_after);
+      }
       if (state.starting) {
         state.starting = false; // the start was refused (an unknown dialogue, chat switched off…)
         if (!state.session && !watcher) letGo();
