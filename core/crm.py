@@ -116,6 +116,12 @@ class PullPage:
     activities: Sequence[CrmActivity] = ()
 
 
+class NotReadyToPull(Exception):
+    """Raised by ``pull`` when there is nothing to continue yet (the CRM's own initial sync has not
+    run, say). A scheduled pull records it as the connector's last error and says so quietly,
+    without a warning, and tries again at its next turn."""
+
+
 Refusals = Mapping[str, Skipped]  # record key -> why the CRM refused that record for good
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from .crm import NotReadyToPull
 from .crm_records import pull
 
 if TYPE_CHECKING:
@@ -28,7 +29,10 @@ def schedule_crm_pulls(app: Chinwag) -> None:
 def _puller(app: Chinwag, connector: CrmConnector):  # type: ignore[no-untyped-def]
     async def run() -> str:
         assert app.store is not None
-        done = await pull(app.store, connector)
+        try:
+            done = await pull(app.store, connector)
+        except NotReadyToPull as waiting:  # recorded as last_error by pull; nothing is wrong with the CRM
+            return f"nothing to pull yet: {waiting}"
         return f"pulled {done.rows} changed people and {done.activities} activities"
 
     return run

@@ -23,6 +23,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
+from chinwag.crm import NotReadyToPull
 from chinwag.outbox import PauseDelivery, RetryLater
 from chinwag.shared_limits import LimiterBusy, SharedLimiter
 
@@ -41,6 +42,11 @@ class MarketoError(Exception):
     def __init__(self, code: str, message: str) -> None:
         super().__init__(f"Marketo {code}: {message}")
         self.code, self.message = code, message
+
+
+class InitialSyncNeeded(MarketoError, NotReadyToPull):
+    """The incremental pull has nothing to continue: ``chinwag marketo sync`` has not run, or has
+    not finished."""
 
 
 class MarketoAuthError(Exception):

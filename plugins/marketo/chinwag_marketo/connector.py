@@ -30,7 +30,7 @@ from chinwag.crm import Activity, CrmActivity, LeadRecord, LeadUpsert, ListMembe
 from chinwag.outbox import Skipped
 from chinwag.shared_limits import SharedLimiter
 
-from .client import MarketoClient, MarketoError
+from .client import InitialSyncNeeded, MarketoClient, MarketoError
 from .settings import MarketoSettings
 
 log = logging.getLogger("chinwag.marketo")
@@ -142,11 +142,11 @@ class MarketoConnector:
         activities are pulled) a space and the activities token; a lone token is both.
         """
         if cursor is None:
-            raise MarketoError("sync", "the initial sync has not run yet: run chinwag marketo sync")
+            raise InitialSyncNeeded("sync", "the initial sync has not run yet: run chinwag marketo sync")
         if cursor.startswith("{"):
             # A bulk cursor (``bulk_sync``): the initial sync has not finished, and a paging token
             # for now would skip the leads it has not exported yet.
-            raise MarketoError("bulk", "the initial sync has not finished: run chinwag marketo sync")
+            raise InitialSyncNeeded("bulk", "the initial sync has not finished: run chinwag marketo sync")
         changes_token, _, activities_token = cursor.partition(" ")
         records, changes_token, more_changes = await self._changed_leads(changes_token)
         if not self.settings.sync_activity_types:
