@@ -15,10 +15,10 @@ from .crm_delivery import CrmDelivery
 from .crm_schedule import schedule_crm_pulls
 from .dialogue import Dialogue
 from .events import EventDispatcher
+from .monthly_cap import MonthlyCap
 from .outbox_worker import OutboxPolicy, OutboxWorker
 from .plugins import PluginError, PluginHost, Registry, host
 from .problems import InvalidProject, Problem
-from .monthly_cap import MonthlyCap
 from .retention import schedule_purge
 from .schedule import Schedule
 from .session import Conversations
