@@ -6,6 +6,8 @@ Structure is checked here (required keys, types, unique card ids); what needs th
 
 from __future__ import annotations
 
+import datetime as dt
+
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -45,10 +47,16 @@ class Dialogue:
     targeting: Mapping[str, Any] = attrs.field(factory=dict)
     response_delay: float | None = None
     source: str = "<memory>"
+    starts: dt.datetime | None = None  # not shown before this moment (UTC)
+    ends: dt.datetime | None = None  # nor from this one on
     _by_id: dict[str, Card] = attrs.field(init=False, eq=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
         object.__setattr__(self, "_by_id", {card.id: card for card in self.cards})
+
+    def live(self, now: dt.datetime) -> bool:
+        """Whether the dialogue runs at ``now``: within its ``starts`` and ``ends``, when it has them."""
+        return (self.starts is None or self.starts <= now) and (self.ends is None or now < self.ends)
 
     @property
     def start(self) -> Card:
@@ -104,7 +112,11 @@ def parse_dialogue(data: Any, source: str) -> tuple[Dialogue | None, list[Proble
     delay = data.get("response_delay")
     if delay is not None and (not isinstance(delay, (int, float)) or isinstance(delay, bool) or not 0 <= delay <= 30):
         problem(data, "response_delay", where, "'response_delay' must be a number of seconds from 0 to 30")
-    unknown = set(data) - {"id", "name", "version", "priority", "targeting", "response_delay", "cards", "description"}
+    starts, ends = (_moment(data, key, where, problem) for key in ("starts", "ends"))
+    if starts is not None and ends is not None and ends <= starts:
+        problem(data, "ends", where, "'ends' must come after 'starts'")
+    unknown = set(data) - {"id", "name", "version", "priority", "targeting", "response_delay", "cards", "description",
+                           "starts", "ends"}
     for key in sorted(unknown, key=str):
         problem(data, key, where, f"unknown key {key!r}")
 
@@ -143,9 +155,27 @@ def parse_dialogue(data: Any, source: str) -> tuple[Dialogue | None, list[Proble
         return None, problems
     dialogue = Dialogue(
         id=dialogue_id, name=name, version=version, priority=priority, cards=tuple(cards),
-        targeting=targeting, response_delay=delay, source=source,
+        targeting=targeting, response_delay=delay, source=source, starts=starts, ends=ends,
     )
     return dialogue, problems
+
+
+def _moment(data: Mapping[str, Any], key: str, where: str, problem: Any) -> dt.datetime | None:
+    """``starts`` or ``ends``: a date (midnight UTC) or a date and time (UTC unless it says), or None."""
+    value = data.get(key)
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime):
+        moment = value
+    elif isinstance(value, dt.date):
+        moment = dt.datetime(value.year, value.month, value.day)
+    else:
+        try:
+            moment = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        except ValueError:
+            problem(data, key, where, f"'{key}' must be a date like 2026-12-01 or a time like 2026-12-01T09:00:00Z")
+            return None
+    return moment.replace(tzinfo=dt.timezone.utc) if moment.tzinfo is None else moment.astimezone(dt.timezone.utc)
 
 
 def load_dialogue(path: Path) -> tuple[Dialogue | None, list[Problem]]:

@@ -212,6 +212,8 @@ class Conversations:
         if await self._resume_running(conversation, dialogue):
             conversation.pending = None
             return [self._welcome(conversation, await self._transcript(conversation.session_id))]
+        if not dialogue.live(utcnow()):
+            raise FrameError("not_running", f"dialogue {dialogue.id!r} runs only between its starts and ends dates")
         if not self.app.config.chat_enabled or await self.app.monthly_cap.reached():
             raise FrameError("chat_off", "chat is switched off for now")
         conversation.pending = None
@@ -505,6 +507,8 @@ def _definition(dialogue: Dialogue) -> dict[str, Any]:
     return {
         "id": dialogue.id, "name": dialogue.name, "version": dialogue.version, "priority": dialogue.priority,
         "targeting": _plain(dialogue.targeting), "response_delay": dialogue.response_delay,
+        **({"starts": dialogue.starts.isoformat()} if dialogue.starts else {}),
+        **({"ends": dialogue.ends.isoformat()} if dialogue.ends else {}),
         "cards": [{"id": card.id, "type": card.type, **({"next": card.next} if card.next else {}),
                    **_plain(card.options)} for card in dialogue.cards],
     }

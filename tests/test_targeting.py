@@ -319,3 +319,34 @@ def test_a_visit_attribute_cannot_declare_a_lookup() -> None:
     with pytest.raises(ValueError, match="visit.\\* attributes come from the page and the request"):
         Attribute("visit.plan", lookup=value)
     assert Attribute("visit.plan").lookup is None  # without a lookup it is an ordinary visit attribute
+
+
+async def test_a_dialogue_runs_only_between_its_starts_and_ends(tmp_path: Path) -> None:
+    import datetime as dt
+
+    now = dt.datetime.now(dt.timezone.utc)
+    dialogues = {"soon": {**dialogue("soon", 1), "starts": (now + dt.timedelta(days=1)).isoformat()},
+                 "over": {**dialogue("over", 2), "ends": (now - dt.timedelta(minutes=1)).isoformat()},
+                 "now": {**dialogue("now", 3), "starts": (now - dt.timedelta(days=1)).date().isoformat(),
+                         "ends": (now + dt.timedelta(days=1)).isoformat()}}
+    with serve(tmp_path / "p", dialogues) as server:
+        page, welcome = await visit(server, SITE, minor=1)
+        assert dialogue_of(welcome) == "now"  # the higher priorities are not running
+        await page.send({"type": "start", "dialogue": "soon"})
+        refused = await page.until("welcome")
+        assert refused["type"] == "error" and refused["code"] == "not_running"
+        await page.close()
+
+
+def test_starts_and_ends_are_checked_with_their_lines(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    bad = {**dialogue("bad", 1), "starts": "next tuesday", "ends": "2026-01-01"}
+    backwards = {**dialogue("backwards", 2), "starts": "2027-02-01", "ends": "2027-01-01"}
+    folder = write_project(tmp_path / "p", config={"name": "targeting"}, dialogues={"bad": bad, "backwards": backwards})
+    chinwag = str(Path(sys.executable).with_name("chinwag"))
+    result = subprocess.run([chinwag, "validate", str(folder)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert "'starts' must be a date like 2026-12-01" in result.stderr and "bad.yaml:" in result.stderr
+    assert "dialogue 'backwards': 'ends' must come after 'starts'" in result.stderr

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..attributes import LookupContext
 from ..dialogue import Dialogue
+from ..store import utcnow
 from .audience import AudienceValues, look_up
 from .pages import Page
 from .rules import Targeting
@@ -50,8 +51,10 @@ class Targeter:
             return None
         finished = set(finished)
         page = Page.from_url(str(visit.get("visit.page_url") or ""))
+        now = utcnow()
         candidates = sorted((dialogue for dialogue in self.app.dialogues.values()
-                             if dialogue.id not in finished and self.targeting(dialogue).pages.allow(page)
+                             if dialogue.id not in finished and dialogue.live(now)
+                             and self.targeting(dialogue).pages.allow(page)
                              and (can_trigger or not self.targeting(dialogue).trigger)),
                             key=lambda dialogue: (dialogue.priority, dialogue.id))
         if not candidates:
