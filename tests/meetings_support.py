@@ -91,17 +91,26 @@ def serve(project_dir: Path, port: int) -> ServerThread:
     return ServerThread(project_dir, port=port, demo=False)
 
 
-async def connect_agent(project_dir: Path, email: str, provider: str = "google") -> None:
-    """``chinwag agents connect``, then the agent opens the link and allows access."""
-    result = await cli(project_dir, "agents", "connect", "--provider", provider, email)
+async def consent(folder: Path, email: str, provider: str, account: str) -> tuple[dict[str, str], str, httpx.Response]:
+    """``chinwag agents connect EMAIL``, then whoever is signed in as ``account`` allows access.
+
+    Returns the consent URL's query, the consent page and the callback's answer.
+    """
+    result = await cli(folder, "agents", "connect", "--provider", provider, email)
     url = result.output.strip().splitlines()[-1]
     query = dict(parse_qsl(urlsplit(url).query))
-    async with httpx.AsyncClient(follow_redirects=True) as client:
-        consent = await client.get(url)
-        assert consent.status_code == 200, consent.text
-        form = {"decision": "allow", "email": email, "redirect_uri": query["redirect_uri"], "state": query["state"],
+    async with httpx.AsyncClient(follow_redirects=True) as browser:
+        page = await browser.get(url)
+        assert page.status_code == 200, page.text
+        form = {"decision": "allow", "email": account, "redirect_uri": query["redirect_uri"], "state": query["state"],
                 "scope": query.get("scope", "")}
-        done = await client.post(url.split("?")[0], data=form)
+        done = await browser.post(url.split("?")[0], data=form)
+    return query, page.text, done
+
+
+async def connect_agent(project_dir: Path, email: str, provider: str = "google") -> None:
+    """``chinwag agents connect``, then the agent opens the link and allows access."""
+    _, _, done = await consent(project_dir, email, provider, email)
     assert done.status_code == 200 and "Calendar connected" in done.text, done.text
 
 

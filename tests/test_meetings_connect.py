@@ -11,31 +11,12 @@ import subprocess
 import sys
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
 
-import httpx
 import pytest
 from chinwag.testing import write_project
-from meetings_support import agent, cli, free_port, google, outlook, project, secret_key, serve  # noqa: F401  (fixtures)
+from meetings_support import agent, cli, consent, free_port, google, outlook, project, secret_key, serve  # noqa: F401  (fixtures)
 
 CHINWAG = str(Path(sys.executable).with_name("chinwag"))
-
-
-async def consent(folder: Path, email: str, provider: str, account: str) -> tuple[dict[str, str], str, httpx.Response]:
-    """``chinwag agents connect EMAIL``, then whoever is signed in as ``account`` allows access.
-
-    Returns the consent URL's query, the consent page and the callback's answer.
-    """
-    result = await cli(folder, "agents", "connect", "--provider", provider, email)
-    url = result.output.strip().splitlines()[-1]
-    query = dict(parse_qsl(urlsplit(url).query))
-    async with httpx.AsyncClient(follow_redirects=True) as browser:
-        page = await browser.get(url)
-        assert page.status_code == 200, page.text
-        form = {"decision": "allow", "email": account, "redirect_uri": query["redirect_uri"], "state": query["state"],
-                "scope": query.get("scope", "")}
-        done = await browser.post(url.split("?")[0], data=form)
-    return query, page.text, done
 
 
 async def status(folder: Path, email: str) -> str:
