@@ -151,11 +151,13 @@ def bare_server(log: Path) -> ServerProcess:
     return ServerProcess("bare", [sys.executable, "-m", "bench.bare", "--port", str(port)], port, REPO, log)
 
 
-def make_project(folder: Path, name: str = "project", limits: dict[str, Any] | None = None) -> Path:
-    """A project with the benchmark dialogue and a SQLite file database (and ``limits``, if given)."""
+def make_project(folder: Path, name: str = "project", limits: dict[str, Any] | None = None,
+                 database: str | None = None) -> Path:
+    """A project with the benchmark dialogue and a SQLite file database, or ``database`` (a
+    URL), and ``limits``, if given."""
     from chinwag.testing import write_project
 
-    config = {"name": "chinwag benchmark", "database": "sqlite+aiosqlite:///bench.db", "allowed_origins": [],
+    config = {"name": "chinwag benchmark", "database": database or "sqlite+aiosqlite:///bench.db", "allowed_origins": [],
               "response_delay": 0, **({"limits": limits} if limits else {})}
     return write_project(folder / name, config, {"bench": BENCH_DIALOGUE})
 
