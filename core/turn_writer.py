@@ -148,8 +148,7 @@ class TurnWriter:
                 _settle(future, SessionConflict() if index in conflicts else None)
 
     async def _commit(self, records: list[TurnRecord]) -> set[int]:
-        async with self.store.transaction() as connection:
-            conflicts = await connection.run_sync(_write_batch, records)
+        conflicts = await self.store.in_transaction(_write_batch, records)
         if self.on_commit is not None and any(record.outbox or record.release for record in records):
             self.on_commit()
         return conflicts
