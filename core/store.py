@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -16,6 +17,7 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from .json_text import dumps_column
 from .tables import health_probe
 
 T = TypeVar("T")
@@ -54,7 +56,8 @@ class Store:
     def __init__(self, url: str, metadata: sa.MetaData, echo: bool = False) -> None:
         self.url = sa.make_url(url)
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
-        options: dict[str, Any] = {"echo": echo}
+        # JSON columns are written with orjson (chinwag.json_text) and read with the standard library.
+        options: dict[str, Any] = {"echo": echo, "json_serializer": dumps_column, "json_deserializer": json.loads}
         if self.is_sqlite:
             options["connect_args"] = {"timeout": 30}
         else:
