@@ -123,7 +123,7 @@ def profile(visitors: int, warmup: float, duration: float, phase: str, database:
             _load(server.ws_url, 20, 0.5, 1.0, None)
             window = duration if phase == "turns" else READY_TIMEOUT
             command = [str(spy), "record", "--native", "--threads", "--rate", str(rate),
-                       "--format", "raw", "--pid", str(server.pid), "--duration", str(int(window) + 1),
+                       "--format", "raw", "--pid", str(server.processes[0].pid), "--duration", str(int(window) + 1),
                        "--output", str(output)]
             figures = _load(server.ws_url, visitors, warmup, duration, command, phase)
         finally:
