@@ -27,6 +27,7 @@ import attrs
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
+from .bulk_rows import BulkStatement
 from .outbox import enqueue_sync, release_held_sync
 from .store import Store
 from .tables import events, sessions, transcript, visitor_visits, visitors
@@ -78,13 +79,17 @@ class TurnRecord:
     visit: VisitRecord | None = None  # the page load's rows, for the turn that starts its dialogue
 
 
-_UPDATE_SESSION = sessions.update().where(
+_UPDATE_SESSION = BulkStatement(sessions.update().where(
     sessions.c.id == sa.bindparam("b_id"), sessions.c.revision == sa.bindparam("b_revision"),
 ).values(state=sa.bindparam("b_state"), status=sa.bindparam("b_status"),
-         revision=sa.bindparam("b_new_revision"), updated_at=sa.bindparam("b_now"))
+         revision=sa.bindparam("b_new_revision"), updated_at=sa.bindparam("b_now")))
+_INSERT_SESSIONS = BulkStatement(sa.insert(sessions))
+_INSERT_TRANSCRIPT = BulkStatement(sa.insert(transcript))
+_INSERT_EVENTS = BulkStatement(sa.insert(events))
+_INSERT_VISITORS = BulkStatement(sa.insert(visitors))
 _UPDATE_LEAD = visitors.update().where(visitors.c.id == sa.bindparam("b_id")).values(lead=sa.bindparam("b_lead"))
-_UPDATE_LAST_SEEN = visitors.update().where(visitors.c.id == sa.bindparam("b_id")).values(
-    last_seen_at=sa.bindparam("b_now"))
+_UPDATE_LAST_SEEN = BulkStatement(visitors.update().where(visitors.c.id == sa.bindparam("b_id")).values(
+    last_seen_at=sa.bindparam("b_now")))
 _NEXT_VISIT = visitor_visits.update().where(
     visitor_visits.c.visitor_id == sa.bindparam("b_id"), visitor_visits.c.visits == sa.bindparam("b_previous"),
 ).values(visits=sa.bindparam("b_visits"), started_at=sa.bindparam("b_now"))
@@ -98,11 +103,11 @@ def _write_visits(connection: sa.Connection, visits: list[VisitRecord]) -> None:
     """Store page loads' visitor rows: new visitors, last seen times, visit counts."""
     new = [visit for visit in visits if visit.lead is not None]
     if new:
-        connection.execute(sa.insert(visitors), [{"id": visit.visitor_id, "created_at": visit.now,
-                                                  "last_seen_at": visit.now, "lead": visit.lead} for visit in new])
+        _INSERT_VISITORS.execute(connection, [{"id": visit.visitor_id, "created_at": visit.now,
+                                               "last_seen_at": visit.now, "lead": visit.lead} for visit in new])
     known = [visit for visit in visits if visit.lead is None]
     if known:
-        connection.execute(_UPDATE_LAST_SEEN, [{"b_id": visit.visitor_id, "b_now": visit.now} for visit in known])
+        _UPDATE_LAST_SEEN.execute(connection, [{"b_id": visit.visitor_id, "b_now": visit.now} for visit in known])
     first = [{"visitor_id": visit.visitor_id, "visits": 1, "started_at": visit.now}
              for visit in visits if visit.new_visit and visit.visits == 1]
     if first:  # a known visitor's other tab may have counted it first: that count stands
@@ -145,12 +150,12 @@ def _write_batch(connection: sa.Connection, records: list[TurnRecord | VisitReco
         _write_visits(connection, visits)
     new_sessions = [record.new_session for record in kept if record.new_session is not None]
     if new_sessions:
-        connection.execute(sa.insert(sessions), new_sessions)
+        _INSERT_SESSIONS.execute(connection, new_sessions)
     if session_updates:
         # PostgreSQL holds the rows read FOR UPDATE; on SQLite a writer from another process makes
         # this statement fail (the read snapshot is stale). Where the driver counts rows of an
         # executemany, the count is checked as well.
-        result = connection.execute(_UPDATE_SESSION, session_updates)
+        result = _UPDATE_SESSION.execute(connection, session_updates)
         if connection.dialect.supports_sane_multi_rowcount and result.rowcount != len(session_updates):
             raise BatchRaced("a session changed while its batch was written")
     leads = [{"b_id": record.visitor_id, "b_lead": record.lead} for record in kept if record.lead is not None]
@@ -158,10 +163,10 @@ def _write_batch(connection: sa.Connection, records: list[TurnRecord | VisitReco
         connection.execute(_UPDATE_LEAD, leads)
     transcript_rows = [row for record in kept for row in record.transcript]
     if transcript_rows:
-        connection.execute(sa.insert(transcript), transcript_rows)
+        _INSERT_TRANSCRIPT.execute(connection, transcript_rows)
     event_rows = [row for record in kept for row in record.events]
     if event_rows:
-        connection.execute(sa.insert(events), event_rows)
+        _INSERT_EVENTS.execute(connection, event_rows)
     outbox_rows = [row for record in kept for row in record.outbox]
     if outbox_rows:
         enqueue_sync(connection, outbox_rows)
