@@ -7,7 +7,6 @@ session and runs ``chinwag.engine``, saves the turn, and the frames go back over
 from __future__ import annotations
 
 import contextlib
-import gc
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -64,7 +63,6 @@ class ChinwagStarlette(Starlette):
         else:
             message = None
             chinwag.deliver()
-            settle_heap()
         if message is not None:
             with contextlib.suppress(Exception):  # close what was opened before the server exits
                 await chinwag.stop()
@@ -79,14 +77,6 @@ class ChinwagStarlette(Starlette):
             await send({"type": "lifespan.shutdown.failed", "message": repr(error)})
             return
         await send({"type": "lifespan.shutdown.complete"})
-
-
-def settle_heap() -> None:
-    """Leave what start-up made (modules, the app, compiled statements) out of every later garbage
-    collection: it lives as long as the process, and with thousands of visitors connected each
-    full collection would walk it all again."""
-    gc.collect()
-    gc.freeze()
 
 
 def create_app(chinwag: Chinwag, demo: bool = False) -> Starlette:
