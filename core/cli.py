@@ -5,7 +5,6 @@ from __future__ import annotations
 import gc
 import json
 import os
-import socket
 import sys
 from pathlib import Path
 from typing import Any
@@ -77,10 +76,7 @@ def settle_heap() -> None:
 @click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
 @click.option("--reload", is_flag=True, help="Restart when project or code files change (development).")
 @click.option("--demo", is_flag=True, help="Also serve demo pages with the widget at /.")
-@click.option("--reuse-port", is_flag=True,
-              help="Share the port with other chinwag serve processes started the same way (SO_REUSEPORT, Linux): "
-                   "the kernel spreads new connections among them.")
-def serve(project: Path, host: str, port: int, reload: bool, demo: bool, reuse_port: bool) -> None:
+def serve(project: Path, host: str, port: int, reload: bool, demo: bool) -> None:
     """Serve a project folder (chinwag.yaml, dialogues/)."""
     import uvicorn
 
@@ -109,27 +105,11 @@ def serve(project: Path, host: str, port: int, reload: bool, demo: bool, reuse_p
 
     settle_heap()
     try:
-        server.run(sockets=[shared_port(host, port)] if reuse_port else None)
+        server.run()
     except SystemExit:  # uvicorn exits (code 3) when the startup fails
         pass
     if not server.started:  # the startup was refused; the reason was logged in one line
         sys.exit(1)
-
-
-def shared_port(host: str, port: int) -> socket.socket:
-    """A socket bound to ``host:port`` that other processes may bind too (``SO_REUSEPORT``)."""
-    if not hasattr(socket, "SO_REUSEPORT"):
-        raise click.UsageError("--reuse-port needs SO_REUSEPORT, which this system does not have")
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    shared = socket.socket(family, socket.SOCK_STREAM)
-    shared.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    shared.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-    try:
-        shared.bind((host, port))
-    except OSError as error:
-        shared.close()
-        raise click.UsageError(f"cannot listen on {host}:{port}: {error.strerror}") from None
-    return shared
 
 
 @cli.command()
