@@ -37,7 +37,6 @@ MEETING_KEYS = {"fallback", "invitation_template", "summary", "online_meeting", 
                 "account_routing", "rules", "period", "reconcile_every"}
 RECONCILE_LIMITS = (1, 86400)  # seconds between sweeps for events whose booking did not finish
 PERIODS = ("day", "week", "month")
-DEFAULT_FALLBACK = "Sorry, no one is available to meet right now. We'll be in touch by email."
 
 
 @attrs.frozen
@@ -58,7 +57,7 @@ class MeetingSettings:
     teams: Mapping[str, tuple[str, ...]] = attrs.field(factory=dict)
     rules: tuple[Rule, ...] = ()
     accounts: Mapping[str, str] = attrs.field(factory=dict)  # company domain -> owner agent email
-    fallback: str = DEFAULT_FALLBACK
+    fallback: str | None = None  # None: the catalog's meeting_fallback, in the visitor's language
     invitation_template: str = "invitation.txt"
     summary: str = "{{ lead.firstName or lead.email }} and {{ agent.name }}"
     online_meeting: bool = False
