@@ -3,6 +3,7 @@ all three with the file and line of each problem."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -244,3 +245,13 @@ languages:
         f"{project / 'catalogs' / 'french.yaml'}: file name: 'french' is not a locale code",
     ):
         assert any(problem.startswith(expected) for problem in found), (expected, found)
+
+
+def test_the_widgets_built_in_labels_are_the_english_catalogs() -> None:
+    """What a client older than the catalog, or a server that sends none, shows is what English says."""
+    source = (Path(__file__).resolve().parent.parent / "core" / "static" / "widget.js").read_text(encoding="utf-8")
+    block = source[source.index("var LABELS = {"):source.index("};", source.index("var LABELS = {"))]
+    labels = dict(re.findall(r'^\s+([a-z_]+): "((?:[^"\\]|\\.)*)",?$', block, re.MULTILINE))
+    assert len(labels) >= 30
+    english = shipped().entries(BASE)
+    assert {key: english.get(key) for key in labels} == labels
