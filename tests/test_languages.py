@@ -7,12 +7,14 @@ import re
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 import yaml
 
 from chinwag.app import Chinwag
+from chinwag.cards import CardContext
 from chinwag.default_cards import BUILT_IN
-from chinwag.dialogue import parse_dialogue
+from chinwag.dialogue import Card, parse_dialogue
 from chinwag.engine import Engine
 from chinwag.languages import localise
 from chinwag.languages.catalog import BASE, CATALOG_DIR, SHIPPED, placeholders, shipped
@@ -255,3 +257,20 @@ def test_the_widgets_built_in_labels_are_the_english_catalogs() -> None:
     assert len(labels) >= 30
     english = shipped().entries(BASE)
     assert {key: english.get(key) for key in labels} == labels
+
+
+def test_the_meeting_fallback_is_said_in_the_visitors_language(tmp_path: Path) -> None:
+    project = write_project(tmp_path / "p", copy_from=QUICKSTART, config={"meetings": {"fallback": {"es": "Nadie puede."}}})
+    meeting = Chinwag.from_project(project).cards["meeting"]
+    card = Card("book", "meeting", None, {"text": "Pick a time"})
+    nobody_free = CardContext({}, {}, {}, effect_result={"kind": "offer", "slots": []}, language="es")
+    assert meeting.receive(card, nobody_free, None).say == ("Nadie puede.",)
+    assert meeting.receive(card, attrs.evolve(nobody_free, language="de"), None).say == (  # no German: the catalog's
+        "Leider ist gerade niemand für einen Termin verfügbar. Wir melden uns per E-Mail.",)
+    own = Card("book", "meeting", None, {"text": "Pick a time", "fallback": {"en": "Nobody.", "es": "Nadie."}})
+    assert meeting.receive(own, nobody_free, None).say == ("Nadie.",)  # the card's own first
+
+
+def test_a_meeting_fallback_per_language_is_checked(tmp_path: Path) -> None:
+    project = write_project(tmp_path / "p", copy_from=QUICKSTART, config={"meetings": {"fallback": {"en": "No.", "xx": "?"}}})
+    assert any("meetings.fallback: 'xx' must be a locale code" in problem for problem in problems_of(project))

@@ -4,12 +4,14 @@ request's ``Accept-Language``, and kept with the session."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from chinwag.testing import ScriptedVisitor, ServerThread, write_project
+from chinwag.testing import QUICKSTART, ScriptedVisitor, ServerThread, free_port, write_project
 
 BUTTONS = [{"label": {"en": "Yes", "es": "Sí"}, "value": "yes"}, {"label": {"en": "No", "es": "No"}, "value": "no"}]
 HOLA = {"id": "hola", "name": "Hola", "priority": 10, "languages": ["en", "es"], "cards": [
@@ -100,3 +102,28 @@ async def test_visit_language_targets_a_german_dialogue_spoken_in_german(server:
         assert welcome["dialogue"]["id"] == "deutsch"
         assert welcome["language"] == "de" and welcome["catalog"]["send"] == "Senden"
         assert (await visitor.question())["text"] == "Sollen wir reden?"
+
+
+SPANISH_TIME = (r"(lunes|martes|miércoles|jueves|viernes|sábado|domingo) \d{1,2} de (enero|febrero|marzo|abril|mayo|"
+                r"junio|julio|agosto|septiembre|octubre|noviembre|diciembre), \d{2}:\d{2} \(Europe/Madrid\)")
+
+
+async def test_a_spanish_visitor_books_a_meeting_in_spanish(tmp_path: Path) -> None:
+    """The quickstart on its sandbox calendars: the meeting card's texts and times in Spanish."""
+    port = free_port()
+    folder = write_project(tmp_path / "demo", {"public_url": f"http://127.0.0.1:{port}", "response_delay": 0},
+                           copy_from=QUICKSTART)
+    with ServerThread(folder, port=port) as server:
+        async with ScriptedVisitor(server, locale="es-ES", timezone="Europe/Madrid") as visitor:
+            await visitor.connect(minor=2)
+            for answer in ("meeting", "Ada", "ada@client.com", "11-50"):
+                await visitor.question()
+                await visitor.answer(answer)
+            question = await visitor.question()
+            assert question["text"] == "Elige la hora que mejor te venga."
+            await visitor.answer(question["input"]["slots"][0]["id"])
+            assert re.fullmatch(SPANISH_TIME, (await visitor.until("answered"))["text"])
+            booked = (await visitor.until("message"))["text"]
+            assert re.fullmatch(rf"Tienes una reunión con [\w ]+ el {SPANISH_TIME}\. La invitación va de camino a tu "
+                                r"bandeja de entrada\.", booked), booked
+            assert (await visitor.until("message"))["text"] == "¡Gracias, Ada! Nos pondremos en contacto contigo pronto."

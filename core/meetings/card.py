@@ -34,7 +34,7 @@ from ..abuse_limits import BLOCKED_MEETING_TEXT, MEETING_LIMIT_TEXT, give_back, 
 from .booking import BookingRequest, book
 from ..cards import CardContext, Effect, Outcome, Question
 from ..dialogue import Card, Dialogue
-from ..languages.locales import babel_locale
+from ..languages.locales import babel_locale, language_of
 from ..languages.texts import check_text
 from .settings import meeting_settings
 from .slots import offer
@@ -108,8 +108,7 @@ class MeetingCard:
         refused = {"taken": "taken_text", "unavailable": "unavailable_text"}.get(result["kind"])
         preface = (_text(card, context, refused),) if refused else ()
         if not result["slots"]:
-            fallback = context.localise(card.get("fallback")) or meeting_settings(self.app).fallback
-            return Outcome(say=(*preface, fallback or context.message("meeting_fallback")))
+            return Outcome(say=(*preface, self._fallback(card, context)))
         slots = result["slots"]
         shown = [{"id": slot["start"], "start": slot["start"], "end": slot["end"]} for slot in slots]
         minutes = int((_instant(slots[0]["end"]) - _instant(slots[0]["start"])).total_seconds() // 60)
@@ -174,6 +173,14 @@ class MeetingCard:
         slots = (await offer(app, decision, utcnow()))[: card.get("slots", 30)]
         return {"kind": kind, "decision": {"queue": decision.queue, "agents": list(decision.agents), "strategy": decision.strategy},
                 "slots": [{"start": _iso(s.start), "end": _iso(s.end), "agents": list(s.agents)} for s in slots]}
+
+    def _fallback(self, card: Card, context: CardContext) -> str:
+        """What is said when nobody is free: the card's ``fallback``, else ``meetings.fallback`` (in
+        the visitor's language when it gives one per language), else the catalog's."""
+        project = meeting_settings(self.app).fallback
+        if isinstance(project, Mapping):
+            project = project.get(context.language) or project.get(language_of(context.language))
+        return context.localise(card.get("fallback")) or project or context.message("meeting_fallback")
 
     def _zone(self, context: Any, *agent_emails: str) -> str:
         """The visitor's zone from ``hello``; when it is missing or unknown, the (first) agent's."""
