@@ -3,6 +3,7 @@ all three with the file and line of each problem."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -274,3 +275,16 @@ def test_the_meeting_fallback_is_said_in_the_visitors_language(tmp_path: Path) -
 def test_a_meeting_fallback_per_language_is_checked(tmp_path: Path) -> None:
     project = write_project(tmp_path / "p", copy_from=QUICKSTART, config={"meetings": {"fallback": {"en": "No.", "xx": "?"}}})
     assert any("meetings.fallback: 'xx' must be a locale code" in problem for problem in problems_of(project))
+
+
+def test_a_stored_definition_keeps_the_dialogues_languages() -> None:
+    """An old version is rebuilt from its stored definition, for the visitors still in it."""
+    from chinwag.publishing import dialogue_definition
+
+    dialogue, _ = parse_dialogue({**BILINGUAL, "default_language": "es"}, "hola.yaml")
+    assert dialogue is not None
+    stored, problems = parse_dialogue(json.loads(json.dumps(dialogue_definition(dialogue))), "<hola v1>")
+    assert problems == [] and stored is not None
+    assert (stored.languages, stored.default_language) == (("en", "es"), "es")
+    english, _ = parse_dialogue({"id": "d", "cards": [{"id": "a", "type": "message", "text": "Hi"}]}, "d.yaml")
+    assert english is not None and "languages" not in dialogue_definition(english)  # as stored before languages
