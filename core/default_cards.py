@@ -12,7 +12,7 @@ from . import conditions
 from .cards import CardContext, Outcome, Question
 from .dialogue import Card, Dialogue
 from .hookspecs import hookimpl
-from .languages.texts import check_localised, check_text, localise
+from .languages.texts import check_localised, check_text, localise, text_checker
 from .problems import MessageAt
 from .validate_input import INPUT_KINDS, MARKUP_POLICIES, MAX_ANSWER, validate_input
 from .yamlfile import line_of
@@ -75,7 +75,7 @@ class QuestionCard:
                 problems.append(MessageAt(f"button #{index + 1} needs a 'label'", line))
                 continue
             label_problems = check_localised(button["label"], f"button #{index + 1}'s 'label'", dialogue,
-                                             line_of(button, "label") or line, _label_problem)
+                                             line_of(button, "label") or line, text_checker())
             if label_problems:
                 problems.extend(label_problems)
                 continue
@@ -113,10 +113,6 @@ def _button_value(button: Mapping[str, Any], default_language: str) -> str:
     """The button's id and stored value: its ``value``, else its label in the default language."""
     value = button.get("value")
     return str(value if value is not None else localise(button["label"], default_language, default_language))
-
-
-def _label_problem(label: Any) -> str | None:
-    return None if isinstance(label, str) and label.strip() else "must be non-empty text"
 
 
 def _picklist_problem(picklist: Any) -> str | None:

@@ -6,6 +6,6 @@ For card authors: a text option may be one text or a mapping of language to text
 with ``check_text(card, "text", dialogue)``; say a catalog message with ``CardContext.message``.
 """
 
-from .texts import check_localised, check_text, localise
+from .texts import check_localised, check_text, localise, text_checker
 
-__all__ = ["check_localised", "check_text", "localise"]
+__all__ = ["check_localised", "check_text", "localise", "text_checker"]

@@ -49,7 +49,7 @@ def check_text(card: Card, key: str, dialogue: Dialogue, required: bool = True, 
     than ``max_length``, a language the dialogue does not declare or a code that is no locale, and,
     in a dialogue of several languages, a language without its text. ``every_language=False``
     lets one plain text serve every language (a placeholder such as ``you@company.com``)."""
-    return check_localised(card.get(key), f"'{key}'", dialogue, card.line_of(key), _one_text(max_length),
+    return check_localised(card.get(key), f"'{key}'", dialogue, card.line_of(key), text_checker(max_length),
                            required=required, every_language=every_language)
 
 
@@ -93,7 +93,9 @@ def _stranger(key: Any, languages: tuple[str, ...]) -> str:
     return f"has {normal!r}, which is not one of the dialogue's languages ({', '.join(languages)}); add it to 'languages'"
 
 
-def _one_text(max_length: int) -> Callable[[Any], str | None]:
+def text_checker(max_length: int = MAX_TEXT) -> Callable[[Any], str | None]:
+    """A ``check_one`` for ``check_localised``: one language's value must be non-empty text of at
+    most ``max_length`` characters."""
     def check(value: Any) -> str | None:
         if not isinstance(value, str) or not value.strip():
             return "must be non-empty text"
