@@ -51,7 +51,9 @@ class Store:
     def __init__(self, url: str, metadata: sa.MetaData, echo: bool = False) -> None:
         self.url = sa.make_url(url)
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
-        options: dict[str, Any] = {"echo": echo}
+        # hide_parameters: a failed statement's error (and so a log line) never shows the values it carried
+        # (a visitor's answers and lead, tokens).
+        options: dict[str, Any] = {"echo": echo, "hide_parameters": True}
         if self.is_sqlite:
             options["connect_args"] = {"timeout": 30}
         else:
