@@ -34,9 +34,9 @@ class ChinwagGroup(click.Group):
         return super().list_commands(ctx)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        """One command by name, plugins' included."""
-        self._add_plugin_commands()
-        return super().get_command(ctx, cmd_name)
+        """One command by name: core's as they are (so ``chinwag serve`` configures its logging
+        before plugins load and log), else plugins'."""
+        return super().get_command(ctx, cmd_name) or (self._add_plugin_commands() or super().get_command(ctx, cmd_name))
 
 
 @click.group(cls=ChinwagGroup)
@@ -75,11 +75,15 @@ def serve(project: Path, host: str, port: int, workers: int, forwarded_allow_ips
           log_format: str, metrics_address: str | None, reload: bool, demo: bool) -> None:
     """Serve a project folder (chinwag.yaml, dialogues/). SIGTERM stops it gracefully: the turns in
     flight finish, and every visitor is sent to reconnect (see docs/deployment.md)."""
+    import logging.config
+
+    from .logs import logging_config
     from .mounted_sandboxes import exposure_problem, loopback_url
     from .serving import ServeError, ServeOptions, check_options, metrics_address as parse_metrics_address
     from .serving import serve as run_server
     from .serving import trusted_proxies
 
+    logging.config.dictConfig(logging_config(log_format))  # what loading the project says is logged alike
     app = load_project(project)  # refuse to start on any problem, with the same messages as validate
     refusal = exposure_problem(app.config, host)
     if refusal is not None:

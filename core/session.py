@@ -92,6 +92,7 @@ class Conversations:
     async def publish(self) -> None:
         """Record the definition of every loaded dialogue version (at startup)."""
         async with self.store.transaction() as connection:
+            await self.store.one_at_a_time(connection)  # processes starting together would insert the same rows
             existing = {(row.dialogue_id, row.version): row.definition
                         for row in await connection.execute(sa.select(dialogue_versions))}
             for dialogue in self.app.dialogues.values():
