@@ -33,10 +33,15 @@ class ChinwagGroup(click.Group):
         self._add_plugin_commands()
         return super().list_commands(ctx)
 
+    # Commands that need no plugin's command: ``serve`` configures its logging first, so the
+    # plugins it loads report in its log format (``--log-format json``).
+    SELF_CONTAINED = frozenset({"serve"})
+
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        """One command by name: core's as they are (so ``chinwag serve`` configures its logging
-        before plugins load and log), else plugins'."""
-        return super().get_command(ctx, cmd_name) or (self._add_plugin_commands() or super().get_command(ctx, cmd_name))
+        """One command by name, plugins' included."""
+        if cmd_name not in self.SELF_CONTAINED:
+            self._add_plugin_commands()
+        return super().get_command(ctx, cmd_name)
 
 
 @click.group(cls=ChinwagGroup)
