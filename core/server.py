@@ -25,14 +25,14 @@ from .abuse_limits import FrameBudget, admit_connection, close_connection, hello
 from .admin import admin_routes
 from .app import STATIC_DIR, Chinwag
 from .engine import EngineError
+from .logs import chat_ids
+from .metrics import serve_metrics
 from .plugins import PluginError
 from .problems import InvalidProject
 from .protocol import Answer, FrameError, Hello, Ping, Start, Trigger, WindowChange, decode, encode, error_frame
-from .logs import chat_ids
-from .metrics import serve_metrics
 from .security_headers import SecurityHeaders
 from .session import Conversation
-from .shutdown import SERVICE_RESTART, ChatConnections
+from .shutdown import ChatConnections
 from .store import RETRY_AFTER_SECONDS, storage_unavailable
 from .turn_writer import SessionConflict
 from .widget_asset import CompressedAsset

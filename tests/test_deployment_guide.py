@@ -346,7 +346,7 @@ async def test_the_guide_from_postgresql_to_serving_behind_nginx(  # noqa: PLR09
         assert used and used <= declared, f"the alerts name metrics chinwag does not export: {used - declared}"
     finally:
         exit_code = stop(server)
-    assert exit_code == 0, serve_log.read_text()
+    assert exit_code in (0, -signal.SIGTERM), serve_log.read_text()  # one process ends on the signal it was sent
     assert all(json.loads(line) for line in serve_log.read_text().splitlines() if line.strip())  # --log-format json
 
     # 3. Rotating the secret key: tokens stored with the old key, rewritten with the new one.

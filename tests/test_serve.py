@@ -23,6 +23,7 @@ from test_rolling_restart import LOOP_DIALOGUE, QUESTIONS, stored
 
 CHINWAG = str(Path(sys.executable).with_name("chinwag"))
 TOKEN = "a-test-admin-token-0123456789"  # crm_project's
+FIRST, DURING = 12, 30  # visitors before the rolling restart, and during it
 
 
 def serve(*args: str) -> subprocess.CompletedProcess[str]:
@@ -114,18 +115,18 @@ async def test_workers_share_one_port_add_up_their_metrics_and_restart_one_at_a_
         while len(re.findall(r"Application startup complete", server.log())) < 2:  # both workers serve
             assert time.monotonic() < deadline, server.log()
             await asyncio.sleep(0.2)
-        first = await asyncio.gather(*(survey(server.port, number) for number in range(20)))
+        first = await asyncio.gather(*(survey(server.port, number) for number in range(FIRST)))
         assert all(closes == [] for closes in first)
         samples = read(httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=30).text)
-        assert value(samples, "chinwag_turns_total", frame="answer") == 20 * len(QUESTIONS)  # both workers' turns
-        assert value(samples, "chinwag_turns_total", frame="hello") == 20
+        assert value(samples, "chinwag_turns_total", frame="answer") == FIRST * len(QUESTIONS)  # both workers' turns
+        assert value(samples, "chinwag_turns_total", frame="hello") == FIRST
         per_worker = read(httpx.get(f"{server.url}/-/metrics", timeout=30,
                                     headers={"Authorization": "Bearer workers-admin-token-0123456789"}).text)
-        assert value(per_worker, "chinwag_turns_total", frame="answer") == 20 * len(QUESTIONS)  # any worker tells all
+        assert value(per_worker, "chinwag_turns_total", frame="answer") == FIRST * len(QUESTIONS)  # any worker tells all
         # A proxy the server was not told to trust cannot name the client.
         httpx.get(f"{server.url}/healthz", headers={"X-Forwarded-For": "203.0.113.9"})
 
-        chats = asyncio.gather(*(survey(server.port, number) for number in range(20, 60)))
+        chats = asyncio.gather(*(survey(server.port, number) for number in range(FIRST, FIRST + DURING)))
         await asyncio.sleep(1)
         server.process.send_signal(signal.SIGHUP)  # a rolling restart of the workers, under load
         second = await asyncio.wait_for(chats, 180)
@@ -141,5 +142,5 @@ async def test_workers_share_one_port_add_up_their_metrics_and_restart_one_at_a_
     assert len(re.findall(r"Started server process \[\d+\]", log)) == 4  # two workers, then their two replacements
     assert "203.0.113.9" not in log and "died" not in log
     status, answers, _ = await stored(postgres_url)
-    assert len(status) == 60 and set(status.values()) == {"completed"}
+    assert len(status) == FIRST + DURING and set(status.values()) == {"completed"}
     assert all(answered == QUESTIONS for answered in answers.values())  # none lost, none twice, across the restart
