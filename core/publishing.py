@@ -164,6 +164,7 @@ class Publisher:
         mid-way get the change (a new ``version:`` keeps them on the old one).
         """
         async def record(connection: Any) -> None:
+            await self.app.store.one_at_a_time(connection)  # processes starting together insert the same rows
             existing = {(row.dialogue_id, row.version): row.definition
                         for row in await connection.execute(sa.select(dialogue_versions))}
             for dialogue in self.app.dialogue_files.values():
@@ -191,6 +192,7 @@ class Publisher:
 
         async def apply(connection: Any) -> None:
             changed.clear()
+            await self.app.store.one_at_a_time(connection)  # one starting process decides at a time
             rows = {row.dialogue_id: row for row in await connection.execute(sa.select(dialogue_publications))}
             now = utcnow()
             for dialogue in self.app.dialogue_files.values():

@@ -17,6 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from .tables import health_probe
 
+# The advisory lock key of the start-up steps processes take in turn ("chinwag" in ASCII).
+STARTUP_LOCK = 0x6368696E776167
 # Seconds a client is told to wait before trying again while the database cannot be used.
 RETRY_AFTER_SECONDS = 5
 # asyncpg's errors for a server that refuses or drops connections (named, so SQLite-only
@@ -51,7 +53,9 @@ class Store:
     def __init__(self, url: str, metadata: sa.MetaData, echo: bool = False) -> None:
         self.url = sa.make_url(url)
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
-        options: dict[str, Any] = {"echo": echo}
+        # hide_parameters: a failed statement's error (and so a log line) never shows the values it carried
+        # (a visitor's answers and lead, tokens).
+        options: dict[str, Any] = {"echo": echo, "hide_parameters": True}
         if self.is_sqlite:
             options["connect_args"] = {"timeout": 30}
         else:
@@ -62,9 +66,19 @@ class Store:
         self.metadata = metadata
 
     async def create_schema(self) -> None:
-        """Create every missing table of ``metadata`` (the app's: core's and its plugins')."""
+        """Create every missing table of ``metadata`` (the app's: core's and its plugins').
+
+        Processes that start together (``chinwag serve --workers N``, or machines behind a load
+        balancer) take turns: on PostgreSQL two ``CREATE TABLE`` of the same name at once fail."""
         async with self.engine.begin() as connection:
+            await self.one_at_a_time(connection)
             await connection.run_sync(self.metadata.create_all)
+
+    async def one_at_a_time(self, connection: AsyncConnection) -> None:
+        """Make the rest of ``connection``'s transaction wait for any other process in the same
+        section (a PostgreSQL advisory lock, released at commit; SQLite has one writer anyway)."""
+        if not self.is_sqlite:
+            await connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": STARTUP_LOCK})
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncConnection]:

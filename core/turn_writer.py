@@ -16,7 +16,7 @@ import asyncio
 import datetime as dt
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import sqlalchemy as sa
@@ -24,6 +24,9 @@ import sqlalchemy as sa
 from .outbox import enqueue_sync, release_held_sync
 from .store import Store
 from .tables import events, sessions, transcript, visitors
+
+if TYPE_CHECKING:
+    from .metrics import Metrics
 
 log = logging.getLogger("chinwag.turn_writer")
 
@@ -119,10 +122,12 @@ def _write_batch(connection: sa.Connection, records: list[TurnRecord]) -> set[in
 class TurnWriter:
     """Stores turns in batches; ``await write(record)`` returns once the record is committed."""
 
-    def __init__(self, store: Store, max_batch: int = MAX_BATCH, on_commit: Callable[[], None] | None = None) -> None:
+    def __init__(self, store: Store, max_batch: int = MAX_BATCH, on_commit: Callable[[], None] | None = None,
+                 metrics: Metrics | None = None) -> None:
         self.store = store
         self.max_batch = max_batch
         self.on_commit = on_commit  # told after a commit that wrote outbox rows (wakes the delivery worker)
+        self.metrics = metrics  # told each batch's size
         self._pending: list[tuple[TurnRecord, asyncio.Future[None]]] = []
         self._task: asyncio.Task[None] | None = None
 
@@ -152,6 +157,8 @@ class TurnWriter:
             conflicts = await connection.run_sync(_write_batch, records)
         if self.on_commit is not None and any(record.outbox or record.release for record in records):
             self.on_commit()
+        if self.metrics is not None:
+            self.metrics.batch_committed(len(records), len(conflicts))
         return conflicts
 
     async def _one_by_one(self, batch: list[tuple[TurnRecord, asyncio.Future[None]]]) -> None:

@@ -138,7 +138,8 @@ async def book(app: Chinwag, request: BookingRequest) -> BookingResult:
 async def _check_and_create(app: Chinwag, provider: Any, grant: Any, request: BookingRequest, hold: _Hold) -> Any:
     agent = meeting_settings(app).agents[hold.agent]
     buffer = dt.timedelta(minutes=agent.availability.buffer_after)
-    busy = await provider.busy(app, grant, request.start - buffer, request.end + buffer)
+    busy = await app.metrics.calendar(provider.name, "busy",
+                                      provider.busy(app, grant, request.start - buffer, request.end + buffer))
     if busy:
         return AGENT_BUSY
     context = _template_context(app, request, hold)
@@ -149,7 +150,7 @@ async def _check_and_create(app: Chinwag, provider: Any, grant: Any, request: Bo
         time_zone=agent.time_zone, online_meeting=request.online_meeting,
     )
     await note_unconfirmed(app, request.idempotency_key, hold.agent, request.start, request.end)
-    return await provider.create_event(app, grant, event)
+    return await app.metrics.calendar(provider.name, "create_event", provider.create_event(app, grant, event))
 
 
 def _template_context(app: Chinwag, request: BookingRequest, hold: _Hold) -> dict[str, Any]:

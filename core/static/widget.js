@@ -243,9 +243,15 @@
       try { frame = JSON.parse(message.data); } catch (e) { return; }
       if (frame && typeof frame.type === "string") receive(frame);
     };
-    socket.onclose = function () {
+    socket.onclose = function (event) {
       socket = null;
       clearInterval(pingTimer);
+      // 1012 "service restart": this server process is shutting down and another one takes the
+      // visitor now; a short random wait keeps every visitor from arriving in the same instant.
+      if (event && event.code === 1012 && failures < 3) {
+        failures += 1;
+        return setTimeout(connect, Math.random() * 500);
+      }
       retry();
     };
   }
