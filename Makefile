@@ -20,7 +20,7 @@ TEST_PLUGIN_NAMES := $(foreach p,$(TEST_PLUGINS),$(shell sed -n 's/^name *= *//p
 CHINWAG_TEST_POSTGRES_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/test
 export CHINWAG_TEST_POSTGRES_URL
 
-.PHONY: run test bench install install-test browser clean
+.PHONY: run test bench install install-test browser proxies clean
 
 $(BIN)/python $(TEST_BIN)/python:
 	$(PYTHON) -m venv $(patsubst %/bin/python,%,$@)
@@ -47,10 +47,17 @@ browser:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
 	  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; fi; }
 
+# nginx and Caddy from Debian's packages: the deployment guide's test runs its nginx configuration
+# in front of chinwag and validates its Caddyfile (docs/deployment.md).
+proxies:
+	@command -v nginx >/dev/null 2>&1 && command -v caddy >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light caddy; \
+	  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light caddy; fi; }
+
 run: install
 	$(BIN)/chinwag serve examples/quickstart --demo
 
-test: install-test browser
+test: install-test browser proxies
 	$(TEST_BIN)/python -m pytest -q
 
 bench: install-test

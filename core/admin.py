@@ -206,9 +206,25 @@ def _by(body: dict[str, Any]) -> str:
     return f"admin API ({who[:100]})" if isinstance(who, str) and who.strip() else "admin API"
 
 
+@admin_only
+async def metrics_text(request: Request) -> Response:
+    """The Prometheus metrics (``chinwag.metrics``), in the text exposition format; a scraper sends
+    the admin token as a bearer token (or reads ``chinwag serve --metrics-address`` instead)."""
+    from .metrics import CONTENT_TYPE
+
+    app = request.app.state.chinwag
+    if len(app.outbox_consumers):
+        try:  # read now, so a scrape here is never a refresh period behind
+            await app.metrics.refresh_outbox(app.store, app.outbox_consumers.names())
+        except Exception:  # the database is away: the gauges keep their last values
+            pass
+    return Response(app.metrics.exposition(), media_type=CONTENT_TYPE)
+
+
 def admin_routes() -> list[Any]:
     """The core's admin routes."""
-    return [Route("/-/admin/config.json", config_json), Route("/-/admin/report.json", report_json),
+    return [Route("/-/metrics", metrics_text),
+            Route("/-/admin/config.json", config_json), Route("/-/admin/report.json", report_json),
             Route("/-/admin/outbox.json", outbox_json), Route("/-/admin/forget.json", forget_json, methods=["POST"]),
             Route("/-/admin/sessions/{id}.json", session_json), Route("/-/admin/dialogues.json", dialogues_json),
             Route("/-/admin/dialogues/{id}/publish.json", publish_json, methods=["POST"]),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from pathlib import Path
 from typing import Any, TypeVar
@@ -15,6 +17,7 @@ from .crm_delivery import CrmDelivery
 from .crm_schedule import schedule_crm_pulls
 from .dialogue import Dialogue
 from .events import EventDispatcher
+from .metrics import Metrics
 from .monthly_cap import MonthlyCap
 from .outbox_worker import OutboxPolicy, OutboxWorker
 from .plugins import PluginError, PluginHost, Registry, host
@@ -60,6 +63,8 @@ class Chinwag:
         self.store: Store | None = None
         self.turn_writer: TurnWriter | None = None
         self.outbox_worker: OutboxWorker | None = None
+        self.metrics = Metrics()  # this app's Prometheus metrics (served at /-/metrics)
+        self._outbox_gauges: asyncio.Task[None] | None = None
         self.schedule = Schedule(lambda: self.store)  # background jobs of serving processes
         self.monthly_cap = MonthlyCap(self)
         self.publisher = Publisher(self)
@@ -141,7 +146,7 @@ class Chinwag:
         for connector in self.crm_connectors:
             plugin = self.crm_connectors.plugin_of(connector.name)
             try:
-                self.outbox_consumers.add(CrmDelivery(connector), plugin)
+                self.outbox_consumers.add(CrmDelivery(connector, self.metrics), plugin)
             except Exception as error:  # e.g. a consumer of the same name: isolated like any hook failure
                 self.plugins.failed(plugin, "register_crm_connectors", error)
 
@@ -175,8 +180,9 @@ class Chinwag:
         """Open the store, create missing tables and run the ``startup`` hooks."""
         self.store = Store(self.config.database, self.metadata)
         self.outbox_worker = OutboxWorker(self.store, {consumer.name: consumer for consumer in self.outbox_consumers},
-                                          OutboxPolicy(**self.config.outbox), on_dead=self._outbox_items_died)
-        self.turn_writer = TurnWriter(self.store, on_commit=self.outbox_worker.notify)
+                                          OutboxPolicy(**self.config.outbox), on_dead=self._outbox_items_died,
+                                          metrics=self.metrics)
+        self.turn_writer = TurnWriter(self.store, on_commit=self.outbox_worker.notify, metrics=self.metrics)
         await self.store.create_schema()
         await self.publisher.record_versions()
         await self.publisher.refresh(force=True)
@@ -185,22 +191,30 @@ class Chinwag:
 
     def deliver(self) -> None:
         """Start the background work of a serving process (commands do not): delivering the outbox,
-        the scheduled CRM syncs, the retention purge and the report roll-up."""
-        assert self.outbox_worker is not None, "the app has not started"
+        the scheduled CRM syncs, the retention purge, the report roll-up and the outbox's gauges."""
+        assert self.outbox_worker is not None and self.store is not None, "the app has not started"
         if len(self.outbox_consumers):
             self.outbox_worker.start()
+            self._outbox_gauges = asyncio.get_running_loop().create_task(
+                self.metrics.watch_outbox(self.store, self.outbox_consumers.names()), name="outbox-gauges")
         schedule_crm_pulls(self)
         schedule_purge(self)
         report_rollup.schedule_roll_up(self)
         self.schedule.start()
 
     async def stop(self) -> None:
-        """Flush the turn writer, stop delivering, run the ``shutdown`` hooks and close the store."""
+        """Flush the turn writer, stop delivering (a batch under way is settled first), run the
+        ``shutdown`` hooks and close the store."""
         if self.turn_writer is not None:
             await self.turn_writer.close()
+        if self._outbox_gauges is not None:
+            self._outbox_gauges.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._outbox_gauges
         await self.schedule.stop()
         if self.outbox_worker is not None:
-            await self.outbox_worker.stop()  # releases its leases, so another process takes over at once
+            # Settles the batch being delivered, then releases its leases: another process takes over at once.
+            await self.outbox_worker.stop(grace=self.outbox_worker.policy.delivery_timeout)
         await self.events.drain()
         await self.plugins.acall("shutdown", app=self)
         if self.store is not None:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import gc
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -34,9 +32,14 @@ class ChinwagGroup(click.Group):
         self._add_plugin_commands()
         return super().list_commands(ctx)
 
+    # Commands that need no plugin's command: ``serve`` configures its logging first, so the
+    # plugins it loads report in its log format (``--log-format json``).
+    SELF_CONTAINED = frozenset({"serve"})
+
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         """One command by name, plugins' included."""
-        self._add_plugin_commands()
+        if cmd_name not in self.SELF_CONTAINED:
+            self._add_plugin_commands()
         return super().get_command(ctx, cmd_name)
 
 
@@ -55,61 +58,51 @@ def main() -> None:
         sys.exit(1)
 
 
-# Allocations between two collections of the youngest generation (Python's default: 700). Every
-# turn allocates a few hundred objects that live until its reply is sent, and each collection's
-# survivors push the older generations towards collections that walk every visitor's objects.
-YOUNG_COLLECTION_EVERY = 20_000
-
-
-def settle_heap() -> None:
-    """For a serving process: leave what is loaded by now (modules, the project) out of every later
-    garbage collection (it lives as long as the process), and collect less often: with thousands
-    of visitors connected each full collection walks all their objects."""
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(YOUNG_COLLECTION_EVERY, *gc.get_threshold()[1:])
-
-
 @cli.command()
 @PROJECT
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
-@click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="Port to listen on.")
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="Serving processes on this machine (more than one needs PostgreSQL).")
+@click.option("--forwarded-allow-ips", default="127.0.0.1", show_default=True, metavar="ADDRESSES",
+              help="Proxies whose X-Forwarded-For and X-Forwarded-Proto are believed: addresses and networks, "
+                   "comma-separated, or * (only behind a proxy that every request goes through).")
+@click.option("--shutdown-timeout", default=30.0, show_default=True, type=click.FloatRange(0, 3600),
+              help="On SIGTERM, seconds the turns in flight get before every chat connection is closed.")
+@click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="Log lines for people, or one JSON object per line.")
+@click.option("--metrics-address", default=None, metavar="HOST:PORT",
+              help="Also serve the Prometheus metrics here, without the admin token (a private address).")
 @click.option("--reload", is_flag=True, help="Restart when project or code files change (development).")
 @click.option("--demo", is_flag=True, help="Also serve demo pages with the widget at /.")
-def serve(project: Path, host: str, port: int, reload: bool, demo: bool) -> None:
-    """Serve a project folder (chinwag.yaml, dialogues/)."""
-    import uvicorn
+def serve(project: Path, host: str, port: int, workers: int, forwarded_allow_ips: str, shutdown_timeout: float,
+          log_format: str, metrics_address: str | None, reload: bool, demo: bool) -> None:
+    """Serve a project folder (chinwag.yaml, dialogues/). SIGTERM stops it gracefully: the turns in
+    flight finish, and every visitor is sent to reconnect (see docs/deployment.md)."""
+    import logging.config
 
+    from .logs import logging_config
     from .mounted_sandboxes import exposure_problem, loopback_url
+    from .serving import ServeError, ServeOptions, check_options, metrics_address as parse_metrics_address
+    from .serving import serve as run_server
+    from .serving import trusted_proxies
 
+    logging.config.dictConfig(logging_config(log_format))  # what loading the project says is logged alike
     app = load_project(project)  # refuse to start on any problem, with the same messages as validate
     refusal = exposure_problem(app.config, host)
     if refusal is not None:
         click.echo(refusal, err=True)
         sys.exit(1)
-    os.environ["CHINWAG_PROJECT"] = str(project.resolve())
-    os.environ["CHINWAG_DEMO"] = "1" if demo else ""
-    os.environ["CHINWAG_SERVED_AT"] = loopback_url(host, port)
-    click.echo(f"chinwag serving {project} at http://{host}:{port}/" + (" (demo pages at /)" if demo else ""))
-    options: dict[str, Any] = dict(
-        factory=True, host=host, port=port, ws_max_size=1 << 20,
-        # Chat frames are a few hundred bytes: per-connection compression state would
-        # cost more memory per idle visitor (about 45 KiB) than it saves in bandwidth.
-        ws_per_message_deflate=False, log_level="info", proxy_headers=True)
-    target = "chinwag.server:app_from_environment"
-    if reload:
-        uvicorn.run(target, reload=True, reload_dirs=[str(project.resolve())], **options)
-        return
-    server = uvicorn.Server(uvicorn.Config(target, **options))
-    import chinwag.server  # noqa: F401 (loaded now, so settled with the rest)
-
-    settle_heap()
     try:
-        server.run()
-    except SystemExit:  # uvicorn exits (code 3) when the startup fails
-        pass
-    if not server.started:  # the startup was refused; the reason was logged in one line
-        sys.exit(1)
+        options = ServeOptions(
+            host=host, port=port, workers=workers, forwarded_allow_ips=trusted_proxies(forwarded_allow_ips),
+            shutdown_timeout=shutdown_timeout, log_format=log_format, demo=demo, reload=reload,
+            metrics_address=parse_metrics_address(metrics_address) if metrics_address else None)
+        check_options(options, app.config.database)
+    except ServeError as error:
+        click.echo(f"chinwag serve: {error}", err=True)
+        sys.exit(2)
+    sys.exit(run_server(project, options, loopback_url(host, port)))
 
 
 @cli.command()

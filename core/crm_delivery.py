@@ -14,12 +14,17 @@ then stands, so "Engaged with a Dialogue", which comes before any email, reaches
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Awaitable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .crm import Activity, CrmConnector, LeadUpsert
 from .events import ChatEvent
 from .outbox import FORGET_KIND, OutboxItem, Skipped
+
+if TYPE_CHECKING:
+    from .metrics import Metrics
+
+T = TypeVar("T")
 
 # The lead fields a CRM receives: what the visitor gave (``lead.*``) and their company's.
 WRITABLE_PREFIXES = ("lead.", "company.")
@@ -36,8 +41,9 @@ def event_payload(event: ChatEvent, lead: Mapping[str, Any], lead_updates: Mappi
 class CrmDelivery:
     """The outbox consumer for one CRM connector."""
 
-    def __init__(self, connector: CrmConnector) -> None:
+    def __init__(self, connector: CrmConnector, metrics: Metrics | None = None) -> None:
         self.connector = connector
+        self.metrics = metrics  # counts and times each call to the connector
         self.name = connector.name
         self.batch_size = max(1, int(getattr(connector, "batch_size", 100)))
         self.batch_wait = float(getattr(connector, "batch_wait", 0) or 0)  # optional: see OutboxConsumer
@@ -68,14 +74,14 @@ class CrmDelivery:
         then upsert its leads, record its activities and memberships; return the refusals."""
         for item in items:
             if item.kind == FORGET_KIND:
-                await self.connector.forget(str(item.payload["email"]))
+                await self._call("forget", self.connector.forget(str(item.payload["email"])))
         items = [item for item in items if item.kind != FORGET_KIND]
         skipped: dict[int, Skipped] = {}
         activities = {item.id: _activity(item) for item in items}
         by_key = {item.key: item.id for item in items}
         upserts = _latest_upserts(items)
         if upserts:
-            refused = await self.connector.upsert_leads(list(upserts.values()))
+            refused = await self._call("upsert_leads", self.connector.upsert_leads(list(upserts.values())))
             refused_emails = {upsert.email: refused[upsert.key] for upsert in upserts.values() if upsert.key in refused}
             for item in items:
                 email = activities[item.id].email
@@ -83,18 +89,21 @@ class CrmDelivery:
                     skipped[item.id] = Skipped(f"lead refused: {refused_emails[email].reason}")
         recorded = [activity for item_id, activity in activities.items() if item_id not in skipped]
         if recorded:
-            refused = await self.connector.record_activities(recorded)
+            refused = await self._call("record_activities", self.connector.record_activities(recorded))
             for key, reason in refused.items():
                 if key in by_key:
                     skipped[by_key[key]] = reason
         memberships = [membership for item in items if item.id not in skipped and activities[item.id].email
                        for membership in self.connector.memberships(activities[item.id])]
         if memberships:
-            refused = await self.connector.add_to_lists(memberships)
+            refused = await self._call("add_to_lists", self.connector.add_to_lists(memberships))
             for key, reason in refused.items():
                 if key in by_key:
                     skipped.setdefault(by_key[key], Skipped(f"list membership refused: {reason.reason}"))
         return skipped
+
+    async def _call(self, operation: str, call: Awaitable[T]) -> T:
+        return await (self.metrics.crm(self.name, operation, call) if self.metrics is not None else call)
 
 
 def known_email(lead: Mapping[str, Any]) -> str | None:

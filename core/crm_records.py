@@ -27,6 +27,7 @@ from .store import Store, utc, utcnow
 
 if TYPE_CHECKING:
     from .app import Chinwag
+    from .metrics import Metrics
 
 log = logging.getLogger("chinwag.crm")
 
@@ -191,7 +192,8 @@ async def _look_up(app: Chinwag, connector: CrmConnector, **lookup: str) -> Lead
     the chat never waits longer."""
     assert app.store is not None, "the app has not started"
     try:
-        found = await asyncio.wait_for(connector.find_lead(**lookup), LOOKUP_TIMEOUT)
+        found = await app.metrics.crm(connector.name, "find_lead",
+                                      asyncio.wait_for(connector.find_lead(**lookup), LOOKUP_TIMEOUT))
     except LimiterBusy:  # the lookups' share of the CRM's rate is used up for now: expected under load
         log.debug("CRM %s: no room for a real-time lookup", connector.name)
         return None
@@ -266,8 +268,9 @@ async def sync_state(store: Store, connector: str) -> dict[str, Any] | None:
 
 
 async def pull(store: Store, connector: CrmConnector, on_page: Callable[[SyncProgress], None] | None = None,
-               max_pages: int | None = None) -> SyncProgress:
-    """Pull pages from the connector's saved cursor until it is done (or ``max_pages``).
+               max_pages: int | None = None, metrics: Metrics | None = None) -> SyncProgress:
+    """Pull pages from the connector's saved cursor until it is done (or ``max_pages``); each page's
+    call is counted in ``metrics`` when given (a serving process's scheduled pull).
 
     Each page's records, activities and the cursor after it are stored in one transaction, so a sync that is
     interrupted (or killed) resumes after the last stored page and stores no page twice.
@@ -277,7 +280,8 @@ async def pull(store: Store, connector: CrmConnector, on_page: Callable[[SyncPro
     progress = SyncProgress(connector.name, 0, total_rows, 0, cursor, None, False)
     while True:
         try:
-            page = await connector.pull(cursor)
+            page = await (metrics.crm(connector.name, "pull", connector.pull(cursor)) if metrics is not None
+                          else connector.pull(cursor))
         except Exception as error:
             await _save_error(store, connector.name, f"{type(error).__name__}: {error}")
             raise

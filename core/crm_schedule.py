@@ -30,7 +30,7 @@ def _puller(app: Chinwag, connector: CrmConnector):  # type: ignore[no-untyped-d
     async def run() -> str:
         assert app.store is not None
         try:
-            done = await pull(app.store, connector)
+            done = await pull(app.store, connector, metrics=app.metrics)
         except NotReadyToPull as waiting:  # recorded as last_error by pull; nothing is wrong with the CRM
             return f"nothing to pull yet: {waiting}"
         return f"pulled {done.rows} changed people and {done.activities} activities"

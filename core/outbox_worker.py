@@ -24,7 +24,7 @@ import random
 import secrets
 import socket
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import sqlalchemy as sa
@@ -33,6 +33,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from .outbox import (DEAD, DELIVERED, FORGET_KIND, IS_PENDING, SKIPPED, OutboxConsumer, OutboxItem, PauseDelivery, RetryLater,
                      Skipped, insert_ignoring_duplicates, outbox, outbox_consumers)
 from .store import Store, utcnow
+
+if TYPE_CHECKING:
+    from .metrics import Metrics
 
 log = logging.getLogger("chinwag.outbox")
 
@@ -112,6 +115,7 @@ class _Paused:
 
 
 _Outcome = _Delivered | _Failed | _Paused
+_OUTCOME_NAMES = {_Delivered: "delivered", _Failed: "failed", _Paused: "paused"}  # for the metrics
 
 
 def default_owner() -> str:
@@ -123,7 +127,7 @@ class OutboxWorker:
     """Delivers the outbox's pending items to ``consumers`` (by consumer name); see the module docstring."""
 
     def __init__(self, store: Store, consumers: Mapping[str, OutboxConsumer], policy: OutboxPolicy = OutboxPolicy(),
-                 owner: str | None = None, on_dead: OnDead | None = None) -> None:
+                 owner: str | None = None, on_dead: OnDead | None = None, metrics: Metrics | None = None) -> None:
         for name, consumer in consumers.items():
             if consumer.name != name:
                 raise ValueError(f"outbox consumer {consumer.name!r} is registered as {name!r}")
@@ -134,7 +138,9 @@ class OutboxWorker:
         self.policy = policy
         self.owner = owner or default_owner()
         self.on_dead = on_dead  # called in the settling transaction when items die (the notifications' alert)
+        self.metrics = metrics  # told each batch's outcome
         self._wake = asyncio.Event()
+        self._stopping = False
         self._task: asyncio.Task[None] | None = None
         self._rows_made = False
         # Our own lease lets us in again, so this is what keeps a second ``run_once`` (the loop's and a
@@ -146,15 +152,23 @@ class OutboxWorker:
     def start(self) -> None:
         """Run ``run_once`` in a background task every ``poll_interval``, or sooner after ``notify``."""
         if self._task is None or self._task.done():
+            self._stopping = False
             self._task = asyncio.get_running_loop().create_task(self._loop(), name=f"outbox-worker-{self.owner}")
 
     def notify(self) -> None:
         """New rows were committed: look now. Call it from the worker's own event loop."""
         self._wake.set()
 
-    async def stop(self) -> None:
-        """Stop the loop (a delivery under way is abandoned: its items stay pending) and release our leases."""
+    async def stop(self, grace: float = 0.0) -> None:
+        """Stop the loop and release our leases. A batch being delivered gets up to ``grace`` seconds
+        to finish and be settled (a shutdown: nothing is sent twice for it); past that, or without
+        ``grace``, it is abandoned: its items stay pending, for any worker to send again."""
+        self._stopping = True
+        self._wake.set()
         if self._task is not None:
+            if grace > 0:
+                with contextlib.suppress(Exception):  # TimeoutError: abandoned, as said above
+                    await asyncio.wait_for(asyncio.shield(self._task), grace)
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
@@ -168,11 +182,13 @@ class OutboxWorker:
             log.warning("outbox worker %s: could not release its leases", self.owner, exc_info=True)
 
     async def _loop(self) -> None:
-        while True:
+        while not self._stopping:
             try:
                 await self.run_once()
             except Exception:  # e.g. the database is away: try again at the next poll
                 log.exception("outbox worker %s: a round failed", self.owner)
+            if self._stopping:
+                return
             try:
                 await asyncio.wait_for(self._wake.wait(), self.policy.poll_interval)
             except TimeoutError:
@@ -208,14 +224,18 @@ class OutboxWorker:
     async def _drain(self, name: str) -> int:
         consumer = self.consumers[name]
         settled = 0
-        while True:
+        while not self._stopping:  # a stopping worker settles its batch and takes no other
             claim = await self._claim(name, consumer.batch_size, float(getattr(consumer, "batch_wait", 0) or 0))
             if claim is None:  # another worker holds it, or it is paused or backing off
                 return settled
             if not claim.items:
                 break
             outcome = await self._deliver(consumer, claim.items)
-            settled += await self._settle(name, claim, outcome)
+            settled_now = await self._settle(name, claim, outcome)
+            settled += settled_now
+            if self.metrics is not None:
+                self.metrics.outbox_batch(name, _OUTCOME_NAMES[type(outcome)],
+                                          dead=settled_now if isinstance(outcome, _Failed) else 0)
             # A short batch took everything pending: what arrives meanwhile waits for the next round
             # (after a notify and the linger) rather than going out in batches of one or two.
             if not isinstance(outcome, _Delivered) or len(claim.items) < consumer.batch_size:

@@ -164,6 +164,7 @@ class Publisher:
         mid-way get the change (a new ``version:`` keeps them on the old one).
         """
         async def record(connection: Any) -> None:
+            await self.app.store.one_at_a_time(connection)  # processes starting together insert the same rows
             existing = {(row.dialogue_id, row.version): row.definition
                         for row in await connection.execute(sa.select(dialogue_versions))}
             for dialogue in self.app.dialogue_files.values():
@@ -191,6 +192,7 @@ class Publisher:
 
         async def apply(connection: Any) -> None:
             changed.clear()
+            await self.app.store.one_at_a_time(connection)  # one starting process decides at a time
             rows = {row.dialogue_id: row for row in await connection.execute(sa.select(dialogue_publications))}
             now = utcnow()
             for dialogue in self.app.dialogue_files.values():
@@ -385,6 +387,9 @@ def dialogue_definition(dialogue: Dialogue) -> dict[str, Any]:
         "targeting": _plain(dialogue.targeting), "response_delay": dialogue.response_delay,
         **({"starts": dialogue.starts.isoformat()} if dialogue.starts else {}),
         **({"ends": dialogue.ends.isoformat()} if dialogue.ends else {}),
+        # Only when not English alone, so definitions stored before dialogues had languages compare equal.
+        **({"languages": list(dialogue.languages), "default_language": dialogue.default_language}
+           if dialogue.languages != ("en",) else {}),
         "cards": [{"id": card.id, "type": card.type, **({"next": card.next} if card.next else {}),
                    **_plain(card.options)} for card in dialogue.cards],
     }

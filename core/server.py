@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -24,11 +25,14 @@ from .abuse_limits import FrameBudget, admit_connection, close_connection, hello
 from .admin import admin_routes
 from .app import STATIC_DIR, Chinwag
 from .engine import EngineError
+from .logs import chat_ids
+from .metrics import serve_metrics
 from .plugins import PluginError
 from .problems import InvalidProject
 from .protocol import Answer, FrameError, Hello, Ping, Start, Trigger, WindowChange, decode, encode, error_frame
 from .security_headers import SecurityHeaders
 from .session import Conversation
+from .shutdown import ChatConnections
 from .store import RETRY_AFTER_SECONDS, storage_unavailable
 from .turn_writer import SessionConflict
 from .widget_asset import CompressedAsset
@@ -63,6 +67,7 @@ class ChinwagStarlette(Starlette):
         else:
             message = None
             chinwag.deliver()
+            message = self._serve_metrics()
         if message is not None:
             with contextlib.suppress(Exception):  # close what was opened before the server exits
                 await chinwag.stop()
@@ -70,6 +75,8 @@ class ChinwagStarlette(Starlette):
             return
         await send({"type": "lifespan.startup.complete"})
         await receive()  # lifespan.shutdown
+        if self.state.metrics_server is not None:
+            self.state.metrics_server.shutdown()
         try:
             await chinwag.stop()
         except BaseException as error:
@@ -78,9 +85,22 @@ class ChinwagStarlette(Starlette):
             return
         await send({"type": "lifespan.shutdown.complete"})
 
+    def _serve_metrics(self) -> str | None:
+        """Serve the metrics at ``state.metrics_address`` (host, port) if one was given; why not, if that failed."""
+        self.state.metrics_server = None
+        if self.state.metrics_address is None:
+            return None
+        host, port = self.state.metrics_address
+        try:
+            self.state.metrics_server = serve_metrics(host, port, self.state.chinwag.metrics.registry)
+        except OSError as error:
+            return f"chinwag cannot start: cannot serve the metrics at {host}:{port}: {error.strerror or error}"
+        return None
 
-def create_app(chinwag: Chinwag, demo: bool = False) -> Starlette:
-    """The Starlette app serving ``chinwag``; ``demo`` adds the demo pages at ``/``."""
+
+def create_app(chinwag: Chinwag, demo: bool = False, metrics_address: tuple[str, int] | None = None) -> Starlette:
+    """The Starlette app serving ``chinwag``; ``demo`` adds the demo pages at ``/``; ``metrics_address``
+    (host, port) also serves the metrics there, without the admin token (``chinwag serve --metrics-address``)."""
     routes: list[BaseRoute] = [
         WebSocketRoute("/ws", chat_socket),
         Route("/widget.js", widget_js().respond),
@@ -95,6 +115,8 @@ def create_app(chinwag: Chinwag, demo: bool = False) -> Starlette:
         routes.extend(demo_routes(chinwag))
     app = ChinwagStarlette(routes=routes, middleware=[Middleware(SecurityHeaders)])
     app.state.chinwag = chinwag
+    app.state.connections = ChatConnections(chinwag.metrics.count_connections)
+    app.state.metrics_address = metrics_address
     return app
 
 
@@ -105,9 +127,12 @@ def widget_js() -> CompressedAsset:
 
 
 async def healthz(request: Request) -> Response:
-    """For load balancers: 200 when the database answers and takes a commit, 503 when it does not."""
+    """For load balancers: 200 when the database answers and takes a commit, 503 when it does not
+    or the process is shutting down."""
     chinwag: Chinwag = request.app.state.chinwag
     assert chinwag.store is not None, "the app has not started"
+    if request.app.state.connections.draining:  # shutting down: the load balancer should look elsewhere
+        return JSONResponse({"status": "draining"}, status_code=503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
     try:
         async with chinwag.store.connect() as connection:
             await connection.execute(sa.text("SELECT 1"))
@@ -144,8 +169,10 @@ def origin_allowed(websocket: WebSocket, allowed: tuple[str, ...]) -> bool:
 
 
 async def chat_socket(websocket: WebSocket) -> None:
-    """One visitor connection: frames in, turns played, frames out, until the visitor leaves."""
+    """One visitor connection: frames in, turns played, frames out, until the visitor leaves or the
+    process shuts down (then closed with 1012, "service restart", once the turn in flight is sent)."""
     chinwag: Chinwag = websocket.app.state.chinwag
+    connections: ChatConnections = websocket.app.state.connections
     if not origin_allowed(websocket, chinwag.config.allowed_origins):
         log.info("refused WebSocket from origin %r", websocket.headers.get("origin"))
         await websocket.close(code=1008)
@@ -154,26 +181,42 @@ async def chat_socket(websocket: WebSocket) -> None:
     address = await admit_connection(websocket, chinwag)
     if address is None:
         return
-    limits = chinwag.config.limits
+    limits, metrics = chinwag.config.limits, chinwag.metrics
     conversation: Conversation | None = None
     budget = FrameBudget(limits.frames_per_second)
+    connection = connections.add(websocket)
     try:
+        if connections.draining:
+            await connection.close_for_restart()
         while True:
             message = await websocket.receive()
             if message["type"] == "websocket.disconnect":
                 return
             if not budget.spend():  # dropped unplayed; said once per run of dropped frames
-                if budget.tell():
+                if budget.tell() and not connection.closed:
+                    metrics.error_frame("rate_limited")
                     await websocket.send_text(encode(error_frame(
                         "rate_limited", f"at most {limits.frames_per_second} frames a second; that frame was dropped")))
                 continue
+            arrived = time.perf_counter()
             data = message.get("text") if message.get("text") is not None else message.get("bytes", b"")
-            conversation, frames = await _play(chinwag, conversation, data, websocket.headers, address)
-            for frame in frames:
-                await websocket.send_text(encode(frame))  # encode always gives valid UTF-8 text
+            connection.busy = True
+            try:
+                kind, conversation, frames = await _play(chinwag, conversation, data, websocket.headers, address)
+            finally:
+                connection.busy = False
+            # Closed for a restart while the frame waited: the turn is stored all the same, and the
+            # visitor reads its frames in the transcript of the next welcome.
+            if not connection.closed:
+                for frame in frames:
+                    await websocket.send_text(encode(frame))  # encode always gives valid UTF-8 text
+            metrics.turn_played(kind, frames, time.perf_counter() - arrived)
+            if connections.draining:
+                await connection.close_for_restart()
     except WebSocketDisconnect:
         return
     finally:
+        connections.discard(connection)
         with contextlib.suppress(Exception):
             await close_connection(chinwag.store, limits, address)  # type: ignore[arg-type]
         if websocket.application_state == WebSocketState.CONNECTED and websocket.client_state == WebSocketState.CONNECTED:
@@ -181,25 +224,40 @@ async def chat_socket(websocket: WebSocket) -> None:
                 await websocket.close()
 
 
+# The name each client frame's turn is counted under in the metrics.
+FRAME_KIND = {Hello: "hello", Answer: "answer", Start: "start", Trigger: "trigger", Ping: "ping"}
+
+
 async def _play(chinwag: Chinwag, conversation: Conversation | None, data: Any,
-                headers: Mapping[str, str], address: str) -> tuple[Conversation | None, list[dict[str, Any]]]:
+                headers: Mapping[str, str], address: str) -> tuple[str, Conversation | None, list[dict[str, Any]]]:
     """Handle one client frame from ``address``; every failure becomes an error frame and the session lives on.
 
+    Returns the frame's kind (for the metrics), the connection's conversation and the frames to send.
     ``headers`` are the WebSocket request's: targeting reads the device and location from them."""
     try:
-        return await _play_frame(chinwag, conversation, data, headers, address)
+        frame = decode(data)
     except FrameError as error:
-        return conversation, [error_frame(error.code, error.message)]
+        return "bad_frame", conversation, [error_frame(error.code, error.message)]
+    kind = frame.name if isinstance(frame, WindowChange) else FRAME_KIND[type(frame)]
+    if conversation is not None:
+        chat_ids(conversation.visitor_id, conversation.session_id)
+    try:
+        conversation, frames = await _play_frame(chinwag, conversation, frame, headers, address)
+    except FrameError as error:
+        return kind, conversation, [error_frame(error.code, error.message)]
     except EngineError as error:
-        return conversation, [error_frame(error.code, str(error))]
+        return kind, conversation, [error_frame(error.code, str(error))]
     except SessionConflict:
         try:
             welcome = await chinwag.conversations.resync(conversation)  # type: ignore[arg-type]
         except Exception as error:
-            return conversation, [failure_frame(error)]
-        return conversation, [error_frame("conflict", "the conversation changed elsewhere; here it is again"), *welcome]
+            return kind, conversation, [failure_frame(error)]
+        return kind, conversation, [error_frame("conflict", "the conversation changed elsewhere; here it is again"), *welcome]
     except Exception as error:
-        return conversation, [failure_frame(error)]
+        return kind, conversation, [failure_frame(error)]
+    if conversation is not None:
+        chat_ids(conversation.visitor_id, conversation.session_id)
+    return kind, conversation, frames
 
 
 def failure_frame(error: Exception) -> dict[str, Any]:
@@ -213,10 +271,9 @@ def failure_frame(error: Exception) -> dict[str, Any]:
     return error_frame("internal", "something went wrong on our side; please try again")
 
 
-async def _play_frame(chinwag: Chinwag, conversation: Conversation | None, data: Any,
+async def _play_frame(chinwag: Chinwag, conversation: Conversation | None, frame: Any,
                       headers: Mapping[str, str], address: str) -> tuple[Conversation | None, list[dict[str, Any]]]:
-    """Decode one frame from ``address`` and play it; failures are ``_play``'s to turn into frames."""
-    frame = decode(data)
+    """Play one decoded frame from ``address``; failures are ``_play``'s to turn into frames."""
     if isinstance(frame, Ping):
         return conversation, [{"type": "pong"}]
     if isinstance(frame, Hello):
@@ -253,8 +310,12 @@ async def _over_chat_limit(chinwag: Chinwag, address: str) -> dict[str, Any] | N
 
 def app_from_environment() -> Starlette:
     """The app for ``CHINWAG_PROJECT`` (a factory for uvicorn, which ``chinwag serve`` uses), listening
-    at ``CHINWAG_SERVED_AT`` (see ``Chinwag.served_at``)."""
+    at ``CHINWAG_SERVED_AT`` (see ``Chinwag.served_at``), serving its metrics at ``CHINWAG_METRICS_ADDRESS``
+    (``host:port``) when set."""
     import os
 
     chinwag = Chinwag.from_project(os.environ["CHINWAG_PROJECT"], served_at=os.environ.get("CHINWAG_SERVED_AT") or None)
-    return create_app(chinwag, demo=bool(os.environ.get("CHINWAG_DEMO")))
+    metrics_at = os.environ.get("CHINWAG_METRICS_ADDRESS")
+    host, _, port = (metrics_at or "").rpartition(":")
+    return create_app(chinwag, demo=bool(os.environ.get("CHINWAG_DEMO")),
+                      metrics_address=(host.strip("[]"), int(port)) if metrics_at else None)

@@ -22,6 +22,8 @@ from .tables import health_probe
 
 T = TypeVar("T")
 
+# The advisory lock key of the start-up steps processes take in turn ("chinwag" in ASCII).
+STARTUP_LOCK = 0x6368696E776167
 # Seconds a client is told to wait before trying again while the database cannot be used.
 RETRY_AFTER_SECONDS = 5
 # asyncpg's errors for a server that refuses or drops connections (named, so SQLite-only
@@ -56,8 +58,11 @@ class Store:
     def __init__(self, url: str, metadata: sa.MetaData, echo: bool = False) -> None:
         self.url = sa.make_url(url)
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
-        # JSON columns are written with orjson (chinwag.json_text) and read with the standard library.
-        options: dict[str, Any] = {"echo": echo, "json_serializer": dumps_column, "json_deserializer": json.loads}
+        # hide_parameters: a failed statement's error (and so a log line) never shows the values it carried
+        # (a visitor's answers and lead, tokens). JSON columns are written with orjson
+        # (chinwag.json_text) and read with the standard library.
+        options: dict[str, Any] = {"echo": echo, "hide_parameters": True, "json_serializer": dumps_column,
+                                   "json_deserializer": json.loads}
         if self.is_sqlite:
             options["connect_args"] = {"timeout": 30}
         else:
@@ -77,9 +82,19 @@ class Store:
             self._sqlite_writer = (writer, ThreadPoolExecutor(1, thread_name_prefix="chinwag-sqlite-writer"))
 
     async def create_schema(self) -> None:
-        """Create every missing table of ``metadata`` (the app's: core's and its plugins')."""
+        """Create every missing table of ``metadata`` (the app's: core's and its plugins').
+
+        Processes that start together (``chinwag serve --workers N``, or machines behind a load
+        balancer) take turns: on PostgreSQL two ``CREATE TABLE`` of the same name at once fail."""
         async with self.engine.begin() as connection:
+            await self.one_at_a_time(connection)
             await connection.run_sync(self.metadata.create_all)
+
+    async def one_at_a_time(self, connection: AsyncConnection) -> None:
+        """Make the rest of ``connection``'s transaction wait for any other process in the same
+        section (a PostgreSQL advisory lock, released at commit; SQLite has one writer anyway)."""
+        if not self.is_sqlite:
+            await connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": STARTUP_LOCK})
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncConnection]:

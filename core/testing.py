@@ -245,13 +245,14 @@ class ScriptedVisitor:
         self._socket = await websockets.connect(self.ws_url, origin=self.origin, max_size=1 << 22,
                                                 additional_headers=self.headers or None)
 
-    async def connect(self, **hello: Any) -> dict[str, Any]:
-        """Open the socket, say hello (fields may be overridden) and return the ``welcome``."""
+    async def connect(self, timeout: float = 10, **hello: Any) -> dict[str, Any]:
+        """Open the socket, say hello (fields may be overridden) and return the ``welcome`` (waiting
+        up to ``timeout`` seconds for it)."""
         if self._socket is None:
             await self.open()
         await self.send({"type": "hello", "protocol": 1, "visitor": self.visitor, "session": self.session,
                          "page": {"url": self.page_url}, "timezone": self.timezone, "locale": self.locale, **hello})
-        welcome = await self.until("welcome")
+        welcome = await self.until("welcome", timeout=timeout)
         if welcome["type"] == "welcome":
             self.visitor, self.session, self.awaiting = welcome["visitor"], welcome["session"], welcome["awaiting"]
         return welcome

@@ -21,7 +21,7 @@ import asyncio
 import datetime as dt
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import sqlalchemy as sa
@@ -31,6 +31,9 @@ from .bulk_rows import BulkStatement
 from .outbox import enqueue_sync, release_held_sync
 from .store import Store
 from .tables import events, sessions, transcript, visitor_visits, visitors
+
+if TYPE_CHECKING:
+    from .metrics import Metrics
 
 log = logging.getLogger("chinwag.turn_writer")
 
@@ -180,10 +183,12 @@ class TurnWriter:
     """Stores turns (and page loads' visitor rows) in batches; ``await write(record)`` returns
     once the record is committed."""
 
-    def __init__(self, store: Store, max_batch: int = MAX_BATCH, on_commit: Callable[[], None] | None = None) -> None:
+    def __init__(self, store: Store, max_batch: int = MAX_BATCH, on_commit: Callable[[], None] | None = None,
+                 metrics: Metrics | None = None) -> None:
         self.store = store
         self.max_batch = max_batch
         self.on_commit = on_commit  # told after a commit that wrote outbox rows (wakes the delivery worker)
+        self.metrics = metrics  # told each batch's size
         self._pending: list[tuple[TurnRecord | VisitRecord, asyncio.Future[None]]] = []
         self._task: asyncio.Task[None] | None = None
 
@@ -213,6 +218,8 @@ class TurnWriter:
         if self.on_commit is not None and any(isinstance(record, TurnRecord) and (record.outbox or record.release)
                                               for record in records):
             self.on_commit()
+        if self.metrics is not None:  # page loads stored alone are not turns
+            self.metrics.batch_committed(sum(isinstance(record, TurnRecord) for record in records), len(conflicts))
         return conflicts
 
     async def _one_by_one(self, batch: list[tuple[TurnRecord | VisitRecord, asyncio.Future[None]]]) -> None:

@@ -48,7 +48,7 @@ async def cancel_meeting(app: Chinwag, meeting_id: str) -> dict[str, Any]:
     row = await _live(app, meeting_id)
 
     async def cancel(provider: Any, grant: Any) -> bool:
-        await provider.cancel_event(app, grant, row.remote_id)
+        await app.metrics.calendar(provider.name, "cancel_event", provider.cancel_event(app, grant, row.remote_id))
         return True
 
     if await with_grant(app, row.agent_email, cancel) is None:
@@ -75,11 +75,11 @@ async def reschedule_meeting(app: Chinwag, meeting_id: str, start: dt.datetime) 
     await _move_claims(app, row, start, end, buffer, "rescheduled")
 
     async def move(provider: Any, grant: Any) -> bool:
-        busy = await provider.busy(app, grant, start - buffer, end + buffer)
+        busy = await app.metrics.calendar(provider.name, "busy", provider.busy(app, grant, start - buffer, end + buffer))
         # The meeting's own event is still at the old time; only other appointments count.
         if subtract_interval(busy, Interval(old_start, old_end)):  # type: ignore[arg-type]
             return False
-        await provider.move_event(app, grant, row.remote_id, start, end)
+        await app.metrics.calendar(provider.name, "move_event", provider.move_event(app, grant, row.remote_id, start, end))
         return True
 
     try:

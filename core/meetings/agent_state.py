@@ -174,6 +174,29 @@ async def store_tokens(app: Chinwag, email: str, provider: str, tokens: dict[str
             provider=provider, credentials=encrypted, status=CONNECTED, status_reason=None, updated_at=utcnow()))
 
 
+async def rekey(app: Chinwag) -> int:
+    """Re-encrypt every agent's stored tokens with the first key of ``CHINWAG_SECRET_KEY`` (after
+    a new key was put first), so the keys after it can be dropped; return how many were rewritten.
+
+    One transaction: tokens no configured key can read stop it and change nothing
+    (``CredentialsUnreadable``, naming the agent). A row a server refreshed meanwhile is left as it
+    is (the server wrote it with the same first key)."""
+    cipher = credentials(app)
+    rewritten = 0
+    async with app.store.transaction() as connection:
+        rows = (await connection.execute(sa.select(agent_rows.c.email, agent_rows.c.credentials).where(
+            agent_rows.c.credentials.is_not(None)))).all()
+        for email, stored in rows:
+            try:
+                fresh = cipher.rotate(stored)
+            except CredentialsUnreadable as error:
+                raise CredentialsUnreadable(f"{email}: {error}") from error
+            result = await connection.execute(sa.update(agent_rows).where(
+                agent_rows.c.email == email, agent_rows.c.credentials == stored).values(credentials=fresh))
+            rewritten += result.rowcount
+    return rewritten
+
+
 async def mark_needs_reconnect(app: Chinwag, email: str, reason: str) -> None:
     """Take the agent out of the queue until they connect again, saying why."""
     from ..notifications import CALENDAR_NEEDS_RECONNECT, Notification

@@ -52,7 +52,7 @@ HOLD_ATTEMPTS = 5  # a hold loses a race only to a booking of the same agent fro
 AGENT_BUSY = object()  # the fresh check found the agent busy: try the next one
 # Far beyond a booking's slowest path (a fresh check and a create, each with its retries).
 STALE_HOLD = dt.timedelta(minutes=15)
-OUTAGE_MESSAGE = "The calendar service isn't answering right now, so I couldn't book that time. Please try again in a few minutes."
+OUTAGE_MESSAGE = "meeting_outage"  # the catalog key of what the visitor is told
 
 
 @attrs.frozen
@@ -80,7 +80,7 @@ class BookingResult:
 
     outcome: str
     meeting: Mapping[str, Any] | None = None
-    message: str | None = None  # what the visitor is told when it failed
+    message: str | None = None  # what the visitor is told when it failed: a catalog key
     agent: str | None = None  # the agent whose calendar failed
     reason: str | None = None  # why, for the people alerted (never shown to the visitor)
 
@@ -138,7 +138,8 @@ async def book(app: Chinwag, request: BookingRequest) -> BookingResult:
 async def _check_and_create(app: Chinwag, provider: Any, grant: Any, request: BookingRequest, hold: _Hold) -> Any:
     agent = meeting_settings(app).agents[hold.agent]
     buffer = dt.timedelta(minutes=agent.availability.buffer_after)
-    busy = await provider.busy(app, grant, request.start - buffer, request.end + buffer)
+    busy = await app.metrics.calendar(provider.name, "busy",
+                                      provider.busy(app, grant, request.start - buffer, request.end + buffer))
     if busy:
         return AGENT_BUSY
     context = _template_context(app, request, hold)
@@ -149,7 +150,7 @@ async def _check_and_create(app: Chinwag, provider: Any, grant: Any, request: Bo
         time_zone=agent.time_zone, online_meeting=request.online_meeting,
     )
     await note_unconfirmed(app, request.idempotency_key, hold.agent, request.start, request.end)
-    return await provider.create_event(app, grant, event)
+    return await app.metrics.calendar(provider.name, "create_event", provider.create_event(app, grant, event))
 
 
 def _template_context(app: Chinwag, request: BookingRequest, hold: _Hold) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""``chinwag agents list|order|connect`` and ``chinwag meetings [cancel|reschedule|reconcile]``."""
+"""``chinwag agents list|order|connect|rekey`` and ``chinwag meetings [cancel|reschedule|reconcile]``."""
 
 from __future__ import annotations
 
@@ -71,6 +71,21 @@ def connect(project: Path, provider: str, email: str) -> None:
     except ValueError as error:
         _fail(error)
     click.echo(f"Ask {email} to open this link and allow access:\n{url}")
+
+
+@agents.command()
+@PROJECT_OPTION
+def rekey(project: Path) -> None:
+    """Re-encrypt every agent's stored calendar tokens with the first key of CHINWAG_SECRET_KEY,
+    so the older keys after it can be dropped (docs/deployment.md, "Rotating the secret key")."""
+    from ..credentials import CredentialsKeyMissing, CredentialsUnreadable
+    from .agent_state import rekey as rekey_tokens
+
+    try:
+        count = _run(project, rekey_tokens)
+    except (CredentialsKeyMissing, CredentialsUnreadable) as error:
+        _fail(error)
+    click.echo(json.dumps({"rekeyed": count}))
 
 
 @click.group(invoke_without_command=True)

@@ -44,8 +44,9 @@ async def oauth_callback(request: Request) -> Response:
     if agent is None:
         return _page("Calendar not connected", f"{connect.agent_email} is no longer listed under agents: in chinwag.yaml.", 400)
     try:
-        tokens = await provider.exchange_code(app, params["code"], connect.redirect_uri)
-        accounts = await provider.account_emails(app, tokens)
+        tokens = await app.metrics.calendar(provider_name, "exchange_code",
+                                            provider.exchange_code(app, params["code"], connect.redirect_uri))
+        accounts = await app.metrics.calendar(provider_name, "account_emails", provider.account_emails(app, tokens))
         if agent.calendar_owner not in accounts:
             log.warning("refused %s's calendar grant: consent came from %s, not %s",
                         connect.agent_email, ", ".join(accounts) or "an unknown account", agent.calendar_owner)

@@ -130,10 +130,11 @@ async def _settle(app: Chinwag, record: Any) -> str:
         return await _clear(app, record)
 
     async def cancel_if_there(provider: Any, grant: Any) -> bool:
-        remote_id = await provider.find_event(app, grant, key, utc(record.start), utc(record.end))
+        remote_id = await app.metrics.calendar(provider.name, "find_event",
+                                               provider.find_event(app, grant, key, utc(record.start), utc(record.end)))
         if remote_id is None:
             return False
-        await provider.cancel_event(app, grant, remote_id)
+        await app.metrics.calendar(provider.name, "cancel_event", provider.cancel_event(app, grant, remote_id))
         return True
 
     try:

@@ -45,7 +45,7 @@ async def agent_slots(app: Chinwag, email: str, now: dt.datetime, own: list[Inte
     until = now + dt.timedelta(days=agent.availability.horizon_days + 2)
 
     async def read(provider: Any, grant: Any) -> list[Interval]:
-        return await provider.busy(app, grant, now, until)
+        return await app.metrics.calendar(provider.name, "busy", provider.busy(app, grant, now, until))
 
     try:
         remote = await with_grant(app, email, read)
