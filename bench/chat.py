@@ -4,8 +4,8 @@ In one run it starts, each in its own process:
 
 * the real server, ``chinwag serve`` on a temporary project whose dialogue is a loop of three
   button questions (every answer is a full turn: engine, SQLite transaction, frames back);
-* with ``--postgres URL``, two ``chinwag serve --reuse-port`` processes behind one port on a fresh
-  PostgreSQL database (the way to scale);
+* with ``--postgres URL``, ``chinwag serve --workers 2`` (two serving processes on one listening
+  socket) on a fresh PostgreSQL database: the way to scale;
 * a bare Starlette endpoint (``bench.bare``) under the same uvicorn settings: the stack's limit;
 * the load generator (``bench.load``), so visitors never share the servers' interpreter. Where
   the machine has two cores or more, the servers run on the first and the load generator on the
@@ -48,7 +48,7 @@ from .load import raise_fd_limit
 
 REPO = Path(__file__).resolve().parent.parent
 TARGETS = ("bare", "chinwag")
-# With --postgres, another target: this many ``chinwag serve --reuse-port`` processes on one port.
+# With --postgres, another target: ``chinwag serve --workers`` this many processes on one port.
 POSTGRES_TARGET = "postgres"
 POSTGRES_PROCESSES = 2
 # With --limits, a third target: chinwag with every abuse limit on (``limits:``), set high enough
@@ -106,9 +106,9 @@ def free_port() -> int:
 class ServerProcess:
     """A server in a child process, with its memory and CPU readable from /proc."""
 
-    def __init__(self, name: str, command: list[str], port: int, cwd: Path, log: Path, shared: bool = False) -> None:
+    def __init__(self, name: str, command: list[str], port: int, cwd: Path, log: Path, workers: int = 1) -> None:
         self.name, self.command, self.port, self.cwd, self.log_path = name, command, port, cwd, log
-        self.shared = shared  # the port is shared with other processes: ready is this process's own log line
+        self.workers = workers  # serving processes under this one (chinwag serve --workers): ready when all started
         self.process: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
 
@@ -127,8 +127,8 @@ class ServerProcess:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"{self.name} exited with {self.process.returncode}; see {self.log_path}")
-            if self.shared:  # /healthz may be answered by another process on the port
-                if STARTED in self.log_path.read_text(errors="replace"):
+            if self.workers > 1:  # /healthz is answered once the first worker serves
+                if self.log_path.read_text(errors="replace").count(STARTED) >= self.workers:
                     return self
                 time.sleep(0.2)
                 continue
@@ -154,9 +154,13 @@ class ServerProcess:
         raise RuntimeError("no VmRSS")
 
     def cpu_seconds(self) -> float:
-        """User + system CPU time used so far, every thread included."""
-        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        """User + system CPU time used so far, every thread and every child process (workers) included."""
+        total = 0
+        for pid in (self.pid, *descendants(self.pid)):
+            with contextlib.suppress(OSError, IndexError):
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                total += int(fields[11]) + int(fields[12])
+        return total / os.sysconf("SC_CLK_TCK")
 
     def stop(self) -> None:
         """Ask for a graceful shutdown (SIGINT, as Ctrl-C); kill it if it lingers."""
@@ -170,6 +174,21 @@ class ServerProcess:
         if self._log is not None:
             self._log.close()
             self._log = None
+
+
+def descendants(pid: int) -> list[int]:
+    """The processes started by ``pid``, and by them, now (read from /proc)."""
+    parents: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            parents.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, pending = [], [pid]
+    while pending:
+        children = parents.get(pending.pop(), [])
+        found += children
+        pending += children
+    return found
 
 
 class ServerGroup:
@@ -204,16 +223,14 @@ class ServerGroup:
             process.stop()
 
 
-def chinwag_server(project: Path, log: Path, processes: int = 1) -> ServerGroup:
+def chinwag_server(project: Path, log: Path, workers: int = 1) -> ServerGroup:
     """``chinwag serve`` on ``project`` (the real command, console script of this interpreter); with
-    several ``processes``, each with ``--reuse-port`` on the same port."""
+    several ``workers``, ``--workers`` (processes sharing one listening socket)."""
     port = free_port()
     script = Path(sys.executable).with_name("chinwag")
     launcher = [str(script)] if script.exists() else [sys.executable, "-c", "from chinwag.cli import cli; cli()"]
-    command = [*launcher, "serve", str(project), "--port", str(port), *(["--reuse-port"] if processes > 1 else [])]
-    return ServerGroup([ServerProcess("chinwag", command, port, project,
-                                      log if processes == 1 else log.with_name(f"{log.stem}-{number}{log.suffix}"),
-                                      shared=processes > 1) for number in range(processes)])
+    command = [*launcher, "serve", str(project), "--port", str(port), *(["--workers", str(workers)] if workers > 1 else [])]
+    return ServerGroup([ServerProcess("chinwag", command, port, project, log, workers)])
 
 
 def bare_server(log: Path) -> ServerGroup:
@@ -444,7 +461,7 @@ def run(visitor_counts: list[int], idle: int, rounds: int, warmup: float, durati
 
     ``limits``: also run chinwag with every abuse limit on, in the same rounds (its own project and
     database). ``connect``: visitors of each round's connect phase (0: none). ``postgres``: a
-    PostgreSQL URL; also run two ``chinwag serve --reuse-port`` processes on a fresh database there.
+    PostgreSQL URL; also run ``chinwag serve --workers 2`` on a fresh database there.
     """
     raise_fd_limit()  # inherited by every child: servers and load generator hold thousands of sockets
     targets = (*TARGETS, *([LIMITS_TARGET] if limits else []), *([POSTGRES_TARGET] if postgres else []))
@@ -607,8 +624,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--warmup", type=float, default=3.0, help="seconds of load before measuring")
     parser.add_argument("--duration", type=float, default=10.0, help="seconds measured per phase")
     parser.add_argument("--postgres", default=None, metavar="URL",
-                        help=f"also run {POSTGRES_PROCESSES} chinwag serve --reuse-port processes on a fresh database "
-                             "of this PostgreSQL server (e.g. postgresql+asyncpg://postgres@127.0.0.1:5432/test)")
+                        help=f"also run chinwag serve --workers {POSTGRES_PROCESSES} on a fresh database of this "
+                             "PostgreSQL server (e.g. postgresql+asyncpg://postgres@127.0.0.1:5432/test)")
     parser.add_argument("--idle-without-deflate", action="store_true",
                         help="also measure idle memory with clients that do not offer permessage-deflate")
     parser.add_argument("--quick", action="store_true",
