@@ -52,6 +52,7 @@ CATEGORIES: tuple[tuple[str, tuple[str, ...]], ...] = (
                             "pthread_cond_signal", "_set_result_unless_cancelled")),
     ("driver: asyncpg", ("asyncpg/",)),
     ("SQL building and results (SQLAlchemy)", ("sqlalchemy/",)),
+    ("rows converted for the driver (BulkStatement)", ("core/bulk_rows.py",)),
     ("engine", ("core/engine.py", "core/default_cards.py", "core/text.py", "core/dialogue.py")),
     ("turn writer", ("core/turn_writer.py",)),
     ("session and events (chinwag)", ("core/session.py", "core/events.py", "core/outbox.py", "core/monthly_cap.py",
