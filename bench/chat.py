@@ -360,6 +360,8 @@ def connect_phase(server: ServerGroup, visitors: int, database: Path | str | Non
     ``bench.load.CONNECT_CONCURRENCY`` at once; for chinwag also what was stored for them."""
     before = table_counts(database) if database else None
     result = run_load(server, "connect", visitors)
+    if result.get("connected") and "server_cpu_seconds" in result:
+        result["server_cpu_ms_per_visitor"] = round(1000 * result["server_cpu_seconds"] / result["connected"], 3)
     if database and before is not None:
         after = table_counts(database)
         added = {table: after[table] - before[table] for table in after}
@@ -441,12 +443,15 @@ def summarize_connects(phases: list[dict[str, Any]], targets: tuple[str, ...]) -
     summary: dict[str, Any] = {}
     runs = {target: [phase for phase in phases if phase["target"] == target and phase.get("mode") == "connect"]
             for target in targets}
+    for phase in phases:  # results saved before this figure was recorded
+        if phase.get("mode") == "connect" and "server_cpu_ms_per_visitor" not in phase and phase.get("connected"):
+            phase["server_cpu_ms_per_visitor"] = round(1000 * phase["server_cpu_seconds"] / phase["connected"], 3)
     if not runs["bare"]:
         return summary
     for target in targets:
         summary[target] = {key: _median([run.get(key) for run in runs[target]])
                            for key in ("greeted_per_second", "greet_p50_ms", "greet_p99_ms", "server_cpu_percent",
-                                       "client_cpu_percent", "connect_seconds")}
+                                       "client_cpu_percent", "connect_seconds", "server_cpu_ms_per_visitor")}
         summary[target]["runs"] = len(runs[target])
     for target in targets[1:]:  # the median of the rounds' ratios, as for turns
         summary[target]["round_ratios"] = [round(t["greeted_per_second"] / b["greeted_per_second"], 3)
@@ -586,14 +591,16 @@ def format_report(results: dict[str, Any]) -> str:
                          f"{limited['p50_ms']} | {limited['p99_ms']} |")
     if results.get("connects"):
         lines += ["", f"| {settings['connect']:,} visitors connecting | greeted/s | ratio to bare (per round) | "
-                      "greeting p50 ms | greeting p99 ms | server CPU % | load CPU % |", "|---|---:|---|---:|---:|---:|---:|"]
+                      "greeting p50 ms | greeting p99 ms | server CPU ms/visitor | server CPU % | load CPU % |",
+                  "|---|---:|---|---:|---:|---:|---:|---:|"]
         for target in targets:
             figures = results["connects"][target]
             per_round = ", ".join(_figure(value) for value in figures.get("round_ratios", []))
             ratio = f"**{_figure(figures['ratio'])}** ({per_round})" if "ratio" in figures else ""
             lines.append(f"| {target} | {_figure(figures['greeted_per_second'])} | {ratio} | "
                          f"{_figure(figures['greet_p50_ms'])} | {_figure(figures['greet_p99_ms'])} | "
-                         f"{_figure(figures['server_cpu_percent'])} | {_figure(figures['client_cpu_percent'])} |")
+                         f"{_figure(figures['server_cpu_ms_per_visitor'])} | {_figure(figures['server_cpu_percent'])} | "
+                         f"{_figure(figures['client_cpu_percent'])} |")
     if results["idle"]:
         lines += ["", "| idle visitors | server | RSS before (KiB) | RSS idle (KiB) | KiB per idle visitor |",
                   "|---:|---|---:|---:|---:|"]
