@@ -39,8 +39,13 @@ class BulkStatement:
         if compiled is None:
             compiled = self._compiled[(dialect.name, keys)] = self._compile(dialect, keys)
         sql, names, converters = compiled
-        data = [tuple(value if convert is None else convert(value)
-                      for convert, value in zip(converters, [row[name] for name in names])) for row in rows]
+        converted = [(index, convert) for index, convert in enumerate(converters) if convert is not None]
+        data = []
+        for row in rows:
+            values = [row[name] for name in names]
+            for index, convert in converted:  # only the values whose type converts them
+                values[index] = convert(values[index])
+            data.append(tuple(values))
         return connection.exec_driver_sql(sql, data)  # type: ignore[arg-type]
 
     def _compile(self, dialect: sa.Dialect, keys: tuple[str, ...]) -> tuple[str, list[str], list[Converter | None]]:
