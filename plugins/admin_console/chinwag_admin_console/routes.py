@@ -1,0 +1,22 @@
+"""Every route of the console, under ``/-/console``."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from starlette.routing import BaseRoute, Mount
+from starlette.staticfiles import StaticFiles
+
+from .auth_pages import auth_routes
+from .console import PREFIX, STATIC, Console, ConsoleState
+from .people_pages import people_routes
+
+if TYPE_CHECKING:
+    from chinwag.app import Chinwag
+
+
+def console_routes(app: Chinwag) -> list[BaseRoute]:
+    """Make the app's console and return its routes."""
+    app.plugin_state(ConsoleState).console = Console(app)
+    return [*auth_routes(PREFIX), *people_routes(PREFIX),
+            Mount(PREFIX + "/static", StaticFiles(directory=str(STATIC)), name="console-static")]
