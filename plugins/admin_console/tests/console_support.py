@@ -37,10 +37,12 @@ class Browser:
         return self.http.get(path, **kwargs)
 
     def post(self, path: str, data: dict[str, Any], csrf: str | None = None) -> httpx.Response:
-        """POST a form; with ``csrf=None`` the token is read from the page at ``path`` first."""
-        if csrf is None:
-            csrf = csrf_of(self.get(path).text)
-        return self.http.post(path, data={"csrf": csrf, **data})
+        """POST a form with the session's CSRF token (read from the account page unless given)."""
+        return self.http.post(path, data={"csrf": csrf or self.csrf(), **data})
+
+    def csrf(self) -> str:
+        """The session's CSRF token, as every page of it carries."""
+        return csrf_of(self.get("/-/console/account").text)
 
     def login(self, email: str, password: str = PASSWORD) -> httpx.Response:
         """Sign in through the form; the answer to the POST."""
@@ -49,3 +51,29 @@ class Browser:
 
     def close(self) -> None:
         self.http.close()
+
+
+async def book_through_the_chat(server: Any, email: str, name: str = "Ada") -> str:
+    """A visitor on the quickstart's welcome dialogue asks for a meeting and books the first time
+    offered; the confirmation the chat gives."""
+    from chinwag.testing import ScriptedVisitor
+
+    async with ScriptedVisitor(server) as visitor:
+        await visitor.connect()
+        for answer in ("meeting", name, email, "11-50"):
+            await visitor.question()
+            await visitor.answer(answer)
+        question = await visitor.question()
+        await visitor.answer(question["input"]["slots"][0]["id"])
+        return (await visitor.until("message"))["text"]
+
+
+async def browse_through_the_chat(server: Any) -> None:
+    """A visitor who is only browsing: triggered and engaged, no lead."""
+    from chinwag.testing import ScriptedVisitor
+
+    async with ScriptedVisitor(server) as visitor:
+        await visitor.connect()
+        await visitor.question()
+        await visitor.answer("browsing")
+        await visitor.until("message")

@@ -1,0 +1,76 @@
+"""The overview, meetings and agents pages over real HTTP, with data made by real chats on a
+running server (the quickstart's sandbox calendars), and each role's refusals."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from chinwag.testing import ServerThread
+from chinwag_admin_console.users import create_user
+from console_support import PASSWORD, Browser, book_through_the_chat, browse_through_the_chat, console_project
+
+AGENTS = ("ada@example.com", "grace@example.com", "linus@example.com")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerThread]:
+    with ServerThread(console_project(tmp_path_factory.mktemp("pages") / "p"), demo=False) as running:
+        for email, role in (("root@example.com", "admin"), ("mia@example.com", "marketer"),
+                            *((agent, "agent") for agent in AGENTS)):
+            running.call(lambda app, email=email, role=role: create_user(app, email, role, PASSWORD))
+        confirmation = running.call(lambda app: book_through_the_chat(running, "visitor@client.example"))
+        assert confirmation.startswith("You're booked with "), confirmation
+        running.call(lambda app: browse_through_the_chat(running))
+        yield running
+
+
+def signed_in(server: ServerThread, email: str) -> Browser:
+    browser = Browser(server.url)
+    assert browser.login(email).status_code == 303
+    return browser
+
+
+@pytest.fixture(scope="module")
+def admin(server: ServerThread) -> Browser:
+    return signed_in(server, "root@example.com")
+
+
+def booked_meeting(admin: Browser) -> tuple[str, str]:
+    """(id, agent email) of the meeting the chat booked."""
+    page = admin.get("/-/console/meetings").text
+    meeting_id = page.split('href="/-/console/meetings/')[1].split('"')[0]
+    detail = admin.get(f"/-/console/meetings/{meeting_id}").text
+    agent = next(email for email in AGENTS if f"({email})" in detail)
+    return meeting_id, agent
+
+
+def test_the_overview_counts_the_chats_and_exports_them(server: ServerThread) -> None:
+    mia = signed_in(server, "mia@example.com")
+    assert mia.get("/-/console/").headers["location"] == "/-/console/overview"  # a marketer starts here
+    page = mia.get("/-/console/overview")
+    assert page.status_code == 200
+    figures = dict(zip(
+        [label.split("</span>")[0] for label in page.text.split('class="label">')[1:]],
+        [figure.split("</span>")[0] for figure in page.text.split('class="figure">')[1:]]))
+    assert figures["Triggered"] == "2" and figures["Engaged"] == "2" and figures["Leads"] == "1"
+    assert figures["Meetings"] == "1" and figures["Engagement rate"] == "100.0%"
+    assert "Welcome tour" in page.text  # the top dialogue, by name
+    chart = mia.get("/-/console/overview/chart.svg?step=week")
+    assert chart.headers["content-type"] == "image/svg+xml" and b"<svg" in chart.content
+    assert "<script" not in chart.text and "Meetings" in chart.text
+    assert chart.headers["content-security-policy"] == "default-src 'none'; style-src 'unsafe-inline'"
+    rows = list(csv.reader(io.StringIO(mia.get("/-/console/overview.csv").text)))
+    assert rows[0][:4] == ["since", "until", "triggered", "engaged"] and len(rows) == 31  # 30 days by default
+    assert sum(int(row[2]) for row in rows[1:]) == 2
+    by_dialogue = mia.get("/-/console/overview.csv?table=dialogues")
+    assert by_dialogue.headers["content-disposition"].startswith('attachment; filename="chinwag-dialogues-')
+    assert by_dialogue.text.splitlines()[1].startswith("welcome,2,2,")
+    bad = mia.get("/-/console/overview?since=2026-02-01&until=2026-01-01")
+    assert bad.status_code == 400 and "must not come after" in bad.text
+    assert mia.get("/-/console/overview?since=yesterday").status_code == 400
