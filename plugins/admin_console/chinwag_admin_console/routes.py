@@ -9,6 +9,7 @@ from starlette.staticfiles import StaticFiles
 
 from .auth_pages import auth_routes
 from .console import PREFIX, STATIC, Console, ConsoleState
+from .meetings_pages import meeting_routes
 from .overview_pages import overview_routes
 from .people_pages import people_routes
 
@@ -19,5 +20,5 @@ if TYPE_CHECKING:
 def console_routes(app: Chinwag) -> list[BaseRoute]:
     """Make the app's console and return its routes."""
     app.plugin_state(ConsoleState).console = Console(app)
-    return [*auth_routes(PREFIX), *people_routes(PREFIX), *overview_routes(PREFIX),
+    return [*auth_routes(PREFIX), *people_routes(PREFIX), *overview_routes(PREFIX), *meeting_routes(PREFIX),
             Mount(PREFIX + "/static", StaticFiles(directory=str(STATIC)), name="console-static")]

@@ -74,3 +74,39 @@ def test_the_overview_counts_the_chats_and_exports_them(server: ServerThread) ->
     bad = mia.get("/-/console/overview?since=2026-02-01&until=2026-01-01")
     assert bad.status_code == 400 and "must not come after" in bad.text
     assert mia.get("/-/console/overview?since=yesterday").status_code == 400
+
+
+def test_an_agent_sees_only_their_meetings_and_no_reports(server: ServerThread, admin: Browser) -> None:
+    meeting_id, agent = booked_meeting(admin)
+    owner = signed_in(server, agent)
+    assert owner.get("/-/console/").headers["location"] == "/-/console/meetings"
+    assert meeting_id in owner.get("/-/console/meetings").text
+    assert owner.get(f"/-/console/meetings/{meeting_id}").status_code == 200
+    other = signed_in(server, next(email for email in AGENTS if email != agent))
+    assert meeting_id not in other.get("/-/console/meetings?agent=" + agent).text
+    assert other.get(f"/-/console/meetings/{meeting_id}").status_code == 404
+    assert other.post(f"/-/console/meetings/{meeting_id}/cancel", {}).status_code == 404
+    for path in ("/-/console/overview", "/-/console/overview.csv", "/-/console/users", "/-/console/audit"):
+        assert other.get(path).status_code == 403, path
+    assert signed_in(server, "mia@example.com").get("/-/console/meetings").status_code == 403
+
+
+def test_a_meeting_is_moved_then_cancelled_from_its_page_and_both_are_audited(server: ServerThread, admin: Browser) -> None:
+    meeting_id, agent = booked_meeting(admin)
+    page = admin.get(f"/-/console/meetings/{meeting_id}").text
+    current = page.split('name="start" type="datetime-local" required value="')[1].split('"')[0]
+    later = (dt.datetime.fromisoformat(current) + dt.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")
+    moved = admin.post(f"/-/console/meetings/{meeting_id}/reschedule", {"start": later})
+    if moved.status_code == 303:
+        assert "The meeting was moved." in admin.get(moved.headers["location"]).text
+    else:  # the agent's own calendar may be busy an hour later; the refusal says so and nothing moved
+        assert moved.status_code == 409 and "already" in moved.text
+    cancelled = admin.post(f"/-/console/meetings/{meeting_id}/cancel", {})
+    assert cancelled.status_code == 303
+    shown = admin.get(cancelled.headers["location"]).text
+    assert "The meeting was cancelled." in shown and ">cancelled</span>" in shown
+    assert "Cancel this meeting" not in shown
+    assert meeting_id not in admin.get("/-/console/meetings").text  # upcoming booked ones by default...
+    assert meeting_id in admin.get("/-/console/meetings?status=cancelled&when=all").text  # ...but still listed
+    audit = admin.get("/-/console/audit").text
+    assert "meeting.cancelled" in audit and meeting_id in audit
