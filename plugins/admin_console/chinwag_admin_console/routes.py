@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 
+from .agents_pages import agent_routes
 from .auth_pages import auth_routes
 from .console import PREFIX, STATIC, Console, ConsoleState
 from .meetings_pages import meeting_routes
@@ -20,5 +21,5 @@ if TYPE_CHECKING:
 def console_routes(app: Chinwag) -> list[BaseRoute]:
     """Make the app's console and return its routes."""
     app.plugin_state(ConsoleState).console = Console(app)
-    return [*auth_routes(PREFIX), *people_routes(PREFIX), *overview_routes(PREFIX), *meeting_routes(PREFIX),
+    return [*auth_routes(PREFIX), *people_routes(PREFIX), *overview_routes(PREFIX), *meeting_routes(PREFIX), *agent_routes(PREFIX),
             Mount(PREFIX + "/static", StaticFiles(directory=str(STATIC)), name="console-static")]

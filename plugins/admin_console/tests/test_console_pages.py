@@ -91,6 +91,43 @@ def test_an_agent_sees_only_their_meetings_and_no_reports(server: ServerThread, 
     assert signed_in(server, "mia@example.com").get("/-/console/meetings").status_code == 403
 
 
+def test_routing_order_is_the_admins_and_agent_settings_are_each_agents_own(server: ServerThread, admin: Browser) -> None:
+    queue = admin.get("/-/console/agents").text
+    assert [email for email in AGENTS if email in queue] == list(AGENTS)
+    assert queue.index("ada@example.com") < queue.index("grace@example.com") < queue.index("linus@example.com")
+    moved = admin.post("/-/console/agents/move", {"email": "linus@example.com", "direction": "up"})
+    assert moved.status_code == 303
+    queue = admin.get("/-/console/agents?done=moved").text
+    assert "The queue order was saved." in queue
+    assert queue.index("linus@example.com") < queue.index("grace@example.com")
+    assert "queue.reordered" in admin.get("/-/console/audit").text
+    ada = signed_in(server, "ada@example.com")
+    assert ada.get("/-/console/agents").headers["location"] == "/-/console/agents/ada%40example.com"
+    own = ada.get("/-/console/agents/ada%40example.com")
+    assert own.status_code == 200 and "09:00-12:00, 13:00-17:00" in own.text and "Buffer after" in own.text
+    assert ada.get("/-/console/agents/grace%40example.com").status_code == 403
+    token = ada.csrf()
+    assert ada.http.post("/-/console/agents/move", data={"csrf": token, "email": "ada@example.com",
+                                                          "direction": "top"}).status_code == 403
+    assert ada.http.post("/-/console/agents/grace%40example.com/connect", data={"csrf": token}).status_code == 403
+    mia = signed_in(server, "mia@example.com")
+    assert mia.get("/-/console/agents/ada%40example.com").status_code == 403
+    assert mia.get("/-/console/agents").status_code == 403
+
+
+def test_connect_sends_the_agent_to_their_providers_consent_with_their_address_as_hint(server: ServerThread) -> None:
+    ada = signed_in(server, "ada@example.com")
+    page = ada.get("/-/console/agents/ada%40example.com")
+    assert "Reconnect Google calendar" in page.text  # the demo's sandbox connected her at startup
+    started = ada.post("/-/console/agents/ada%40example.com/connect", {})
+    assert started.status_code == 303
+    consent = urlsplit(started.headers["location"])
+    query = parse_qs(consent.query)
+    assert query["login_hint"] == ["ada@example.com"] and query["state"][0]
+    assert consent.path.startswith("/-/sandbox/google")
+    assert f"form-action 'self' {server.url}" in page.headers["content-security-policy"]
+
+
 def test_a_meeting_is_moved_then_cancelled_from_its_page_and_both_are_audited(server: ServerThread, admin: Browser) -> None:
     meeting_id, agent = booked_meeting(admin)
     page = admin.get(f"/-/console/meetings/{meeting_id}").text
