@@ -212,3 +212,15 @@ def admin_api_principal(token, request, app):
     issues its own tokens (the admin console's user tokens) keeps only their digests and checks
     here that the token is live and its user may call that endpoint.
     """
+
+
+@hookspec
+def crm_sync_status(app):
+    """How the plugin's CRM connectors' syncs stand, for operators: a list of
+    ``chinwag.crm.SyncStatus`` (connector, state, one-sentence summary, details), or None.
+
+    Fires when an operator looks (the admin console's Integrations page), in a serving process:
+    read what is stored (``chinwag.crm_records.sync_state``, your own tables), never call the
+    CRM, so the page stays quick when the CRM is slow or down. Any CRM plugin may implement it;
+    a connector without one is shown with core's record of its pulls alone.
+    """

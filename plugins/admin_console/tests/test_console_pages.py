@@ -6,21 +6,38 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+import yaml
 from chinwag.testing import ServerThread
 from chinwag_admin_console.users import create_user
 from console_support import PASSWORD, Browser, book_through_the_chat, browse_through_the_chat, console_project
+
+def closed_port() -> int:
+    """A loopback port nothing listens on."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
 
 AGENTS = ("ada@example.com", "grace@example.com", "linus@example.com")
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerThread]:
-    with ServerThread(console_project(tmp_path_factory.mktemp("pages") / "p"), demo=False) as running:
+    folder = console_project(tmp_path_factory.mktemp("pages") / "p")
+    config = yaml.safe_load((folder / "chinwag.yaml").read_text())
+    # A webhook CRM whose endpoint refuses connections, with one attempt per item: its lead dies.
+    config["plugins"]["webhook"] = {"url": f"http://127.0.0.1:{closed_port()}/hook", "secret": "s" * 32,
+                                    "event_types": ["lead_captured"], "timeout": 2}
+    config["outbox"] = {"max_attempts": 1, "base_delay": 0.01, "max_delay": 0.05}
+    (folder / "chinwag.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    with ServerThread(folder, demo=False) as running:
         for email, role in (("root@example.com", "admin"), ("mia@example.com", "marketer"),
                             *((agent, "agent") for agent in AGENTS)):
             running.call(lambda app, email=email, role=role: create_user(app, email, role, PASSWORD))
@@ -147,3 +164,26 @@ def test_a_meeting_is_moved_then_cancelled_from_its_page_and_both_are_audited(se
     assert meeting_id in admin.get("/-/console/meetings?status=cancelled&when=all").text  # ...but still listed
     audit = admin.get("/-/console/audit").text
     assert "meeting.cancelled" in audit and meeting_id in audit
+
+
+def test_integrations_show_plugins_crm_syncs_and_dead_items_an_admin_retries(server: ServerThread, admin: Browser) -> None:
+    deadline = time.monotonic() + 20
+    while "Retry 1 dead" not in (page := admin.get("/-/console/integrations")).text:
+        assert time.monotonic() < deadline, page.text
+        time.sleep(0.2)
+    text = page.text
+    assert "chinwag-admin-console" in text and "chinwag-marketo" in text  # installed plugins and their status
+    crm = text.split('id="crm"')[1].split('id="outbox"')[0]
+    assert "marketo" in crm and "webhook" in crm  # Marketo's own word (its hook), the webhook's from core's record
+    assert "Nothing has been pulled yet." in crm
+    items = text.split("<h3>Items: dead")[1]
+    assert "<td>webhook</td><td>lead_captured</td>" in items
+    assert "<td>webhook unreachable: ConnectError</td>" in items  # the reason it died
+    retried = admin.post("/-/console/integrations/outbox", {"action": "retry-dead", "consumer": "webhook"})
+    assert retried.status_code == 303
+    assert "1 dead item(s) of webhook queued again." in admin.get(retried.headers["location"]).text
+    assert "outbox.retry-dead" in admin.get("/-/console/audit").text
+    for user in ("mia@example.com", "ada@example.com"):
+        refused = signed_in(server, user)
+        assert refused.get("/-/console/integrations").status_code == 403
+        assert refused.post("/-/console/integrations/outbox", {"action": "retry-dead"}).status_code == 403
