@@ -139,15 +139,17 @@ async def conversation_page(request: Request, who: SignedIn) -> Response:
     return await show_conversation(request, who, request.path_params["session"], meetings_only=True)
 
 
-async def show_conversation(request: Request, who: SignedIn, session_id: str, meetings_only: bool) -> Response:
-    """A transcript page; for an agent only when one of their meetings came from it."""
+async def show_conversation(request: Request, who: SignedIn, session_id: str, meetings_only: bool,
+                            dialogue_id: str | None = None) -> Response:
+    """A transcript page; for an agent only when one of their meetings came from it; with
+    ``dialogue_id`` only when the conversation is of that dialogue."""
     console = console_of(request)
     if meetings_only and not who.user.is_admin:
         theirs = {row["session_id"] for row in await list_meetings(console.app, who.user.email)}
         if session_id not in theirs:
             return console.forbidden(request, who)
     found = await conversation(console.app, session_id)
-    if found is None:
+    if found is None or (dialogue_id is not None and found["dialogue"] != dialogue_id):
         return console.message(request, who, "No such conversation",
                                "It may have been purged by the retention policy or forgotten.", 404)
     return console.render(request, "conversation.html", who, conversation=found,

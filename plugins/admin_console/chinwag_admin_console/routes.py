@@ -10,6 +10,7 @@ from starlette.staticfiles import StaticFiles
 from .agents_pages import agent_routes
 from .auth_pages import auth_routes
 from .console import PREFIX, STATIC, Console, ConsoleState
+from .dialogues_pages import dialogue_routes
 from .integrations_pages import integration_routes
 from .meetings_pages import meeting_routes
 from .overview_pages import overview_routes
@@ -23,5 +24,5 @@ def console_routes(app: Chinwag) -> list[BaseRoute]:
     """Make the app's console and return its routes."""
     app.plugin_state(ConsoleState).console = Console(app)
     return [*auth_routes(PREFIX), *people_routes(PREFIX), *overview_routes(PREFIX), *meeting_routes(PREFIX), *agent_routes(PREFIX),
-            *integration_routes(PREFIX),
+            *integration_routes(PREFIX), *dialogue_routes(PREFIX),
             Mount(PREFIX + "/static", StaticFiles(directory=str(STATIC)), name="console-static")]
