@@ -50,6 +50,7 @@ def _config(chart: pygal.Graph, width: int, height: int) -> pygal.Graph:
     chart.config.width, chart.config.height = width, height
     chart.config.legend_at_bottom = True
     chart.config.truncate_legend = -1
+    chart.config.truncate_label = -1
     chart.config.print_values = False
     return chart
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from urllib.parse import quote
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -60,13 +61,18 @@ class Console:
         self.templates.filters["percent"] = _percent
 
     def navigation(self, who: SignedIn | None) -> list[tuple[str, str]]:
-        """The sections ``who`` may open: (URL, label)."""
+        """The sections ``who`` may open: (URL, label); an agent's calendar first."""
         if who is None:
             return []
-        return [(self.prefix + path, label) for path, label, permission in SECTIONS if may(who.user, permission)]
+        sections = [(self.prefix + path, label) for path, label, permission in SECTIONS if may(who.user, permission)]
+        if who.user.role == "agent":
+            own = (f"{self.prefix}/agents/{quote(who.user.email)}", "My calendar")
+            sections = [own, *((url, "My meetings" if label == "Meetings" else label) for url, label in sections
+                               if not url.endswith("/agents"))]
+        return sections
 
     def home(self, who: SignedIn) -> str:
-        """Where ``who`` lands after signing in: their first section."""
+        """Where ``who`` lands after signing in: their first section (an agent: their calendar)."""
         return self.navigation(who)[0][0]
 
     def render(self, request: Request, template: str, who: SignedIn | None, status: int = 200,

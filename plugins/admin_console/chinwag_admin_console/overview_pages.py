@@ -4,6 +4,7 @@ top pages, known and anonymous visitors, for a date range; as a chart, tables an
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 from collections import Counter
 from typing import Any
@@ -30,6 +31,12 @@ def _measures(counted: list[str]) -> list[str]:
 def _label(bucket: dict[str, Any], step: str) -> str:
     day = bucket["since"][:10]
     return f"week of {day}" if step == "week" else day
+
+
+def _short_label(since: str) -> str:
+    """A bucket's start as the chart's axis shows it: ``4 Nov``."""
+    day = dt.date.fromisoformat(since[:10])
+    return f"{day.day} {day.strftime('%b')}"
 
 
 async def _series(request: Request, period: PagePeriod) -> list[dict[str, Any]]:
@@ -86,7 +93,7 @@ async def overview_chart(request: Request, who: SignedIn) -> Response:
     series = await _series(request, period)
     measures = _measures(list(series[0]) if series else [])
     svg = series_chart(f"By {period.step}, {period.first} to {period.last} (UTC)",
-                       [_label(bucket, period.step) for bucket in series],
+                       [_short_label(bucket["since"]) for bucket in series],
                        {name: [bucket[name] for bucket in series] for name in measures})
     return svg_response(svg)
 

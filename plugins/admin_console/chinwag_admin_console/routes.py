@@ -8,6 +8,7 @@ from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 
 from .agents_pages import agent_routes
+from .appearance_pages import appearance_routes
 from .auth_pages import auth_routes
 from .console import PREFIX, STATIC, Console, ConsoleState
 from .dialogues_pages import dialogue_routes
@@ -24,5 +25,5 @@ def console_routes(app: Chinwag) -> list[BaseRoute]:
     """Make the app's console and return its routes."""
     app.plugin_state(ConsoleState).console = Console(app)
     return [*auth_routes(PREFIX), *people_routes(PREFIX), *overview_routes(PREFIX), *meeting_routes(PREFIX), *agent_routes(PREFIX),
-            *integration_routes(PREFIX), *dialogue_routes(PREFIX),
+            *integration_routes(PREFIX), *dialogue_routes(PREFIX), *appearance_routes(PREFIX),
             Mount(PREFIX + "/static", StaticFiles(directory=str(STATIC)), name="console-static")]

@@ -96,7 +96,7 @@ def test_the_overview_counts_the_chats_and_exports_them(server: ServerThread) ->
 def test_an_agent_sees_only_their_meetings_and_no_reports(server: ServerThread, admin: Browser) -> None:
     meeting_id, agent = booked_meeting(admin)
     owner = signed_in(server, agent)
-    assert owner.get("/-/console/").headers["location"] == "/-/console/meetings"
+    assert owner.get("/-/console/").headers["location"] == "/-/console/agents/" + agent.replace("@", "%40")
     assert meeting_id in owner.get("/-/console/meetings").text
     assert owner.get(f"/-/console/meetings/{meeting_id}").status_code == 200
     other = signed_in(server, next(email for email in AGENTS if email != agent))
