@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import secrets
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -187,8 +188,74 @@ async def outbox_json(request: Request) -> Response:
     return JSONResponse({"consumers": await summary(store), "items": [item.listing() for item in items]})
 
 
+@admin_only
+async def dialogues_json(request: Request) -> Response:
+    """Every dialogue with its status (published, unpublished, draft) and versions
+    (``chinwag dialogues list``)."""
+    states = await request.app.state.chinwag.publisher.states()
+    return JSONResponse({"dialogues": [state.listing() for state in states]})
+
+
+@admin_only
+async def publish_json(request: Request) -> Response:
+    """``POST`` (body optional: ``{"version": N, "by": "who"}``): publish the dialogue, its newest
+    version by default; 404 for an unknown dialogue, 400 for a bad body or version."""
+    from .publishing import PublishingError
+
+    body = await _optional_body(request)
+    if isinstance(body, Response):
+        return body
+    version = body.get("version")
+    if version is not None and (isinstance(version, bool) or not isinstance(version, int) or version < 1):
+        return JSONResponse({"error": "version must be a whole number, at least 1"}, status_code=400)
+    dialogue_id = request.path_params["id"]
+    try:
+        publication = await request.app.state.chinwag.publisher.publish(dialogue_id, version, _by(body))
+    except PublishingError as error:
+        known = dialogue_id in {state.id for state in await request.app.state.chinwag.publisher.states()}
+        return JSONResponse({"error": str(error)}, status_code=400 if known else 404)
+    return JSONResponse(publication.listing())
+
+
+@admin_only
+async def unpublish_json(request: Request) -> Response:
+    """``POST`` (body optional: ``{"by": "who"}``): stop showing the dialogue to visitors who have
+    not engaged with it; 404 when it is not published."""
+    from .publishing import PublishingError
+
+    body = await _optional_body(request)
+    if isinstance(body, Response):
+        return body
+    try:
+        publication = await request.app.state.chinwag.publisher.unpublish(request.path_params["id"], _by(body))
+    except PublishingError as error:
+        return JSONResponse({"error": str(error)}, status_code=404)
+    return JSONResponse(publication.listing())
+
+
+async def _optional_body(request: Request) -> dict[str, Any] | Response:
+    """The request's JSON object body ({} when empty), or a 400 answer naming what is wrong."""
+    raw = await request.body()
+    if not raw.strip():
+        return {}
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        return JSONResponse({"error": "the body must be a JSON object"}, status_code=400)
+    if not isinstance(body, dict) or set(body) - {"version", "by"}:
+        return JSONResponse({"error": "the body may only have version and by"}, status_code=400)
+    return body
+
+
+def _by(body: dict[str, Any]) -> str:
+    who = body.get("by")
+    return f"admin API ({who[:100]})" if isinstance(who, str) and who.strip() else "admin API"
+
+
 def admin_routes() -> list[Any]:
     """The core's admin routes."""
     return [Route("/-/admin/config.json", config_json), Route("/-/admin/report.json", report_json),
             Route("/-/admin/outbox.json", outbox_json), Route("/-/admin/forget.json", forget_json, methods=["POST"]),
-            Route("/-/admin/sessions/{id}.json", session_json)]
+            Route("/-/admin/sessions/{id}.json", session_json), Route("/-/admin/dialogues.json", dialogues_json),
+            Route("/-/admin/dialogues/{id}/publish.json", publish_json, methods=["POST"]),
+            Route("/-/admin/dialogues/{id}/unpublish.json", unpublish_json, methods=["POST"])]

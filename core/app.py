@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 import jinja2
 import sqlalchemy as sa
 
-from . import abuse_limits, crm_records, outbox, report_rollup, schedule, shared_limits, tables
+from . import abuse_limits, crm_records, outbox, publishing, report_rollup, schedule, shared_limits, tables
 from .config import Config, read_config
 from .crm_delivery import CrmDelivery
 from .crm_schedule import schedule_crm_pulls
@@ -19,6 +19,7 @@ from .monthly_cap import MonthlyCap
 from .outbox_worker import OutboxPolicy, OutboxWorker
 from .plugins import PluginError, PluginHost, Registry, host
 from .problems import InvalidProject, Problem
+from .publishing import Publisher
 from .retention import schedule_purge
 from .schedule import Schedule
 from .session import Conversations
@@ -53,13 +54,15 @@ class Chinwag:
         self.config_sections = Registry("configuration section")
         self.tables = Registry("table")
         self.metadata = sa.MetaData()  # this app's schema: core's tables and its plugins'
-        self.dialogues: dict[str, Dialogue] = {}
+        self.dialogue_files: dict[str, Dialogue] = {}  # the project folder's dialogues (working copies)
+        self.dialogues: dict[str, Dialogue] = {}  # what visitors get: the published versions (``publisher``)
         self.theme: dict[str, Any] = {}
         self.store: Store | None = None
         self.turn_writer: TurnWriter | None = None
         self.outbox_worker: OutboxWorker | None = None
         self.schedule = Schedule(lambda: self.store)  # background jobs of serving processes
         self.monthly_cap = MonthlyCap(self)
+        self.publisher = Publisher(self)
         self.templates = jinja2.Environment(
             loader=jinja2.ChoiceLoader([
                 jinja2.FileSystemLoader(str(config.templates_dir)),
@@ -120,7 +123,7 @@ class Chinwag:
         problems += dialogue_problems + self.plugin_problems()
         if problems:
             raise InvalidProject(problems)
-        self.dialogues = dialogues
+        self.dialogue_files = dialogues
 
     async def _outbox_items_died(self, connection: Any, consumer: str, count: int, error: str) -> None:
         """Tell the notifiers (but the one whose items died) that a consumer's items are dead."""
@@ -145,7 +148,7 @@ class Chinwag:
     def _build_schema(self) -> None:
         """Copy core's tables and every registered table into this app's ``metadata``."""
         for declared in (tables.metadata, outbox.outbox_metadata, crm_records.metadata, shared_limits.metadata,
-                         schedule.metadata, report_rollup.metadata, abuse_limits.metadata):
+                         schedule.metadata, report_rollup.metadata, abuse_limits.metadata, publishing.metadata):
             for table in declared.tables.values():
                 table.to_metadata(self.metadata)
         for table in self.tables:
@@ -155,6 +158,11 @@ class Chinwag:
                     f"plugin {plugin} registered table {table.name!r}, which core already has"))
                 continue
             table.to_metadata(self.metadata)
+
+    def known_dialogues(self) -> dict[str, Dialogue]:
+        """Every dialogue this process knows, by id: the published version of each published one,
+        the project file's of the others (drafts and unpublished ones)."""
+        return {**self.dialogue_files, **self.dialogues}
 
     def plugin_problems(self) -> list[Problem]:
         """Problems plugins find in their configuration (the ``check_config`` hook)."""
@@ -170,7 +178,8 @@ class Chinwag:
                                           OutboxPolicy(**self.config.outbox), on_dead=self._outbox_items_died)
         self.turn_writer = TurnWriter(self.store, on_commit=self.outbox_worker.notify)
         await self.store.create_schema()
-        await self.conversations.publish()
+        await self.publisher.record_versions()
+        await self.publisher.refresh(force=True)
         for plugin_name, _ in await self.plugins.acall("startup", app=self):
             log.debug("started plugin %s", plugin_name)
 

@@ -98,7 +98,7 @@ def serve(project: Path, host: str, port: int, reload: bool, demo: bool) -> None
 def validate(project: Path) -> None:
     """Check chinwag.yaml and every dialogue; exit 1 naming each problem."""
     app = load_project(project)
-    click.echo(f"{project}: ok, {len(app.dialogues)} dialogue(s): {', '.join(sorted(app.dialogues)) or '-'}")
+    click.echo(f"{project}: ok, {len(app.dialogue_files)} dialogue(s): {', '.join(sorted(app.dialogue_files)) or '-'}")
 
 
 @cli.command(name="config")
@@ -193,10 +193,12 @@ def forget(email: str, project: Path) -> None:
 
 
 def _add_integration_commands() -> None:
+    from .dialogues_cli import dialogues
     from .integrations_cli import crm, outbox
 
     from .scaffold import new_plugin
 
+    cli.add_command(dialogues)
     cli.add_command(outbox)
     cli.add_command(crm)
     cli.add_command(new_plugin)

@@ -16,6 +16,7 @@ import attrs
 
 from .abuse_limits import LimitSettings, parse_limits
 from .problems import InvalidProject, Problem
+from .publishing import PublishingSettings, parse_publishing
 from .yamlfile import YamlError, line_of, load_yaml
 
 CONFIG_FILE = "chinwag.yaml"
@@ -26,7 +27,8 @@ REDACTED = "***"
 # Top-level keys of chinwag.yaml that core reads. Any other key is a section a plugin declares
 # (``register_config_sections``); its value is kept in ``Config.sections`` for that plugin.
 CORE_KEYS = {"name", "database", "allowed_origins", "admin_token", "retention", "attributes",
-             "response_delay", "plugins", "chat_enabled", "monthly_cap", "public_url", "outbox", "demo", "limits"}
+             "response_delay", "plugins", "chat_enabled", "monthly_cap", "public_url", "outbox", "demo", "limits",
+             "publishing"}
 MOVED_KEYS = {"retention_days"}  # reported as moved, with where to, rather than as unknown
 DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
 
@@ -67,6 +69,7 @@ class Config:
     plugins: Mapping[str, Mapping[str, Any]] = attrs.field(factory=dict)
     outbox: Mapping[str, float] = attrs.field(factory=dict)  # delivery policy overrides (OutboxPolicy fields)
     limits: LimitSettings = LimitSettings()  # abuse limits of the public chat endpoint
+    publishing: PublishingSettings = PublishingSettings()  # how dialogue versions are published
     sections: Mapping[str, Any] = attrs.field(factory=dict)
     raw: Mapping[str, Any] = attrs.field(factory=dict, repr=False)
 
@@ -213,6 +216,7 @@ def read_config(project_dir: Path | str) -> tuple[Config, list[Problem]]:
     attributes = _attributes(values.get("attributes", []), raw, name, problems)
     outbox = _outbox(values.get("outbox", {}), raw, name, problems)
     limits = parse_limits(values.get("limits"), raw, name, problems)
+    publishing = parse_publishing(values.get("publishing"), raw, name, problems)
     plugins = values.get("plugins", {}) or {}
     if not isinstance(plugins, Mapping) or not all(isinstance(v, Mapping) for v in plugins.values()):
         problem("plugins", "must map plugin names to mappings of their settings")
@@ -222,7 +226,7 @@ def read_config(project_dir: Path | str) -> tuple[Config, list[Problem]]:
         database=_database_url(database, project_dir), allowed_origins=tuple(origins),
         admin_token=admin_token, public_url=public_url.rstrip("/"), retention=retention, response_delay=float(delay),
         chat_enabled=chat_enabled, monthly_cap=monthly_cap, demo=demo, attributes=attributes, plugins=plugins,
-        outbox=outbox, limits=limits,
+        outbox=outbox, limits=limits, publishing=publishing,
         sections={key: value for key, value in values.items() if key not in CORE_KEYS | MOVED_KEYS}, raw=raw,
     ), problems
 

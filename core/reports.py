@@ -193,7 +193,7 @@ async def _open_questions(connection: Any, app: Chinwag, period: ReportPeriod) -
     whether they have been idle for more than ``DROPPED_AFTER``: one index range per card."""
     idle = (sessions.c.updated_at < min(period.until, utcnow()) - DROPPED_AFTER).label("idle")
     rows = []
-    for dialogue in app.dialogues.values():
+    for dialogue in app.known_dialogues().values():
         if period.dialogue and dialogue.id != period.dialogue:
             continue
         for card in dialogue.cards:
@@ -225,7 +225,7 @@ def _funnel(app: Chinwag, dialogue_id: str, answered: Mapping[tuple[str, str], i
         if row.dialogue_id == dialogue_id and row.card:
             (dropped if row.idle else waiting)[row.card] += row.sessions
     asked = {card for (dialogue, card) in answered if dialogue == dialogue_id} | set(waiting) | set(dropped)
-    dialogue = app.dialogues.get(dialogue_id)
+    dialogue = app.known_dialogues().get(dialogue_id)
     order = [card.id for card in dialogue.cards] if dialogue is not None else []
     cards = [card for card in order if card in asked] + sorted(asked - set(order))
     return [{"card": card, "reached": answered.get((dialogue_id, card), 0) + waiting[card] + dropped[card],

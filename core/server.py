@@ -54,6 +54,7 @@ class ChinwagStarlette(Starlette):
         await receive()  # lifespan.startup
         try:
             await chinwag.start()
+            await chinwag.publisher.auto_publish()
         except (PluginError, InvalidProject) as error:
             message = f"chinwag cannot start: {error}"
         except Exception as error:

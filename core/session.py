@@ -20,14 +20,14 @@ from .abuse_limits import BLOCKED_EMAIL_TEXT
 from .crm import PERSON_PREFIX
 from .crm_delivery import event_payload
 from .crm_records import recognise, recognise_by_cookie
-from .dialogue import Dialogue, parse_dialogue
+from .dialogue import Dialogue
 from .engine import Engine, EngineError, State, Turn
 from .events import ChatEvent, UnknownEventType, new_event_key
 from .outbox import outbox_row
 from .protocol import PROTOCOL_VERSION, Answer, FrameError, Hello, Start, scrub_surrogates
 from .store import Store, utc, utcnow
 from .time_zones import known_time_zone
-from .tables import dialogue_versions, sessions, transcript, visitors
+from .tables import sessions, transcript, visitors
 from .targeting.selection import Targeter
 from .targeting.state import TargetingState
 from .targeting.visit import VISIT_ATTRIBUTES, count_visit, page_attributes
@@ -89,38 +89,14 @@ class Conversations:
 
     # -- dialogue versions ---------------------------------------------------------------------------
 
-    async def publish(self) -> None:
-        """Record the definition of every loaded dialogue version (at startup)."""
-        async with self.store.transaction() as connection:
-            existing = {(row.dialogue_id, row.version): row.definition
-                        for row in await connection.execute(sa.select(dialogue_versions))}
-            for dialogue in self.app.dialogues.values():
-                definition = _definition(dialogue)
-                key = (dialogue.id, dialogue.version)
-                if key not in existing:
-                    await connection.execute(sa.insert(dialogue_versions).values(
-                        dialogue_id=dialogue.id, version=dialogue.version, definition=definition, published_at=utcnow()))
-                elif existing[key] != definition:
-                    log.warning("dialogue %r changed without a new version: visitors mid-way get the change", dialogue.id)
-                    await connection.execute(sa.update(dialogue_versions).where(
-                        dialogue_versions.c.dialogue_id == dialogue.id, dialogue_versions.c.version == dialogue.version,
-                    ).values(definition=definition))
-
     async def _engine(self, dialogue_id: str, version: int) -> Engine | None:
+        """The engine of one version of a dialogue (built once; an old version from its stored
+        definition, so a visitor who engaged with it finishes it)."""
         key = (dialogue_id, version)
         if key not in self._engines:
-            current = self.app.dialogues.get(dialogue_id)
-            if current is not None and current.version == version:
-                dialogue = current
-            else:
-                async with self.store.connect() as connection:
-                    definition = (await connection.execute(sa.select(dialogue_versions.c.definition).where(
-                        dialogue_versions.c.dialogue_id == dialogue_id, dialogue_versions.c.version == version))).scalar()
-                if definition is None:
-                    return None
-                dialogue, _ = parse_dialogue(definition, f"<{dialogue_id} v{version}>")
-                if dialogue is None:
-                    return None
+            dialogue = await self.app.publisher.version(dialogue_id, version)
+            if dialogue is None:
+                return None
             # The theme's response delay (a widget_theme setting) is the default typing delay.
             self._engines[key] = Engine(dialogue, self.app.cards, self.app.theme["options"]["responseDelay"])
         return self._engines[key]
@@ -134,6 +110,7 @@ class Conversations:
         ``headers`` are the WebSocket request's (lower-case names): the device type and the
         country and region the integrator's proxy sets are read from them.
         """
+        await self.app.publisher.refresh()  # what is published may have changed in another process
         settings = self.app.plugin_state(TargetingState).settings
         # The page's own attributes first: what the server sets from the frame and the request wins
         # (a page cannot change the address stored on its session, nor its device or country).
@@ -203,8 +180,11 @@ class Conversations:
         continues on a later page once this one has ended or is left unanswered. ``start.attributes``
         are added to the visit for the started session; those the server derives are refused.
         """
+        await self.app.publisher.refresh()
         dialogue = self.app.dialogues.get(start.dialogue)
         if dialogue is None:
+            if start.dialogue in self.app.dialogue_files:
+                raise FrameError("not_running", f"dialogue {start.dialogue[:100]!r} is not published")
             raise FrameError("unknown_dialogue", f"there is no dialogue {start.dialogue[:100]!r}")
         derived = sorted(SERVER_VISIT_NAMES.intersection(start.attributes))
         if derived:
@@ -500,23 +480,3 @@ class _EffectContext:
     def visitor_id(self) -> str:
         """The visitor's id."""
         return self.conversation.visitor_id
-
-
-def _definition(dialogue: Dialogue) -> dict[str, Any]:
-    """The dialogue as data (the form ``parse_dialogue`` reads)."""
-    return {
-        "id": dialogue.id, "name": dialogue.name, "version": dialogue.version, "priority": dialogue.priority,
-        "targeting": _plain(dialogue.targeting), "response_delay": dialogue.response_delay,
-        **({"starts": dialogue.starts.isoformat()} if dialogue.starts else {}),
-        **({"ends": dialogue.ends.isoformat()} if dialogue.ends else {}),
-        "cards": [{"id": card.id, "type": card.type, **({"next": card.next} if card.next else {}),
-                   **_plain(card.options)} for card in dialogue.cards],
-    }
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {str(key): _plain(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_plain(item) for item in value]
-    return value
