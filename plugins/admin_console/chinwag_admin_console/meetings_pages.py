@@ -153,7 +153,7 @@ async def show_conversation(request: Request, who: SignedIn, session_id: str, me
         return console.message(request, who, "No such conversation",
                                "It may have been purged by the retention policy or forgotten.", 404)
     return console.render(request, "conversation.html", who, conversation=found,
-                          dialogue_name=getattr(console.app.dialogues.get(found["dialogue"]), "name", found["dialogue"]))
+                          dialogue_name=getattr(console.app.known_dialogues().get(found["dialogue"]), "name", found["dialogue"]))
 
 
 def meeting_routes(prefix: str) -> list[Route]:

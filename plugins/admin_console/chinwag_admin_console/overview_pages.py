@@ -80,7 +80,7 @@ async def overview(request: Request, who: SignedIn) -> Response:
 
 
 def _dialogue_names(app: Any) -> dict[str, str]:
-    return {dialogue_id: dialogue.name for dialogue_id, dialogue in app.dialogues.items()}
+    return {dialogue_id: dialogue.name for dialogue_id, dialogue in app.known_dialogues().items()}
 
 
 @console_route("reports")

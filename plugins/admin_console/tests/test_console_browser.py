@@ -186,6 +186,7 @@ def test_every_page_renders_real_data_without_script_errors(chromium: Any, serve
     page.get_by_role("link", name="Welcome tour").click()
     expect(page.locator("#card-interest")).to_contain_text("reached 1 · answered 1")
     expect(page.locator("#card-interest .branches")).to_contain_text("“Just browsing” → browsing")
+    expect(page.get_by_role("button", name="Unpublish")).to_be_visible()  # an admin publishes, as a marketer does
     shot(page, "dialogue")
     page.goto(f"{server.url}/-/console/dialogues/feedback")
     page.get_by_role("link", name=re.compile("^Read")).first.click()

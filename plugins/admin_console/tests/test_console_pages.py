@@ -187,3 +187,23 @@ def test_integrations_show_plugins_crm_syncs_and_dead_items_an_admin_retries(ser
         refused = signed_in(server, user)
         assert refused.get("/-/console/integrations").status_code == 403
         assert refused.post("/-/console/integrations/outbox", {"action": "retry-dead"}).status_code == 403
+
+
+def test_a_marketer_publishes_and_unpublishes_and_an_agent_cannot(server: ServerThread, admin: Browser) -> None:
+    mia = signed_in(server, "mia@example.com")
+    page = mia.get("/-/console/dialogues/welcome").text
+    assert ">published v1</span>" in page and 'value="unpublish"' in page
+    gone = mia.post("/-/console/dialogues/welcome/publication", {"action": "unpublish"})
+    assert gone.status_code == 303
+    assert "Unpublished: no new visitor gets it" in mia.get(gone.headers["location"]).text
+    assert ">unpublished</span>" in mia.get("/-/console/dialogues").text
+    assert "welcome" not in server.app.dialogues  # this process serves it no more
+    again = mia.post("/-/console/dialogues/welcome/publication", {"action": "unpublish"})
+    assert again.status_code == 409 and "is not published" in again.text
+    back = mia.post("/-/console/dialogues/welcome/publication", {"action": "publish", "version": "1"})
+    assert back.status_code == 303 and "welcome" in server.app.dialogues
+    audit = admin.get("/-/console/audit").text
+    assert "dialogue.unpublished" in audit and "dialogue.published" in audit and "mia@example.com" in audit
+    ada = signed_in(server, "ada@example.com")
+    refused = ada.post("/-/console/dialogues/welcome/publication", {"action": "unpublish"})
+    assert refused.status_code == 403 and "welcome" in server.app.dialogues
