@@ -46,6 +46,17 @@ def register_commands(cli: Any) -> None:
 
 
 @hookimpl
+async def startup(app: Chinwag) -> None:
+    """Under ``chinwag serve --demo`` (``make run``): demo users, their sign-in printed, demo chats."""
+    import os
+
+    if os.environ.get("CHINWAG_DEMO") and app.served_at:
+        from .demo import prepare_demo
+
+        await prepare_demo(app)
+
+
+@hookimpl
 async def admin_api_principal(token: str, request: Any, app: Chinwag) -> str | None:
     """A console user's API token: admins may call every admin endpoint, marketers the report."""
     from .users import token_user
