@@ -60,9 +60,10 @@ async def _with_password(app: Chinwag, email: str, role: str, name: str, passwor
     try:
         await create_user(app, email, role, password, name, by="demo")
     except UserError:  # there already: a new password, enabled
+        hashed = await asyncio.to_thread(hash_password, password)
         async with app.store.transaction() as connection:
             await connection.execute(sa.update(users).where(users.c.email == email).values(
-                password_hash=hash_password(password), disabled=False, updated_at=utcnow()))
+                password_hash=hashed, disabled=False, updated_at=utcnow()))
 
 
 async def _fresh(app: Chinwag) -> bool:

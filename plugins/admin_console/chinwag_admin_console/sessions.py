@@ -25,7 +25,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from .tables import sessions, users
-from .users import User, _user, digest
+from .users import User, digest, user_from_row
 
 if TYPE_CHECKING:
     from chinwag.app import Chinwag
@@ -101,7 +101,7 @@ async def signed_in(app: Chinwag, signer: CookieSigner, request: Request) -> Sig
             sessions, sessions.c.user_id == users.c.id).where(sessions.c.id == digest(token)))).first()
     if row is None or row.disabled or not row.password_hash or utc(row.expires_at) <= utcnow():  # type: ignore[operator]
         return None
-    return SignedIn(_user(row), row.session_id, row.csrf)
+    return SignedIn(user_from_row(row), row.session_id, row.csrf)
 
 
 async def end_session(app: Chinwag, session_id: str, response: Response) -> None:

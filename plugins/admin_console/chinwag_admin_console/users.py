@@ -10,6 +10,7 @@ Roles, as the reference product splits the work:
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
 import re
@@ -67,7 +68,8 @@ def normalised_email(email: str) -> str:
     return email
 
 
-def _user(row: Any) -> User:
+def user_from_row(row: Any) -> User:
+    """A ``User`` from a row of ``console_users``."""
     return User(row.id, row.email, row.name, row.role, bool(row.password_hash) and not row.disabled,
                 bool(row.disabled), utc(row.created_at))  # type: ignore[arg-type]
 
@@ -91,7 +93,8 @@ async def create_user(app: Chinwag, email: str, role: str, password: str | None,
     taken, the role unknown, an agent not in chinwag.yaml or the password too weak."""
     email = normalised_email(email)
     _check_role(app, role, email)
-    hashed = hash_password(password) if password is not None else None
+    # Argon2 takes a moment of CPU on purpose: off the event loop, so chats go on meanwhile.
+    hashed = await asyncio.to_thread(hash_password, password) if password is not None else None
     now = utcnow()
     user_id = secrets.token_hex(8)
     async with app.store.transaction() as connection:
@@ -109,14 +112,14 @@ async def get_user(app: Chinwag, user_id: str) -> User | None:
     """The user with ``user_id``, or None."""
     async with app.store.connect() as connection:
         row = (await connection.execute(sa.select(users).where(users.c.id == user_id))).first()
-    return _user(row) if row is not None else None
+    return user_from_row(row) if row is not None else None
 
 
 async def list_users(app: Chinwag) -> list[User]:
     """Every user, by email."""
     async with app.store.connect() as connection:
         rows = (await connection.execute(sa.select(users).order_by(users.c.email))).all()
-    return [_user(row) for row in rows]
+    return [user_from_row(row) for row in rows]
 
 
 async def invite(app: Chinwag, email: str, role: str, name: str = "", by: str = audit.COMMAND_LINE) -> str:
@@ -130,7 +133,7 @@ async def invite(app: Chinwag, email: str, role: str, name: str = "", by: str = 
     elif row.password_hash:
         raise UserError(f"{email} already has a password; they sign in as they are")
     else:
-        user = _user(row)
+        user = user_from_row(row)
     token = secrets.token_urlsafe(32)
     now = utcnow()
     async with app.store.transaction() as connection:
@@ -158,7 +161,7 @@ async def accept_invite(app: Chinwag, token: str, password: str) -> User:
     user = await invited_user(app, token)
     if user is None:
         raise UserError("this invite link is unknown, used or expired; ask an admin for a new one")
-    hashed = hash_password(password)
+    hashed = await asyncio.to_thread(hash_password, password)
     async with app.store.transaction() as connection:
         spent = await connection.execute(sa.delete(invites).where(invites.c.id == digest(token)))
         if not spent.rowcount:
@@ -178,12 +181,13 @@ async def authenticate(app: Chinwag, email: str, password: str) -> User | None:
     async with app.store.connect() as connection:
         row = (await connection.execute(sa.select(users).where(users.c.email == email))).first()
     stored = row.password_hash if row is not None else None
-    if not verify_password(stored, password) or row is None or row.disabled:
+    if not await asyncio.to_thread(verify_password, stored, password) or row is None or row.disabled:
         return None
     if needs_rehash(stored):  # type: ignore[arg-type]
+        rehashed = await asyncio.to_thread(hash_password, password)
         async with app.store.transaction() as connection:
-            await connection.execute(sa.update(users).where(users.c.id == row.id).values(password_hash=hash_password(password)))
-    return _user(row)
+            await connection.execute(sa.update(users).where(users.c.id == row.id).values(password_hash=rehashed))
+    return user_from_row(row)
 
 
 async def set_disabled(app: Chinwag, email: str, disabled: bool, by: str = audit.COMMAND_LINE) -> User:
@@ -243,4 +247,4 @@ async def token_user(app: Chinwag, token: str) -> User | None:
         return None
     async with app.store.transaction() as connection:
         await connection.execute(sa.update(api_tokens).where(api_tokens.c.id == digest(token)).values(last_used_at=utcnow()))
-    return _user(row)
+    return user_from_row(row)
