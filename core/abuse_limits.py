@@ -272,7 +272,8 @@ def meeting_keys(settings: LimitSettings, email: str, visitor_id: str) -> list[t
 
 
 async def meeting_refusal(store: Store, settings: LimitSettings, email: str, visitor_id: str) -> str | None:
-    """Why no meeting may be offered to ``email`` (a blocked domain, a limit reached), or None."""
+    """Why no meeting may be offered to ``email`` (a blocked domain, a limit reached), as the
+    catalog key of what the visitor is told; None when one may."""
     if settings.blocked_domain(email):
         return BLOCKED_MEETING_TEXT
     for key, limit, _ in meeting_keys(settings, email, visitor_id):
@@ -293,9 +294,10 @@ async def take_meeting_places(store: Store, settings: LimitSettings, email: str,
     return taken
 
 
-BLOCKED_EMAIL_TEXT = "Please use another email address: addresses at {domain} are not accepted here."
-BLOCKED_MEETING_TEXT = "Sorry, I can't book meetings for that email address."
-MEETING_LIMIT_TEXT = "You have booked as many meetings as we can take for now. We'll be in touch by email."
+# What the visitor is told, as keys of the catalog (``chinwag.languages``): said in their language.
+BLOCKED_EMAIL_TEXT = "email_blocked"  # fills {domain}
+BLOCKED_MEETING_TEXT = "meeting_blocked"
+MEETING_LIMIT_TEXT = "meeting_limit"
 
 
 # -- frames per connection -----------------------------------------------------------------------

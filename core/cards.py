@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 import attrs
 
 from .dialogue import Card, Dialogue
+from .languages.catalog import Catalog, shipped
+from .languages.texts import localise
 
 if TYPE_CHECKING:
     from .app import Chinwag
@@ -61,7 +63,8 @@ class Outcome:
 
 @attrs.frozen
 class CardContext:
-    """What a card may read: the lead's known attributes, answers so far, the visit.
+    """What a card may read: the lead's known attributes, answers so far, the visit, and the
+    language the conversation is in.
 
     ``memory`` is what this card remembered (``Outcome.remember``) while it was open, for cards
     that span several steps, such as the slots a meeting card offered.
@@ -72,6 +75,19 @@ class CardContext:
     visit: Mapping[str, Any]
     memory: Mapping[str, Any] = attrs.field(factory=dict)
     effect_result: Mapping[str, Any] | None = None
+    language: str = "en"  # the session's language, one of the dialogue's
+    default_language: str = "en"  # the dialogue's
+    catalog: Catalog = attrs.field(factory=shipped, repr=False)
+
+    def localise(self, value: Any) -> Any:
+        """A text option (one text, or a mapping of language to text) in the session's language,
+        falling back to the dialogue's default language (``chinwag.languages.localise``)."""
+        return localise(value, self.language, self.default_language)
+
+    def message(self, key: str, **values: Any) -> str:
+        """The catalog's text for ``key`` (``invalid_email``...) in the session's language, with
+        its ``{name}`` placeholders filled from ``values``."""
+        return self.catalog.message(self.language, key, **values)
 
     def attribute(self, name: str) -> Any:
         """The value of ``lead.*``, ``company.*``, ``visit.*`` or ``answer.<card id>``, or None."""

@@ -12,20 +12,10 @@ from . import conditions
 from .cards import CardContext, Outcome, Question
 from .dialogue import Card, Dialogue
 from .hookspecs import hookimpl
+from .languages.texts import check_localised, check_text, localise
+from .problems import MessageAt
 from .validate_input import INPUT_KINDS, MARKUP_POLICIES, MAX_ANSWER, validate_input
-
-MAX_TEXT = 2000
-
-
-def _text_problem(card: Card, key: str = "text", required: bool = True) -> list[str]:
-    value = card.get(key)
-    if value is None:
-        return [f"'{key}' is required"] if required else []
-    if not isinstance(value, str) or not value.strip():
-        return [f"'{key}' must be non-empty text"]
-    if len(value) > MAX_TEXT:
-        return [f"'{key}' is longer than {MAX_TEXT} characters"]
-    return []
+from .yamlfile import line_of
 
 
 def _field_problem(card: Card, attributes: Any) -> list[str]:
@@ -51,11 +41,11 @@ class MessageCard:
 
     def check(self, card: Card, dialogue: Dialogue, attributes: Any) -> list[str]:
         """Needs ``text``."""
-        return _text_problem(card) + _unknown_options(card, {"text"})
+        return check_text(card, "text", dialogue) + _unknown_options(card, {"text"})
 
     def enter(self, card: Card, context: CardContext) -> Outcome:
         """Say the text and go on."""
-        return Outcome(say=(card.get("text"),))
+        return Outcome(say=(context.localise(card.get("text")),))
 
     def receive(self, card: Card, context: CardContext, value: Any) -> Outcome:
         """Never asked anything."""
@@ -67,50 +57,72 @@ class MessageCard:
 
 
 class QuestionCard:
-    """Multiple choice: each button shows a label and stores a value (the label by default)."""
+    """Multiple choice: each button shows a label and stores a value (the label by default, in the
+    dialogue's default language)."""
 
     name = "question"
 
     def check(self, card: Card, dialogue: Dialogue, attributes: Any) -> list[str]:
         """Needs ``text`` and at least one button with a label; stored values must be unique."""
-        problems = _text_problem(card) + _field_problem(card, attributes) + _unknown_options(card, {"text", "buttons", "field"})
+        problems = check_text(card, "text", dialogue) + _field_problem(card, attributes) + _unknown_options(card, {"text", "buttons", "field"})
         buttons = card.get("buttons")
         if not isinstance(buttons, list) or not buttons:
             return problems + ["'buttons' must be a non-empty list of {label, value, next}"]
         seen: set[str] = set()
         for index, button in enumerate(buttons):
-            if not isinstance(button, Mapping) or not isinstance(button.get("label"), str) or not button["label"].strip():
-                problems.append(f"button #{index + 1} needs a 'label'")
+            line = line_of(buttons, index) or card.line_of("buttons")
+            if not isinstance(button, Mapping) or button.get("label") is None:
+                problems.append(MessageAt(f"button #{index + 1} needs a 'label'", line))
                 continue
-            value = str(button.get("value", button["label"]))
+            label_problems = check_localised(button["label"], f"button #{index + 1}'s 'label'", dialogue,
+                                             line_of(button, "label") or line, _label_problem)
+            if label_problems:
+                problems.extend(label_problems)
+                continue
+            value = _button_value(button, dialogue.default_language)
             if value in seen:
-                problems.append(f"button #{index + 1} stores {value!r}, like an earlier button")
+                problems.append(MessageAt(f"button #{index + 1} stores {value!r}, like an earlier button", line))
             seen.add(value)
             if set(button) - {"label", "value", "next"}:
-                problems.append(f"button #{index + 1} has unknown keys {sorted(set(button) - {'label', 'value', 'next'})}")
+                problems.append(MessageAt(f"button #{index + 1} has unknown keys {sorted(set(button) - {'label', 'value', 'next'})}", line))
         return problems
 
     def enter(self, card: Card, context: CardContext) -> Outcome:
         """Ask, offering one option per button."""
-        options = [{"id": _button_value(button), "label": button["label"]} for button in card.get("buttons")]
-        return Outcome(ask=Question("buttons", card.get("text"), {"options": options}))
+        options = [{"id": _button_value(button, context.default_language), "label": context.localise(button["label"])}
+                   for button in card.get("buttons")]
+        return Outcome(ask=Question("buttons", context.localise(card.get("text")), {"options": options}))
 
     def receive(self, card: Card, context: CardContext, value: Any) -> Outcome:
         """Accept the id of one of the buttons; store its value and follow its ``next``."""
         for button in card.get("buttons"):
-            if _button_value(button) == value:
-                stored = button.get("value", button["label"])
+            stored = _button_value(button, context.default_language)
+            if stored == value:
+                stored = button.get("value", stored)
                 fields = {card.get("field"): stored} if card.get("field") else {}
-                return Outcome(answer=stored, answer_text=button["label"], set_fields=fields, next=button.get("next"))
-        return Outcome(invalid="Please choose one of the options.")
+                return Outcome(answer=stored, answer_text=context.localise(button["label"]), set_fields=fields,
+                               next=button.get("next"))
+        return Outcome(invalid=context.message("choose_option"))
 
     def targets(self, card: Card) -> list[str | None]:
         """Each button's ``next``; None for a button that takes the default way on."""
         return [button.get("next") for button in card.get("buttons") or [] if isinstance(button, Mapping)]
 
 
-def _button_value(button: Mapping[str, Any]) -> str:
-    return str(button.get("value", button["label"]))
+def _button_value(button: Mapping[str, Any], default_language: str) -> str:
+    """The button's id and stored value: its ``value``, else its label in the default language."""
+    value = button.get("value")
+    return str(value if value is not None else localise(button["label"], default_language, default_language))
+
+
+def _label_problem(label: Any) -> str | None:
+    return None if isinstance(label, str) and label.strip() else "must be non-empty text"
+
+
+def _picklist_problem(picklist: Any) -> str | None:
+    if not isinstance(picklist, list) or not all(isinstance(item, str) for item in picklist):
+        return "must be a list of strings"
+    return None
 
 
 class CaptureCard:
@@ -122,12 +134,12 @@ class CaptureCard:
     def check(self, card: Card, dialogue: Dialogue, attributes: Any) -> list[str]:
         """Needs ``text``; ``input`` is text, email or phone; picklist is a list of strings;
         ``max_length`` is 1 to ``MAX_ANSWER``; ``markup`` is refuse, strip or allow."""
-        problems = _text_problem(card) + _field_problem(card, attributes) + _unknown_options(card, self.OPTIONS)
+        problems = check_text(card, "text", dialogue) + _field_problem(card, attributes) + _unknown_options(card, self.OPTIONS)
+        problems += check_text(card, "placeholder", dialogue, required=False, every_language=False)
         if card.get("input", "text") not in INPUT_KINDS:
             problems.append(f"'input' must be one of {', '.join(INPUT_KINDS)}")
-        picklist = card.get("picklist")
-        if picklist is not None and (not isinstance(picklist, list) or not all(isinstance(item, str) for item in picklist)):
-            problems.append("'picklist' must be a list of strings")
+        problems += check_localised(card.get("picklist"), "'picklist'", dialogue, card.line_of("picklist"),
+                                    _picklist_problem, required=False, every_language=False)
         for flag in ("skip_if_known", "overwrite"):
             if not isinstance(card.get(flag, False), bool):
                 problems.append(f"'{flag}' must be true or false")
@@ -145,15 +157,15 @@ class CaptureCard:
         field = card.get("field")
         if card.get("skip_if_known") and field and context.attribute(field) not in (None, ""):
             return Outcome()
-        fields = {key: card.get(key) for key in ("placeholder", "picklist") if card.get(key) is not None}
-        return Outcome(ask=Question(card.get("input", "text"), card.get("text"), fields))
+        fields = {key: context.localise(card.get(key)) for key in ("placeholder", "picklist") if card.get(key) is not None}
+        return Outcome(ask=Question(card.get("input", "text"), context.localise(card.get("text")), fields))
 
     def receive(self, card: Card, context: CardContext, value: Any) -> Outcome:
         """Validate the input; store it in ``field`` unless the card says not to overwrite."""
         result = validate_input(card.get("input", "text"), value, context.visit.get("visit.locale"),
                                 max_length=card.get("max_length", MAX_ANSWER), markup=card.get("markup", "refuse"))
         if result.error is not None:
-            return Outcome(invalid=result.error)
+            return Outcome(invalid=context.message(result.error, **result.error_values))
         field = card.get("field")
         keep_existing = not card.get("overwrite", True) and field and context.attribute(field) not in (None, "")
         fields = {field: result.value} if field and not keep_existing else {}
@@ -220,7 +232,12 @@ class GoalCard:
 
     def check(self, card: Card, dialogue: Dialogue, attributes: Any) -> list[str]:
         """Needs a ``goal`` name."""
-        return _text_problem(card, "goal") + _unknown_options(card, {"goal"})
+        goal, problems = card.get("goal"), _unknown_options(card, {"goal"})
+        if goal is None:
+            return ["'goal' is required", *problems]
+        if not isinstance(goal, str) or not goal.strip():
+            return ["'goal' must be non-empty text", *problems]
+        return problems
 
     def enter(self, card: Card, context: CardContext) -> Outcome:
         """Emit ``goal_reached``."""
@@ -242,14 +259,14 @@ class EndCard:
 
     def check(self, card: Card, dialogue: Dialogue, attributes: Any) -> list[str]:
         """``text`` is optional; ``next`` makes no sense here."""
-        problems = _text_problem(card, required=False) + _unknown_options(card, {"text"})
+        problems = check_text(card, "text", dialogue, required=False) + _unknown_options(card, {"text"})
         if card.next is not None:
             problems.append("an end card has no 'next'")
         return problems
 
     def enter(self, card: Card, context: CardContext) -> Outcome:
         """Say goodbye (if there is text) and complete."""
-        return Outcome(say=(card.get("text"),) if card.get("text") else (), end=True)
+        return Outcome(say=(context.localise(card.get("text")),) if card.get("text") else (), end=True)
 
     def receive(self, card: Card, context: CardContext, value: Any) -> Outcome:
         """Never asked anything."""

@@ -14,6 +14,7 @@ from typing import Any
 
 import attrs
 
+from .languages.locales import normalise
 from .problems import Problem
 from .yamlfile import YamlError, line_of, load_yaml
 
@@ -29,10 +30,15 @@ class Card:
     next: str | None
     options: Mapping[str, Any]
     line: int | None = None
+    lines: Mapping[str, int] = attrs.field(factory=dict, eq=False, repr=False)  # each option's line in the file
 
     def get(self, key: str, default: Any = None) -> Any:
         """A type-specific option."""
         return self.options.get(key, default)
+
+    def line_of(self, key: str) -> int | None:
+        """The line of option ``key`` in the dialogue's file (the card's line when unknown)."""
+        return self.lines.get(key, self.line)
 
 
 @attrs.frozen
@@ -49,6 +55,8 @@ class Dialogue:
     source: str = "<memory>"
     starts: dt.datetime | None = None  # not shown before this moment (UTC)
     ends: dt.datetime | None = None  # nor from this one on
+    languages: tuple[str, ...] = ("en",)  # the languages its texts are written in
+    default_language: str = "en"  # said to a visitor whose language is none of them
     _by_id: dict[str, Card] = attrs.field(init=False, eq=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
@@ -82,8 +90,11 @@ class Dialogue:
 _CARD_KEYS = {"id", "type", "next"}
 
 
-def parse_dialogue(data: Any, source: str) -> tuple[Dialogue | None, list[Problem]]:
-    """Build a ``Dialogue`` from parsed YAML; return it (or None) with the problems found."""
+def parse_dialogue(data: Any, source: str, default_language: str = "en") -> tuple[Dialogue | None, list[Problem]]:
+    """Build a ``Dialogue`` from parsed YAML; return it (or None) with the problems found.
+
+    ``default_language`` is the project's (``languages.default``): the language of a dialogue
+    that names none."""
     problems: list[Problem] = []
 
     def problem(node: Any, key: Any, where: str, message: str) -> None:
@@ -115,8 +126,9 @@ def parse_dialogue(data: Any, source: str) -> tuple[Dialogue | None, list[Proble
     starts, ends = (_moment(data, key, where, problem) for key in ("starts", "ends"))
     if starts is not None and ends is not None and ends <= starts:
         problem(data, "ends", where, "'ends' must come after 'starts'")
+    languages, default_language = _languages(data, where, problem, default_language)
     unknown = set(data) - {"id", "name", "version", "priority", "targeting", "response_delay", "cards", "description",
-                           "starts", "ends"}
+                           "starts", "ends", "languages", "default_language"}
     for key in sorted(unknown, key=str):
         problem(data, key, where, f"unknown key {key!r}")
 
@@ -150,12 +162,14 @@ def parse_dialogue(data: Any, source: str) -> tuple[Dialogue | None, list[Proble
             problem(raw, "next", card_where, "'next' must be a card id")
             next_id = None
         options = {key: value for key, value in raw.items() if key not in _CARD_KEYS}
-        cards.append(Card(card_id, card_type, next_id, options, line))
+        lines = {key: at for key in options if (at := line_of(raw, key)) is not None}
+        cards.append(Card(card_id, card_type, next_id, options, line, lines))
     if problems:
         return None, problems
     dialogue = Dialogue(
         id=dialogue_id, name=name, version=version, priority=priority, cards=tuple(cards),
         targeting=targeting, response_delay=delay, source=source, starts=starts, ends=ends,
+        languages=languages, default_language=default_language,
     )
     return dialogue, problems
 
@@ -178,10 +192,49 @@ def _moment(data: Mapping[str, Any], key: str, where: str, problem: Any) -> dt.d
     return moment.replace(tzinfo=dt.timezone.utc) if moment.tzinfo is None else moment.astimezone(dt.timezone.utc)
 
 
-def load_dialogue(path: Path) -> tuple[Dialogue | None, list[Problem]]:
-    """Read and parse one dialogue file."""
+def _languages(data: Mapping[str, Any], where: str, problem: Any, project_default: str) -> tuple[tuple[str, ...], str]:
+    """``languages`` (locale codes, written as chinwag writes them) and ``default_language`` (one
+    of them; the first when left out). Without ``languages`` the dialogue speaks its default
+    language alone, the project's unless it says."""
+    declared = data.get("languages")
+    languages: list[str] = []
+    if declared is not None and (not isinstance(declared, list) or not declared):
+        problem(data, "languages", where, "'languages' must be a non-empty list of locale codes, like [en, es]")
+    elif declared is not None:
+        for index, code in enumerate(declared):
+            wrong = _locale_problem(code, f"'languages' #{index + 1}")
+            if wrong:
+                problem(declared, index, where, wrong)
+            elif code in languages:
+                problem(declared, index, where, f"'languages' names {code!r} twice")
+            else:
+                languages.append(code)
+    default = data.get("default_language")
+    if default is not None:
+        wrong = _locale_problem(default, "'default_language'")
+        if wrong is None and languages and default not in languages:
+            wrong = f"'default_language' must be one of 'languages' ({', '.join(languages)})"
+        if wrong:
+            problem(data, "default_language", where, wrong)
+            default = None
+    default = default or (languages[0] if languages else project_default)
+    return tuple(languages or [default]), default
+
+
+def _locale_problem(code: Any, name: str) -> str | None:
+    """What is wrong with a locale code (unknown, or not written as chinwag writes it), or None."""
+    normal = normalise(code)
+    if normal is None:
+        return f"{name}: {code!r} is not a locale code (like en, es or pt-BR)"
+    if normal != code:
+        return f"{name}: write {normal!r} instead of {code!r}"
+    return None
+
+
+def load_dialogue(path: Path, default_language: str = "en") -> tuple[Dialogue | None, list[Problem]]:
+    """Read and parse one dialogue file (``default_language``: the project's)."""
     try:
         data = load_yaml(path)
     except YamlError as error:
         return None, [Problem(str(path), error.line, "", error.message)]
-    return parse_dialogue(data, str(path))
+    return parse_dialogue(data, str(path), default_language)

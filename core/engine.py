@@ -13,6 +13,7 @@ import attrs
 
 from .cards import CardContext, Effect, Outcome
 from .dialogue import END, Card, Dialogue
+from .languages.catalog import Catalog, shipped
 from .text import render
 
 MAX_CARDS_PER_TURN = 500  # a dialogue whose cards loop without asking anything stops here
@@ -42,6 +43,7 @@ class State:
     engaged: bool = False
     lead_captured: bool = False
     goals: list[str] = attrs.field(factory=list)
+    language: str | None = None  # the language the session is in (None: stored before languages)
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict (written out by hand: this runs twice on every turn)."""
@@ -51,6 +53,7 @@ class State:
             "pending": dict(self.pending) if self.pending is not None else None, "step": self.step,
             "answers": dict(self.answers), "memory": {card: dict(data) for card, data in self.memory.items()},
             "engaged": self.engaged, "lead_captured": self.lead_captured, "goals": list(self.goals),
+            "language": self.language,
         }
 
     @classmethod
@@ -79,16 +82,19 @@ class Turn:
 class Engine:
     """Plays one dialogue with a set of card types. Holds no per-visitor data."""
 
-    def __init__(self, dialogue: Dialogue, card_types: Mapping[str, Any] | Any, default_delay: float = 1.0) -> None:
+    def __init__(self, dialogue: Dialogue, card_types: Mapping[str, Any] | Any, default_delay: float = 1.0,
+                 catalog: Catalog | None = None) -> None:
         self.dialogue = dialogue
         self.card_types = card_types
         self.delay = dialogue.response_delay if dialogue.response_delay is not None else default_delay
+        self.catalog = catalog or shipped()  # the project's, for the messages cards say
 
     # -- the three entry points ------------------------------------------------------------------
 
-    def start(self, lead: Mapping[str, Any], visit: Mapping[str, Any]) -> Turn:
-        """Begin the dialogue for a visitor: the ``triggered`` event and the first cards."""
-        turn = Turn(State(self.dialogue.id, self.dialogue.version))
+    def start(self, lead: Mapping[str, Any], visit: Mapping[str, Any], language: str | None = None) -> Turn:
+        """Begin the dialogue for a visitor: the ``triggered`` event and the first cards, in
+        ``language`` (one of the dialogue's; its default language when None)."""
+        turn = Turn(State(self.dialogue.id, self.dialogue.version, language=language or self.dialogue.default_language))
         turn.events.append(("triggered", {}))
         self._run(turn, self.dialogue.start.id, lead, visit)
         return turn
@@ -194,11 +200,13 @@ class Engine:
         turn.state.step += 1
         return {"type": kind, "id": f"{card.id}:{turn.state.step}", "card": card.id, **fields}
 
-    @staticmethod
-    def _context(turn: Turn, card: Card, lead: Mapping[str, Any], visit: Mapping[str, Any]) -> CardContext:
-        """What ``card`` may read: the lead with this turn's updates applied, answers, the visit."""
+    def _context(self, turn: Turn, card: Card, lead: Mapping[str, Any], visit: Mapping[str, Any]) -> CardContext:
+        """What ``card`` may read: the lead with this turn's updates applied, answers, the visit,
+        the session's language."""
+        default = self.dialogue.default_language
         return CardContext(lead={**lead, **turn.lead_updates}, answers=turn.state.answers, visit=visit,
-                           memory=turn.state.memory.get(card.id, {}))
+                           memory=turn.state.memory.get(card.id, {}), language=turn.state.language or default,
+                           default_language=default, catalog=self.catalog)
 
 
 def _copy(state: State) -> State:

@@ -42,6 +42,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "chinwag.default_attributes",
     "chinwag.default_events",
     "chinwag.targeting.plugin",
+    "chinwag.languages.plugin",
     "chinwag.meetings.plugin",
     "chinwag.notifications.plugin",
 )

@@ -25,3 +25,15 @@ class InvalidProject(Exception):
     def __init__(self, problems: list[Problem]) -> None:
         super().__init__("\n".join(str(problem) for problem in problems))
         self.problems = problems
+
+
+class MessageAt(str):
+    """A problem message that knows its line. A card type's ``check`` may return these instead
+    of plain strings, which are reported at the card's first line."""
+
+    line: int | None
+
+    def __new__(cls, message: str, line: int | None) -> MessageAt:
+        made = super().__new__(cls, message)
+        made.line = line
+        return made

@@ -11,7 +11,7 @@ from typing import Any
 import attrs
 
 PROTOCOL_VERSION = 1
-PROTOCOL_MINOR = 1  # 1.1: behaviour triggers (``trigger``), ``opened``, ``closed`` and ``start``
+PROTOCOL_MINOR = 2  # 1.1: behaviour triggers (``trigger``), ``opened``, ``closed`` and ``start``; 1.2: the welcome's language and catalog
 MAX_FRAME_BYTES = 16 * 1024
 MAX_TRACKING_COOKIES = 5
 MAX_NESTING = 32  # objects and arrays inside each other; frames of this protocol need 3

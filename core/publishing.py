@@ -385,6 +385,9 @@ def dialogue_definition(dialogue: Dialogue) -> dict[str, Any]:
         "targeting": _plain(dialogue.targeting), "response_delay": dialogue.response_delay,
         **({"starts": dialogue.starts.isoformat()} if dialogue.starts else {}),
         **({"ends": dialogue.ends.isoformat()} if dialogue.ends else {}),
+        # Only when not English alone, so definitions stored before dialogues had languages compare equal.
+        **({"languages": list(dialogue.languages), "default_language": dialogue.default_language}
+           if dialogue.languages != ("en",) else {}),
         "cards": [{"id": card.id, "type": card.type, **({"next": card.next} if card.next else {}),
                    **_plain(card.options)} for card in dialogue.cards],
     }

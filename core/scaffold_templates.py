@@ -802,6 +802,7 @@ CARD_INIT = '''\
 
 ''' + COMMON_HEAD + '''
 from chinwag.cards import CardContext, Outcome
+from chinwag.languages import check_text
 
 
 class __CLASS__Card:
@@ -810,12 +811,12 @@ class __CLASS__Card:
     name = "__NAME__"
 
     def check(self, card: Any, dialogue: Any, attributes: Any) -> list[str]:
-        """``text`` is required."""
-        return [] if isinstance(card.get("text"), str) and card.get("text") else ["'text' is required"]
+        """``text`` is required: one text, or one per language of the dialogue (``{en: ..., es: ...}``)."""
+        return check_text(card, "text", dialogue)
 
     def enter(self, card: Any, context: CardContext) -> Outcome:
-        """Say the text."""
-        return Outcome(say=(str(card.get("text")).upper(),))
+        """Say the text, in the visitor's language."""
+        return Outcome(say=(context.localise(card.get("text")).upper(),))
 
     def receive(self, card: Any, context: CardContext, value: Any) -> Outcome:
         """The card asks nothing."""

@@ -23,6 +23,8 @@ from .crm_records import recognise, recognise_by_cookie
 from .dialogue import Dialogue
 from .engine import Engine, EngineError, State, Turn
 from .events import ChatEvent, UnknownEventType, new_event_key
+from .languages.locales import language_of, negotiate, preferences
+from .languages.state import language_settings
 from .outbox import outbox_row
 from .protocol import PROTOCOL_VERSION, Answer, FrameError, Hello, Start, scrub_surrogates
 from .store import Store, utc, utcnow
@@ -41,8 +43,9 @@ log = logging.getLogger("chinwag.session")
 MAX_EFFECTS_PER_TURN = 8
 TRANSCRIPT_FRAMES = frozenset({"message", "question", "answered"})
 # Visit attributes the server sets from the page and the request: ``start.attributes`` may not change them.
-SERVER_VISIT_NAMES = frozenset({"visit.page_url", "visit.referrer", "visit.locale", "visit.timezone",
+SERVER_VISIT_NAMES = frozenset({"visit.page_url", "visit.referrer", "visit.locale", "visit.language", "visit.timezone",
                                 *(attribute.name for attribute in VISIT_ATTRIBUTES)})
+CATALOG_MINOR = 2  # the protocol minor version from which the welcome carries the language and catalog
 
 
 @attrs.define
@@ -60,6 +63,7 @@ class Conversation:
     visit_started: dt.datetime | None = None
     pending: Dialogue | None = None  # resolved, waiting for its behaviour trigger in the page
     page_visit: dict[str, Any] = attrs.field(factory=dict)  # the visit as hello gave it, before any start
+    preferences: tuple[str, ...] = ()  # the visitor's locales, best first (hello.locale, then Accept-Language)
 
     def event(self, name: str, data: Mapping[str, Any]) -> ChatEvent:
         """An activity event of this conversation."""
@@ -98,7 +102,8 @@ class Conversations:
             if dialogue is None:
                 return None
             # The theme's response delay (a widget_theme setting) is the default typing delay.
-            self._engines[key] = Engine(dialogue, self.app.cards, self.app.theme["options"]["responseDelay"])
+            self._engines[key] = Engine(dialogue, self.app.cards, self.app.theme["options"]["responseDelay"],
+                                        language_settings(self.app).catalog)
         return self._engines[key]
 
     # -- hello ---------------------------------------------------------------------------------------
@@ -107,18 +112,23 @@ class Conversations:
         """Identify the visitor, then continue their engaged dialogue, or resume or start the one
         targeting chooses for this page (``chinwag.targeting.selection``); return the frames to send.
 
-        ``headers`` are the WebSocket request's (lower-case names): the device type and the
-        country and region the integrator's proxy sets are read from them.
+        ``headers`` are the WebSocket request's (lower-case names): the device type, the country
+        and region the integrator's proxy sets and, after ``hello.locale``, the visitor's languages
+        (``Accept-Language``) are read from them.
         """
         await self.app.publisher.refresh()  # what is published may have changed in another process
         settings = self.app.plugin_state(TargetingState).settings
+        locales = preferences(hello.locale, (headers or {}).get("accept-language"))
         # The page's own attributes first: what the server sets from the frame and the request wins
         # (a page cannot change the address stored on its session, nor its device or country).
         visit = {**hello.attributes, "visit.page_url": hello.page_url, "visit.referrer": hello.referrer,
-                 "visit.locale": hello.locale, "visit.timezone": known_time_zone(hello.timezone),
+                 "visit.locale": locales[0] if locales else None,
+                 "visit.language": language_of(locales[0]) if locales else None,
+                 "visit.timezone": known_time_zone(hello.timezone),
                  **page_attributes(hello.page_url, headers or {}, settings)}
         conversation = await self._visitor(hello.visitor, visit)
         conversation.minor = hello.minor
+        conversation.preferences = locales
         conversation.page_visit = dict(conversation.visit)
         if hello.tracking:
             await self._recognise_by_cookie(conversation, hello.tracking)
@@ -227,7 +237,8 @@ class Conversations:
         conversation.session_id = new_id("s")
         conversation.dialogue = engine.dialogue
         conversation.state, conversation.revision = None, 0
-        turn = engine.start(conversation.lead, conversation.visit)
+        language = negotiate(conversation.preferences, engine.dialogue.languages, engine.dialogue.default_language)
+        turn = engine.start(conversation.lead, conversation.visit, language)
         turn = await self._fulfil(conversation, engine, turn)
         frames = await self._save(conversation, turn, new=True)
         return [self._welcome(conversation, []), *frames]
@@ -290,8 +301,21 @@ class Conversations:
         conversation.state, conversation.revision = state, row.revision
         return True
 
+    def _language(self, conversation: Conversation) -> str:
+        """The language the conversation is in: its session's (kept across reconnects); for a
+        dialogue waiting for its trigger, the one the visitor will get; with no dialogue, the
+        catalog's best for the visitor."""
+        if conversation.state is not None and conversation.dialogue is not None:
+            return conversation.state.language or conversation.dialogue.default_language
+        if conversation.pending is not None:
+            return negotiate(conversation.preferences, conversation.pending.languages, conversation.pending.default_language)
+        settings = language_settings(self.app)
+        return negotiate(conversation.preferences, settings.catalog.languages, settings.default)
+
     def _welcome(self, conversation: Conversation, history: list[dict[str, Any]]) -> dict[str, Any]:
         state, dialogue = conversation.state, conversation.dialogue
+        # (1.2) The language the texts are in, and the catalog of the widget's labels in it.
+        language = self._language(conversation) if conversation.minor >= CATALOG_MINOR else None
         return {
             "type": "welcome", "protocol": PROTOCOL_VERSION, "minor": conversation.minor, "visitor": conversation.visitor_id,
             "session": conversation.session_id,
@@ -302,6 +326,8 @@ class Conversations:
             # The zone accepted from hello; null when it was missing or unknown (meeting times are
             # then shown in the agent's zone, which the slots question names).
             "timezone": conversation.visit.get("visit.timezone"),
+            **({"language": language, "catalog": language_settings(self.app).catalog.entries(language)}
+               if language is not None else {}),
         }
 
     async def _transcript(self, session_id: str | None) -> list[dict[str, Any]]:
@@ -324,7 +350,9 @@ class Conversations:
             raise EngineError("not_asked", "there is no open question")
         blocked = self.app.config.limits.blocked_domain(answer.value)
         if blocked is not None:  # refused before anything is looked up or stored
-            return [{"type": "invalid", "question": answer.question, "message": BLOCKED_EMAIL_TEXT.format(domain=blocked)}]
+            message = language_settings(self.app).catalog.message(self._language(conversation), BLOCKED_EMAIL_TEXT,
+                                                                  domain=blocked)
+            return [{"type": "invalid", "question": answer.question, "message": message}]
         for attempt in (1, 2):
             engine = await self._engine(conversation.dialogue.id, conversation.dialogue.version)
             assert engine is not None

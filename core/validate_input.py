@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Mapping
 from typing import Any
 
 import attrs
@@ -28,10 +29,12 @@ BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u206
 
 @attrs.frozen
 class InputResult:
-    """A normalised value, or the message to show the visitor."""
+    """A normalised value, or what to tell the visitor: a catalog key (``invalid_email``...) and
+    the values its ``{name}`` placeholders take."""
 
     value: str | None = None
     error: str | None = None
+    error_values: Mapping[str, Any] = attrs.field(factory=dict)
 
 
 def validate_input(kind: str, value: Any, locale: str | None = None, max_length: int = MAX_ANSWER,
@@ -42,24 +45,24 @@ def validate_input(kind: str, value: Any, locale: str | None = None, max_length:
     ``MARKUP_POLICIES``.
     """
     if not isinstance(value, str) or not value.strip():
-        return InputResult(error="Please type an answer.")
+        return InputResult(error="answer_empty")
     value = unicodedata.normalize("NFC", " ".join(value.split()))  # line breaks, tabs, runs: one space
     if _has_hidden_characters(value):
-        return InputResult(error="Please use only visible characters in your answer.")
+        return InputResult(error="answer_hidden_characters")
     if kind == "text" and markup != "allow" and MARKUP.search(value):
         if markup == "refuse":
-            return InputResult(error="Please leave out anything in <angle brackets>.")
+            return InputResult(error="answer_markup")
         value = " ".join(MARKUP.sub(" ", value).split())
         if not value:
-            return InputResult(error="Please type an answer.")
+            return InputResult(error="answer_empty")
     limit = min(max_length, MAX_ANSWER)
     if len(value) > limit:
-        return InputResult(error=f"Please keep your answer under {limit} characters.")
+        return InputResult(error="answer_too_long", error_values={"max": limit})
     if kind == "email":
         try:
             return InputResult(value=validate_email(value, check_deliverability=False).normalized)
         except EmailNotValidError:
-            return InputResult(error="That doesn't look like an email address. Please check it.")
+            return InputResult(error="invalid_email")
     if kind == "phone":
         region = locale.replace("_", "-").split("-")[-1].upper() if locale and "-" in locale.replace("_", "-") else None
         try:
@@ -67,7 +70,7 @@ def validate_input(kind: str, value: Any, locale: str | None = None, max_length:
         except phonenumbers.NumberParseException:
             number = None
         if number is None or not phonenumbers.is_possible_number(number):
-            return InputResult(error="That doesn't look like a phone number. Please include the country code, like +44 20 7946 0958.")
+            return InputResult(error="invalid_phone")
         return InputResult(value=phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
     return InputResult(value=value)
 

@@ -9,6 +9,9 @@ from collections import deque
 from typing import TYPE_CHECKING, Any
 
 from .dialogue import END, Card, Dialogue, load_dialogue
+from .languages.catalog import Catalog
+from .languages.state import language_settings
+from .languages.texts import texts
 from .problems import Problem
 from .targeting.rules import check_targeting
 from .text import tokens
@@ -25,12 +28,13 @@ def check_project(app: Chinwag) -> tuple[dict[str, Dialogue], list[Problem]]:
     if not directory.is_dir():
         return {}, [Problem(str(directory), None, "", "missing: a project needs a dialogues/ folder")]
     files = sorted(directory.glob("*.yaml")) + sorted(directory.glob("*.yml"))
+    languages = language_settings(app)
     for path in files:
-        dialogue, found = load_dialogue(path)
+        dialogue, found = load_dialogue(path, languages.default)
         if dialogue is None:
             problems.extend(found)
             continue
-        found = check_dialogue(dialogue, app.cards, app.attributes)
+        found = check_dialogue(dialogue, app.cards, app.attributes, languages.catalog)
         if dialogue.id in dialogues:
             found.append(Problem(dialogue.source, None, f"dialogue {dialogue.id!r}",
                                  f"another dialogue has the same id ({dialogues[dialogue.id].source})"))
@@ -40,14 +44,22 @@ def check_project(app: Chinwag) -> tuple[dict[str, Dialogue], list[Problem]]:
     return dialogues, problems
 
 
-def check_dialogue(dialogue: Dialogue, card_types: Any, attributes: Any) -> list[Problem]:
-    """Every problem of one parsed dialogue."""
+def check_dialogue(dialogue: Dialogue, card_types: Any, attributes: Any, catalog: Catalog | None = None) -> list[Problem]:
+    """Every problem of one parsed dialogue (``catalog``: the project's, when its languages are to
+    be checked against it)."""
     problems: list[Problem] = []
 
     def problem(card: Card | None, message: str) -> None:
         where = f"dialogue {dialogue.id!r}" + (f", card {card.id!r}" if card else "")
-        problems.append(Problem(dialogue.source, card.line if card else None, where, message))
+        line = getattr(message, "line", None) or (card.line if card else None)  # a MessageAt names its own
+        problems.append(Problem(dialogue.source, line, where, str(message)))
 
+    for language in dialogue.languages:
+        if catalog is not None and not catalog.serves(language):
+            problems.append(Problem(dialogue.source, None, f"dialogue {dialogue.id!r}",
+                                    f"language {language!r} has no catalog for the widget's labels and messages: "
+                                    f"add its entries under languages.catalog.{language} in chinwag.yaml, or in "
+                                    f"catalogs/{language}.yaml (shipped: {', '.join(catalog.languages)})"))
     for line, where, message in check_targeting(dialogue.targeting, attributes):
         problems.append(Problem(dialogue.source, line, f"dialogue {dialogue.id!r}" + (f", {where}" if where else ""), message))
     for card in dialogue.cards:
@@ -61,7 +73,7 @@ def check_dialogue(dialogue: Dialogue, card_types: Any, attributes: Any) -> list
         for target in _targets(dialogue, card, card_type):
             if target != END and not dialogue.has_card(target):
                 problem(card, f"'next' points to {target!r}, but there is no card with that id")
-        for text in (card.get("text"),) if isinstance(card.get("text"), str) else ():
+        for text in texts(card.get("text")):
             for name in tokens(text):
                 if name not in attributes and not (name.startswith("answer.") and dialogue.has_card(name[7:])):
                     problem(card, f"token {{{{{name}}}}} names an unknown attribute")

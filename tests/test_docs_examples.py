@@ -12,7 +12,7 @@ DOCS = Path(__file__).resolve().parent.parent / "docs"
 PYTHON_BLOCK = re.compile(r"^```python[^\n]*\n(.*?)^```$", re.MULTILINE | re.DOTALL)
 
 
-@pytest.mark.parametrize("name", ["plugins.md", "tutorial-plugin.md"])
+@pytest.mark.parametrize("name", ["plugins.md", "tutorial-plugin.md", "languages.md"])
 def test_every_python_example_compiles(name: str) -> None:
     text = (DOCS / name).read_text()
     blocks = PYTHON_BLOCK.findall(text)

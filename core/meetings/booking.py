@@ -52,7 +52,7 @@ HOLD_ATTEMPTS = 5  # a hold loses a race only to a booking of the same agent fro
 AGENT_BUSY = object()  # the fresh check found the agent busy: try the next one
 # Far beyond a booking's slowest path (a fresh check and a create, each with its retries).
 STALE_HOLD = dt.timedelta(minutes=15)
-OUTAGE_MESSAGE = "The calendar service isn't answering right now, so I couldn't book that time. Please try again in a few minutes."
+OUTAGE_MESSAGE = "meeting_outage"  # the catalog key of what the visitor is told
 
 
 @attrs.frozen
@@ -80,7 +80,7 @@ class BookingResult:
 
     outcome: str
     meeting: Mapping[str, Any] | None = None
-    message: str | None = None  # what the visitor is told when it failed
+    message: str | None = None  # what the visitor is told when it failed: a catalog key
     agent: str | None = None  # the agent whose calendar failed
     reason: str | None = None  # why, for the people alerted (never shown to the visitor)
 

@@ -13,6 +13,10 @@
       unavailable_text: That time is no longer available. Here are the next free ones.
       fallback: ...                 # optional: overrides meetings.fallback
 
+Every text may be given per language (``{en: ..., es: ...}``, docs/languages.md); a text left out
+is the catalog's (``meeting_booked``, ``meeting_taken``...) in the visitor's language, and so is
+the time (``meeting_date_format``).
+
 Steps: ``enter`` asks for the ``offer`` effect; its result becomes a ``slots`` question; the answer
 asks for the ``book`` effect; its result is a confirmation (and ``meeting_booked``), a fresh offer
 when the time was taken meanwhile or is no longer available (the agent's calendar was disconnected),
@@ -30,6 +34,8 @@ from ..abuse_limits import BLOCKED_MEETING_TEXT, MEETING_LIMIT_TEXT, give_back, 
 from .booking import BookingRequest, book
 from ..cards import CardContext, Effect, Outcome, Question
 from ..dialogue import Card, Dialogue
+from ..languages.locales import babel_locale, language_of
+from ..languages.texts import check_text
 from .settings import meeting_settings
 from .slots import offer
 from .routing import RoutingDecision, check_route, decide
@@ -41,12 +47,9 @@ if TYPE_CHECKING:
 
 OPTIONS = {"text", "route", "strategy", "field", "slots", "online_meeting", "booked_text", "taken_text",
            "unavailable_text", "fallback", "no_email_text", "delay"}
-DEFAULT_TEXT = {
-    "booked_text": "You're booked with {agent} on {time}. The invitation is on its way to your inbox.",
-    "taken_text": "Sorry, that time was just taken. Here are the next free times.",
-    "unavailable_text": "Sorry, that time is no longer available. Here are the next free times.",
-    "no_email_text": "I need your email address to send a meeting invitation, so let's skip booking for now.",
-}
+# Each text option, and the catalog key said when the card leaves it out.
+DEFAULT_TEXT = {"booked_text": "meeting_booked", "taken_text": "meeting_taken", "unavailable_text": "meeting_unavailable",
+                "no_email_text": "meeting_no_email"}
 
 
 class MeetingCard:
@@ -60,10 +63,11 @@ class MeetingCard:
     # -- validation ------------------------------------------------------------------------------
 
     def check(self, card: Card, dialogue: Dialogue, attributes: Any) -> list[str]:
-        """``text`` is required; ``route``, ``strategy`` and ``field`` must name known things."""
+        """``text`` is required, the other texts optional (each per language when the dialogue has
+        several); ``route``, ``strategy`` and ``field`` must name known things."""
         problems = [f"unknown option {key!r}" for key in sorted(set(card.options) - OPTIONS, key=str)]
-        if not isinstance(card.get("text"), str) or not card.get("text").strip():
-            problems.append("'text' is required")
+        for key in ("text", *DEFAULT_TEXT, "fallback"):
+            problems += check_text(card, key, dialogue, required=key == "text")
         problems += check_route(card.get("route", "round_robin"), meeting_settings(self.app),
                                 self.app.routing_strategies, card.get("strategy", "round_robin"))
         field = card.get("field")
@@ -83,7 +87,7 @@ class MeetingCard:
     def enter(self, card: Card, context: CardContext) -> Outcome:
         """Ask the session for the free times (nothing to offer without an email to invite)."""
         if not context.attribute("lead.email"):
-            return Outcome(say=(self._text(card, "no_email_text"),))
+            return Outcome(say=(_text(card, context, "no_email_text"),))
         return Outcome(effect=Effect("offer"))
 
     def receive(self, card: Card, context: CardContext, value: Any) -> Outcome:
@@ -94,28 +98,29 @@ class MeetingCard:
         if result["kind"] == "booked":
             meeting = result["meeting"]
             field = card.get("field")
-            text = self._text(card, "booked_text").replace("{agent}", meeting["agent_name"]).replace(
-                "{time}", _local(meeting["start"], self._zone(context, meeting["agent_email"])))
+            text = _text(card, context, "booked_text").replace("{agent}", meeting["agent_name"]).replace(
+                "{time}", _local(meeting["start"], self._zone(context, meeting["agent_email"]), context))
             return Outcome(say=(text,), set_fields={field: meeting["agent_email"]} if field else {},
                            events=(("meeting_booked", meeting),))
         if result["kind"] == "failed":  # the visitor hears of an outage; the team gets an alert (notifications)
-            return Outcome(say=(result["message"],), events=(("booking_failed", {
+            return Outcome(say=(context.message(result["message"]),), events=(("booking_failed", {
                 "agent_email": result.get("agent_email"), "reason": result.get("reason"), "start": result.get("start")}),))
         refused = {"taken": "taken_text", "unavailable": "unavailable_text"}.get(result["kind"])
-        preface = (self._text(card, refused),) if refused else ()
+        preface = (_text(card, context, refused),) if refused else ()
         if not result["slots"]:
-            return Outcome(say=(*preface, card.get("fallback") or meeting_settings(self.app).fallback))
+            return Outcome(say=(*preface, self._fallback(card, context)))
         slots = result["slots"]
         shown = [{"id": slot["start"], "start": slot["start"], "end": slot["end"]} for slot in slots]
         minutes = int((_instant(slots[0]["end"]) - _instant(slots[0]["start"])).total_seconds() // 60)
-        return Outcome(say=preface, ask=Question("slots", card.get("text"), {"slots": shown, "timezone": self._zone(context, *slots[0]["agents"]), "duration": minutes}),
+        return Outcome(say=preface, ask=Question("slots", context.localise(card.get("text")), {"slots": shown, "timezone": self._zone(context, *slots[0]["agents"]), "duration": minutes}),
                        remember={"slots": {slot["start"]: slot for slot in slots}, "decision": result["decision"]})
 
     def _chosen(self, card: Card, context: CardContext, value: Any) -> Outcome:
         slot = context.memory.get("slots", {}).get(value) if isinstance(value, str) else None
         if slot is None:
-            return Outcome(invalid="Please choose one of the times offered.")
-        return Outcome(effect=Effect("book", {"slot": slot}), answer=value, answer_text=_local(value, self._zone(context, *slot["agents"])))
+            return Outcome(invalid=context.message("choose_time"))
+        return Outcome(effect=Effect("book", {"slot": slot}), answer=value,
+                       answer_text=_local(value, self._zone(context, *slot["agents"]), context))
 
     # -- effects ---------------------------------------------------------------------------------
 
@@ -169,14 +174,24 @@ class MeetingCard:
         return {"kind": kind, "decision": {"queue": decision.queue, "agents": list(decision.agents), "strategy": decision.strategy},
                 "slots": [{"start": _iso(s.start), "end": _iso(s.end), "agents": list(s.agents)} for s in slots]}
 
+    def _fallback(self, card: Card, context: CardContext) -> str:
+        """What is said when nobody is free: the card's ``fallback``, else ``meetings.fallback`` (in
+        the visitor's language when it gives one per language), else the catalog's."""
+        project = meeting_settings(self.app).fallback
+        if isinstance(project, Mapping):
+            project = project.get(context.language) or project.get(language_of(context.language))
+        return context.localise(card.get("fallback")) or project or context.message("meeting_fallback")
+
     def _zone(self, context: Any, *agent_emails: str) -> str:
         """The visitor's zone from ``hello``; when it is missing or unknown, the (first) agent's."""
         agents = meeting_settings(self.app).agents
         fallbacks = [agents[email].time_zone for email in agent_emails if email in agents]
         return _zone_of(context.visit, fallbacks[0] if fallbacks else "UTC")
 
-    def _text(self, card: Card, key: str) -> str:
-        return card.get(key) or DEFAULT_TEXT[key]
+
+def _text(card: Card, context: CardContext, key: str) -> str:
+    """The card's text option ``key`` in the visitor's language, else the catalog's."""
+    return context.localise(card.get(key)) or context.message(DEFAULT_TEXT[key])
 
 
 def _zone_of(visit: Mapping[str, Any], fallback: str) -> str:
@@ -194,7 +209,11 @@ def _iso(moment: dt.datetime) -> str:
     return moment.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _local(iso: str, zone: str) -> str:
-    """How the visitor reads a time: ``Wednesday 25 November, 10:00 (Europe/London)``."""
+def _local(iso: str, zone: str, context: CardContext) -> str:
+    """How the visitor reads a time, in their language: ``Wednesday 25 November, 10:00
+    (Europe/London)`` (the catalog's ``meeting_time`` and ``meeting_date_format``)."""
+    from babel.dates import format_datetime
+
     moment = _instant(iso).astimezone(ZoneInfo(zone))
-    return f"{moment.strftime('%A')} {moment.day} {moment.strftime('%B, %H:%M')} ({zone})"
+    date = format_datetime(moment, context.message("meeting_date_format"), locale=babel_locale(context.language))
+    return context.message("meeting_time", date=date, zone=zone)

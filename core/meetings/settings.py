@@ -1,7 +1,7 @@
 """The ``meetings:`` section of chinwag.yaml, with the agents, as one checked settings object.
 
     meetings:
-      fallback: Sorry, nobody can take a meeting right now. We'll email you.
+      fallback: Sorry, nobody can take a meeting right now. We'll email you.   # or {en: ..., es: ...}
       invitation_template: invitation.txt      # under templates/ (a built-in default exists)
       summary: "{{ company.name or lead.firstName }} and {{ agent.name }}"
       online_meeting: true                     # add a Google Meet / Teams link
@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from .. import conditions
+from ..languages.locales import normalise
 from .agents import Agent, parse_agents
 from ..problems import Problem
 from ..yamlfile import line_of
@@ -37,7 +38,6 @@ MEETING_KEYS = {"fallback", "invitation_template", "summary", "online_meeting", 
                 "account_routing", "rules", "period", "reconcile_every"}
 RECONCILE_LIMITS = (1, 86400)  # seconds between sweeps for events whose booking did not finish
 PERIODS = ("day", "week", "month")
-DEFAULT_FALLBACK = "Sorry, no one is available to meet right now. We'll be in touch by email."
 
 
 @attrs.frozen
@@ -58,7 +58,8 @@ class MeetingSettings:
     teams: Mapping[str, tuple[str, ...]] = attrs.field(factory=dict)
     rules: tuple[Rule, ...] = ()
     accounts: Mapping[str, str] = attrs.field(factory=dict)  # company domain -> owner agent email
-    fallback: str = DEFAULT_FALLBACK
+    # One text, or language -> text; None (or a language it leaves out): the catalog's meeting_fallback.
+    fallback: str | Mapping[str, str] | None = None
     invitation_template: str = "invitation.txt"
     summary: str = "{{ lead.firstName or lead.email }} and {{ agent.name }}"
     online_meeting: bool = False
@@ -95,7 +96,17 @@ def parse_meeting_settings(config: Any, app: Chinwag) -> tuple[MeetingSettings, 
         else:
             problem(key, f"unknown setting (known: {', '.join(sorted(MEETING_KEYS))})")
     values: dict[str, Any] = {}
-    for key in ("fallback", "invitation_template", "summary"):
+    texts = ("fallback", "invitation_template", "summary")
+    if isinstance(section.get("fallback"), Mapping):  # one text per language
+        texts = texts[1:]
+        bad = [code for code, text in section["fallback"].items()
+               if normalise(code) != code or not isinstance(text, str) or not text.strip()]
+        for code in bad:
+            problem("fallback", f"{code!r} must be a locale code (like en, es or pt-BR) with non-empty text",
+                    source.get("fallback") if isinstance(source, Mapping) else None, code)
+        if not bad:
+            values["fallback"] = dict(section["fallback"])
+    for key in texts:
         if key in section:
             if isinstance(section[key], str) and section[key].strip():
                 values[key] = section[key]

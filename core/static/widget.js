@@ -23,15 +23,49 @@
   var MAX_ANSWER = 500;
   var PING_EVERY = 25000;
   var GIVE_UP_AFTER = 6; // failed first connections before the widget stays hidden on this page
-  var MESSAGES = {
-    empty: "Please type an answer.",
-    long: "Please keep your answer under " + MAX_ANSWER + " characters.",
-    email: "That doesn't look like an email address. Please check it.",
-    phone: "That doesn't look like a phone number. Please include the country code, like +44 20 7946 0958.",
+  // Every text the widget shows or reads out, key -> English; ``{name}`` is filled in by t().
+  // The welcome's catalog (protocol 1.2) gives them in the conversation's language.
+  var LABELS = {
+    chat_title: "Chat",
+    open_chat: "Open chat with {name}",
+    close_chat_with: "Close chat with {name}",
+    unread: "{count} new",
+    close_chat: "Close chat",
+    dismiss: "Dismiss message",
+    conversation: "Conversation",
+    typing: "{name} is typing",
+    bot_said: "{name} said:",
+    you_said: "You said:",
+    your_answer: "Your answer",
+    send: "Send",
+    choices: "Choices",
+    pick_time: "Pick a time",
+    day: "Day",
+    time: "Time",
+    duration: "{minutes} minutes",
+    times_in: "Times in {zone}",
+    your_time_zone: "your time zone",
+    no_slots: "No times are free right now. Please check back later.",
+    privacy_policy: "Privacy policy",
+    reconnecting: "Reconnecting…",
     offline: "Not connected. Trying again…",
     failed: "Something went wrong. Please try again.",
-    noSlots: "No times are free right now. Please check back later."
+    unavailable: "The chat is briefly unavailable. Please try again in a few seconds.",
+    conversation_ended: "This conversation has ended.",
+    answer_empty: "Please type an answer.",
+    answer_too_long: "Please keep your answer under {max} characters.",
+    invalid_email: "That doesn't look like an email address. Please check it.",
+    invalid_phone: "That doesn't look like a phone number. Please include the country code, like +44 20 7946 0958."
   };
+  var catalog = {}; // the welcome's: key -> text in the conversation's language
+
+  /** The text of ``key`` in the conversation's language, its ``{name}``s filled from ``vars``. */
+  function t(key, vars) {
+    var text = typeof catalog[key] === "string" ? catalog[key] : LABELS[key];
+    return String(text).replace(/\{([a-z_]+)\}/g, function (whole, name) {
+      return vars && vars[name] != null ? String(vars[name]) : whole;
+    });
+  }
 
   var CSS = [
     ":host{all:initial!important;display:block!important}",
@@ -133,12 +167,12 @@
   /** The same rules the server applies (docs/protocol.md); the server still has the last word. */
   function inputProblem(kind, value) {
     var text = value.trim();
-    if (!text) return MESSAGES.empty;
-    if (text.length > MAX_ANSWER) return MESSAGES.long;
-    if (kind === "email" && !/^[^\s@]+@[^\s@]+\.[^\s@.]{2,}$/.test(text)) return MESSAGES.email;
+    if (!text) return t("answer_empty");
+    if (text.length > MAX_ANSWER) return t("answer_too_long", { max: MAX_ANSWER });
+    if (kind === "email" && !/^[^\s@]+@[^\s@]+\.[^\s@.]{2,}$/.test(text)) return t("invalid_email");
     if (kind === "phone") {
       var digits = text.replace(/\D/g, "").length;
-      if (!/^[0-9 +\-().]+$/.test(text) || digits < 7 || digits > 15) return MESSAGES.phone;
+      if (!/^[0-9 +\-().]+$/.test(text) || digits < 7 || digits > 15) return t("invalid_phone");
     }
     return null;
   }
@@ -172,6 +206,7 @@
     unread: 0,
     welcomed: false,
     minor: 0,            // the protocol minor version the server speaks to us (1: triggers, opened/closed)
+    language: null,      // the conversation's language (1.2), for lang and dates
     fresh: false,        // a new session: its first question may be shown as the poke
     starting: false,     // a start frame was sent: its welcome opens the window
     generation: 0        // bumped by each welcome; frames queued before it are dropped
@@ -193,7 +228,7 @@
     greeted = false;
     socket.onopen = function () {
       send({
-        type: "hello", protocol: 1, minor: 1, visitor: state.visitor, session: state.session,
+        type: "hello", protocol: 1, minor: 2, visitor: state.visitor, session: state.session,
         page: { url: location.href.slice(0, 2048), referrer: document.referrer.slice(0, 2048) || null, title: document.title.slice(0, 300) || null },
         locale: navigator.language || null,
         timezone: visitorZone(),
@@ -221,7 +256,7 @@
       if (failures === 1) console.warn("chinwag: could not connect to " + WS_URL + " (is this site in allowed_origins?)");
       if (failures >= GIVE_UP_AFTER) return;
     }
-    setStatus("Reconnecting…");
+    setStatus(t("reconnecting"));
     // Exponential backoff with jitter, so a restarted server is not hit by every visitor at once.
     var wait = Math.min(30000, 500 * Math.pow(2, failures - 1)) * (0.5 + Math.random() / 2);
     setTimeout(connect, wait);
@@ -289,7 +324,7 @@
       if (state.pending) {
         state.pending = false;
         setDisabled(false);
-        showProblem(frame.code === "unavailable" ? frame.message : MESSAGES.failed);
+        showProblem(t(frame.code === "unavailable" ? "unavailable" : "failed"));
       }
       return;
     }
@@ -317,6 +352,8 @@
     save("localStorage", "session", state.session);
     failures = 0;
     state.minor = frame.minor || 0;
+    if (frame.catalog && typeof frame.catalog === "object") catalog = frame.catalog;
+    state.language = typeof frame.language === "string" ? frame.language : null;
     stopWatching();
     var answersStart = state.starting;
     state.starting = false;
@@ -339,10 +376,11 @@
     state.dialogue = frame.dialogue || null;
     state.options = (frame.theme && frame.theme.options) || {};
     if (!ui) build((frame.theme && frame.theme.vars) || {});
+    relabel();
     ui.root.hidden = false;
     setStatus("");
     redraw(frame.transcript || [], frame.awaiting);
-    if (frame.status === "completed") note("This conversation has ended.");
+    if (frame.status === "completed") note(t("conversation_ended"));
     showLauncher();
     if (startFrame) sendStart();
     else if (answersStart) open();
@@ -494,7 +532,7 @@
     } else {
       shadow.appendChild(el("style", { textContent: CSS })); // older browsers; needs style-src 'unsafe-inline'
     }
-    var label = options.botLabel || "Chat";
+    var label = options.botLabel || t("chat_title");
     var position = data.position || options.position;
     var avatar = options.avatarUrl
       ? el("img", { className: "avatar", src: new URL(options.avatarUrl, SERVER + "/").href, alt: "" })
@@ -504,17 +542,16 @@
     ui.host = host;
     ui.label = el("span", { className: "label", id: "cw-label", textContent: label });
     ui.status = el("span", { className: "status", role: "status" });
-    ui.close = el("button", { className: "close", type: "button", "aria-label": "Close chat" }, [icon(ICON_CLOSE)]);
-    ui.log = el("div", { className: "log", role: "log", "aria-live": "polite", "aria-label": "Conversation", tabIndex: 0 });
-    ui.typing = el("div", { className: "bubble bot typing", role: "status", "aria-label": label + " is typing" },
-      [el("i"), el("i"), el("i")]);
+    ui.close = el("button", { className: "close", type: "button" }, [icon(ICON_CLOSE)]);
+    ui.log = el("div", { className: "log", role: "log", "aria-live": "polite", tabIndex: 0 });
+    ui.typing = el("div", { className: "bubble bot typing", role: "status" }, [el("i"), el("i"), el("i")]);
     ui.input = el("input", { id: "cw-input", autocomplete: "off", maxLength: MAX_ANSWER, "aria-describedby": "cw-error" });
     ui.inputLabel = el("label", { className: "sr", for: "cw-input" });
-    ui.send = el("button", { className: "send", type: "submit", textContent: "Send" });
+    ui.send = el("button", { className: "send", type: "submit" });
     ui.composer = el("form", { className: "composer", noValidate: true, hidden: true }, [ui.inputLabel, ui.input, ui.send]);
     ui.error = el("p", { className: "error", id: "cw-error", role: "alert", hidden: true });
     var footer = options.privacyUrl && /^https?:\/\//.test(options.privacyUrl)
-      ? el("div", { className: "foot" }, [el("a", { href: options.privacyUrl, target: "_blank", rel: "noopener noreferrer", textContent: "Privacy policy" })])
+      ? el("div", { className: "foot" }, [ui.privacy = el("a", { href: options.privacyUrl, target: "_blank", rel: "noopener noreferrer" })])
       : null;
     ui.window = el("section", { className: "window", id: "cw-window", role: "dialog", "aria-labelledby": "cw-label", hidden: true }, [
       el("div", { className: "head" }, [avatar, el("div", { className: "title" }, [ui.label, ui.status]), ui.close]),
@@ -525,7 +562,7 @@
       [icon(ICON_CHAT, "chat"), icon(ICON_CLOSE, "shut"), ui.badge]);
     ui.pokeText = el("button", { className: "poke-text", type: "button" });
     ui.poke = el("div", { className: "poke", role: "status", hidden: true },
-      [ui.pokeText, el("button", { className: "poke-close", type: "button", "aria-label": "Dismiss message", textContent: "×" })]);
+      [ui.pokeText, el("button", { className: "poke-close", type: "button", textContent: "×" })]);
     ui.root = el("div", { className: "cw" + (position === "left" ? " left" : "") }, [ui.poke, ui.window, ui.launcher]);
     shadow.appendChild(ui.root);
 
@@ -554,7 +591,7 @@
 
   function bubble(who, text) {
     var node = el("div", { className: "bubble " + who }, [
-      el("span", { className: "sr", textContent: who === "bot" ? (state.options.botLabel || "Bot") + " said: " : "You said: " }),
+      el("span", { className: "sr", textContent: (who === "bot" ? t("bot_said", { name: botName() }) : t("you_said")) + " " }),
       document.createTextNode(String(text == null ? "" : text))
     ]);
     ui.log.insertBefore(node, ui.typing.parentNode === ui.log ? ui.typing : null);
@@ -567,6 +604,30 @@
   function scrollDown() { ui.log.scrollTop = ui.log.scrollHeight; }
 
   function setStatus(text) { if (ui) ui.status.textContent = text; }
+
+  /** The drawn widget's own texts and its lang, in the conversation's language (a later welcome
+   *  may bring another: a dialogue the page started). */
+  function relabel() {
+    if (state.language) ui.root.setAttribute("lang", state.language);
+    else ui.root.removeAttribute("lang");
+    ui.close.setAttribute("aria-label", t("close_chat"));
+    ui.log.setAttribute("aria-label", t("conversation"));
+    ui.typing.setAttribute("aria-label", t("typing", { name: botName() }));
+    ui.send.textContent = t("send");
+    ui.poke.lastChild.setAttribute("aria-label", t("dismiss"));
+    if (ui.privacy) ui.privacy.textContent = t("privacy_policy");
+    updateLauncherLabel();
+  }
+
+  function botName() { return state.options.botLabel || t("chat_title"); }
+
+  /** Dates in the conversation's language; in the browser's own when it is the same language
+   *  (en-GB keeps its day-month order in an English conversation). */
+  function dateLocale() {
+    var browser = navigator.language || "";
+    if (!state.language || browser.split("-")[0].toLowerCase() === state.language.split("-")[0]) return browser || undefined;
+    return state.language;
+  }
 
   function showProblem(text) {
     ui.error.textContent = text;
@@ -586,8 +647,8 @@
   }
 
   function updateLauncherLabel() {
-    var label = (state.open ? "Close chat with " : "Open chat with ") + (state.options.botLabel || "us");
-    if (state.unread && !state.open) label += " (" + state.unread + " new)";
+    var label = t(state.open ? "close_chat_with" : "open_chat", { name: botName() });
+    if (state.unread && !state.open) label += " (" + t("unread", { count: state.unread }) + ")";
     ui.launcher.setAttribute("aria-label", label);
   }
 
@@ -624,7 +685,7 @@
       ui.input.autocomplete = kind === "email" ? "email" : kind === "phone" ? "tel" : "off";
       ui.input.inputMode = kind === "email" ? "email" : kind === "phone" ? "tel" : "text";
       ui.input.placeholder = input.placeholder || "";
-      ui.inputLabel.textContent = question.text || "Your answer";
+      ui.inputLabel.textContent = question.text || t("your_answer");
       ui.composer.hidden = false;
       setDisabled(false);
       focusTarget = ui.input;
@@ -635,7 +696,7 @@
 
   /** Buttons for a choice; returns the first, to focus. */
   function choices(question, items) {
-    var group = el("div", { className: "choices", role: "group", "aria-label": question.text || "Choices" });
+    var group = el("div", { className: "choices", role: "group", "aria-label": question.text || t("choices") });
     items.forEach(function (item) {
       var button = el("button", { className: "choice", type: "button", textContent: item.label });
       button.addEventListener("click", function () {
@@ -654,8 +715,8 @@
   function slotPicker(question, input) {
     var zone = input.timezone || visitorZone() || undefined;
     var format = function (options) {
-      try { return new Intl.DateTimeFormat(navigator.language, Object.assign({ timeZone: zone }, options)); }
-      catch (e) { zone = undefined; return new Intl.DateTimeFormat(navigator.language, options); }
+      try { return new Intl.DateTimeFormat(dateLocale(), Object.assign({ timeZone: zone }, options)); }
+      catch (e) { zone = undefined; return new Intl.DateTimeFormat(dateLocale(), options); }
     };
     var dayFormat = format({ weekday: "short", day: "numeric", month: "short" });
     var timeFormat = format({ hour: "numeric", minute: "2-digit" });
@@ -668,15 +729,15 @@
       if (!days[day]) { days[day] = []; order.push(day); }
       days[day].push({ id: slot.id, label: timeFormat.format(start) });
     });
-    var box = el("div", { className: "slots", role: "group", "aria-label": question.text || "Pick a time" });
+    var box = el("div", { className: "slots", role: "group", "aria-label": question.text || t("pick_time") });
     ui.log.appendChild(box);
     ui.controls = box;
     if (!order.length) {
-      box.appendChild(el("p", { className: "zone", textContent: MESSAGES.noSlots }));
+      box.appendChild(el("p", { className: "zone", textContent: t("no_slots") }));
       return ui.close;
     }
-    var dayRow = el("div", { className: "choices", role: "group", "aria-label": "Day" });
-    var timeRow = el("div", { className: "choices", role: "group", "aria-label": "Time" });
+    var dayRow = el("div", { className: "choices", role: "group", "aria-label": t("day") });
+    var timeRow = el("div", { className: "choices", role: "group", "aria-label": t("time") });
     function showDay(day) {
       Array.prototype.forEach.call(dayRow.children, function (button) {
         button.setAttribute("aria-pressed", String(button.textContent === day));
@@ -694,10 +755,10 @@
       button.addEventListener("click", function () { showDay(day); });
       dayRow.appendChild(button);
     });
-    var duration = Number(input.duration) > 0 ? input.duration + " minutes · " : "";
+    var duration = Number(input.duration) > 0 ? t("duration", { minutes: input.duration }) + " · " : "";
     box.appendChild(dayRow);
     box.appendChild(timeRow);
-    box.appendChild(el("p", { className: "zone", textContent: duration + "Times in " + (zone || "your time zone") }));
+    box.appendChild(el("p", { className: "zone", textContent: duration + t("times_in", { zone: zone || t("your_time_zone") }) }));
     showDay(order[0]);
     scrollDown();
     return dayRow.firstChild;
@@ -717,7 +778,7 @@
   function answer(question, value) {
     if (state.pending || question.id !== state.awaiting) return;
     hideProblem();
-    if (!send({ type: "answer", question: question.id, value: value })) return showProblem(MESSAGES.offline);
+    if (!send({ type: "answer", question: question.id, value: value })) return showProblem(t("offline"));
     state.pending = true;
     setDisabled(true);
     unlockAudio();
