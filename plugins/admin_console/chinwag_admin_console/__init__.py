@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
 # What a non-admin user's token may call on the admin API: (method, path).
 MARKETER_API = {("GET", "/-/admin/report.json")}
+_DEMO_TASKS: set[Any] = set()  # the demo's background work, referenced until done
 
 
 @hookimpl
@@ -51,9 +52,12 @@ async def startup(app: Chinwag) -> None:
     import os
 
     if os.environ.get("CHINWAG_DEMO") and app.served_at:
+        import asyncio
+
         from .demo import prepare_demo
 
-        await prepare_demo(app)
+        _DEMO_TASKS.add(task := asyncio.get_running_loop().create_task(prepare_demo(app)))
+        task.add_done_callback(_DEMO_TASKS.discard)
 
 
 @hookimpl

@@ -10,17 +10,25 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-import pygal
-from pygal.etree import etree
-from pygal.style import Style
+import functools
+from typing import Any
+
 from starlette.responses import Response
 
-STYLE = Style(
+# pygal is imported when a chart is first drawn, not when the server starts.
+STYLE_SETTINGS = dict(
     background="#ffffff", plot_background="#ffffff", foreground="#1b1f24", foreground_strong="#1b1f24",
     foreground_subtle="#5a6570", font_family="system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif",
     label_font_size=13, major_label_font_size=13, legend_font_size=14, value_font_size=13, title_font_size=16,
     colors=("#0b5cad", "#e07b00", "#1a8a4a", "#a4262c", "#6b3fa0", "#00838f", "#795548"),
 )
+
+
+@functools.cache
+def _style() -> Any:
+    from pygal.style import Style
+
+    return Style(**STYLE_SETTINGS)
 # The image's own policy: its inline styles only; nothing it could load or run.
 SVG_CSP = "default-src 'none'; style-src 'unsafe-inline'"
 LABELS = {"triggered": "Triggered", "engaged": "Engaged", "completed": "Completed", "lead_captured": "Leads",
@@ -33,9 +41,11 @@ def svg_response(svg: bytes) -> Response:
                     headers={"Content-Security-Policy": SVG_CSP, "Cache-Control": "no-store"})
 
 
-def _render(chart: pygal.Graph) -> bytes:
+def _render(chart: Any) -> bytes:
     """The chart's SVG without pygal's inline configuration script (an image runs no script anyway;
     this keeps the file to drawing and styles)."""
+    from pygal.etree import etree
+
     tree = chart.render_tree()
     for parent in list(tree.iter()):
         for child in list(parent):
@@ -45,7 +55,7 @@ def _render(chart: pygal.Graph) -> bytes:
     return body if body.startswith(b"<?xml") else b'<?xml version="1.0" encoding="utf-8"?>\n' + body
 
 
-def _config(chart: pygal.Graph, width: int, height: int) -> pygal.Graph:
+def _config(chart: Any, width: int, height: int) -> Any:
     chart.config.js = []  # no script: tooltips need it, the table beside the chart has the numbers
     chart.config.width, chart.config.height = width, height
     chart.config.legend_at_bottom = True
@@ -58,7 +68,9 @@ def _config(chart: pygal.Graph, width: int, height: int) -> pygal.Graph:
 def series_chart(title: str, labels: Sequence[str], lines: Mapping[str, Sequence[int]], width: int = 960,
                  height: int = 360) -> bytes:
     """A line per measure over the buckets ``labels`` (days or weeks)."""
-    chart = _config(pygal.Line(style=STYLE, title=title, show_minor_x_labels=False, x_label_rotation=0,
+    import pygal
+
+    chart = _config(pygal.Line(style=_style(), title=title, show_minor_x_labels=False, x_label_rotation=0,
                                dots_size=2.5, include_x_axis=True, min_scale=1, max_scale=6), width, height)
     chart.x_labels = list(labels)
     chart.x_labels_major_every = max(1, len(labels) // 8)
@@ -69,7 +81,9 @@ def series_chart(title: str, labels: Sequence[str], lines: Mapping[str, Sequence
 
 def funnel_chart(title: str, steps: Sequence[tuple[str, int]], width: int = 960, height: int = 360) -> bytes:
     """A funnel: how many sessions reached each step, widest first, one bar per step."""
-    chart = _config(pygal.HorizontalBar(style=STYLE, title=title, show_legend=False, print_values=True), width,
+    import pygal
+
+    chart = _config(pygal.HorizontalBar(style=_style(), title=title, show_legend=False, print_values=True), width,
                     max(160, 60 + 42 * len(steps)))
     chart.config.print_values = True
     chart.x_labels = [label for label, _ in reversed(steps)]

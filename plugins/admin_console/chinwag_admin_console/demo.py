@@ -37,33 +37,40 @@ DEMO_CHATS = (
 
 
 async def prepare_demo(app: Chinwag) -> None:
-    """Give each demo user a new password, say where to sign in, and seed chats on a fresh database."""
-    password = secrets.token_urlsafe(12)
-    agents = agent_emails(app)
-    names = []
-    for email, role, name in DEMO_USERS:
-        if role == "agent" and email not in agents:
-            continue
-        await _with_password(app, email, role, name, password)
-        names.append(f"{email} ({role})")
-    base = (app.served_at or app.config.public_url or "http://127.0.0.1:8000").rstrip("/")
-    banner = (f"Admin console: {base}/-/console/  sign in as {', '.join(names)} with the password {password} "
-              "(made up at each demo start)")
-    log.warning(banner)
-    print(banner, flush=True)  # the demo's one line to look for, whatever the log level
-    if app.served_at and await _fresh(app):
-        asyncio.get_running_loop().create_task(_seed_chats(app.served_at))
+    """Give each demo user a new password, say where to sign in, and seed chats on a fresh database.
+
+    Run in the background once the server starts (the password's hash takes a moment)."""
+    try:
+        password = secrets.token_urlsafe(12)
+        hashed = await asyncio.to_thread(hash_password, password)  # once: the demo users share it
+        agents = agent_emails(app)
+        names = []
+        for email, role, name in DEMO_USERS:
+            if role == "agent" and email not in agents:
+                continue
+            await _with_password(app, email, role, name, hashed)
+            names.append(f"{email} ({role})")
+        base = (app.served_at or app.config.public_url or "http://127.0.0.1:8000").rstrip("/")
+        banner = (f"Admin console: {base}/-/console/  sign in as {', '.join(names)} with the password {password} "
+                  "(made up at each demo start)")
+        log.warning(banner)
+        print(banner, flush=True)  # the demo's one line to look for, whatever the log level
+        if app.served_at and await _fresh(app):
+            await _seed_chats(app.served_at)
+    except Exception:  # a demo nicety: the server goes on without it
+        log.exception("could not prepare the console's demo")
 
 
-async def _with_password(app: Chinwag, email: str, role: str, name: str, password: str) -> None:
+async def _with_password(app: Chinwag, email: str, role: str, name: str, hashed: str) -> None:
+    """The demo user, made if missing, with the password of ``hashed`` and enabled."""
     email = normalised_email(email)
     try:
-        await create_user(app, email, role, password, name, by="demo")
-    except UserError:  # there already: a new password, enabled
-        hashed = await asyncio.to_thread(hash_password, password)
-        async with app.store.transaction() as connection:
-            await connection.execute(sa.update(users).where(users.c.email == email).values(
-                password_hash=hashed, disabled=False, updated_at=utcnow()))
+        await create_user(app, email, role, None, name, by="demo")
+    except UserError:
+        pass  # there already: a new password below
+    async with app.store.transaction() as connection:
+        await connection.execute(sa.update(users).where(users.c.email == email).values(
+            password_hash=hashed, disabled=False, updated_at=utcnow()))
 
 
 async def _fresh(app: Chinwag) -> bool:

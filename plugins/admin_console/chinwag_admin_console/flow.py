@@ -30,6 +30,16 @@ class FlowCard:
     funnel: Mapping[str, int] | None
 
 
+def said(text: Any, first_only: bool = False) -> str:
+    """A text of the dialogue as one line: a plain string, or each language's (``en: Hi · es: Hola``);
+    with ``first_only`` the first language's alone (a button's label, where space is short)."""
+    if isinstance(text, Mapping):
+        if first_only:
+            return str(next(iter(text.values()), ""))
+        return " · ".join(f"{language}: {value}" for language, value in text.items())
+    return "" if text is None else str(text)
+
+
 def _condition(rule: Mapping[str, Any]) -> str:
     condition = rule.get("if")
     if isinstance(condition, Mapping) and "attribute" in condition:
@@ -48,7 +58,7 @@ def flow(dialogue: Any, funnel: list[Mapping[str, Any]]) -> list[FlowCard]:
         if card.type == "question":
             for button in card.get("buttons") or []:
                 if isinstance(button, Mapping):
-                    ways.append(Way(f"“{button.get('label')}”", str(button.get("next") or default)))
+                    ways.append(Way(f"“{said(button.get('label'), first_only=True)}”", str(button.get("next") or default)))
         elif card.type == "branch":
             for rule in card.get("rules") or []:
                 if isinstance(rule, Mapping) and rule.get("next"):
@@ -57,5 +67,5 @@ def flow(dialogue: Any, funnel: list[Mapping[str, Any]]) -> list[FlowCard]:
         elif card.type != "end":
             ways.append(Way("then", str(default)))
         text = card.get("text") or card.get("goal") or ""
-        cards.append(FlowCard(card.id, card.type, str(text), tuple(ways), by_card.get(card.id)))
+        cards.append(FlowCard(card.id, card.type, said(text), tuple(ways), by_card.get(card.id)))
     return cards

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import functools
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 MIN_LENGTH = 12
 MAX_LENGTH = 1024  # a longer "password" is a denial-of-service attempt on the hasher
 _hasher = PasswordHasher()
-# Verified against when the email is unknown, so a wrong address costs as long as a wrong password.
-_DUMMY_HASH = _hasher.hash("an unknown user's password, never matched")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verified against when the email is unknown, so a wrong address costs as long as a wrong
+    password (made on first use: a hash takes a moment, too long to spend at import)."""
+    return _hasher.hash("an unknown user's password, never matched")
 
 
 class WeakPassword(ValueError):
@@ -35,7 +42,7 @@ def verify_password(stored_hash: str | None, password: str) -> bool:
     if len(password) > MAX_LENGTH:
         return False
     try:
-        return _hasher.verify(stored_hash or _DUMMY_HASH, password) and stored_hash is not None
+        return _hasher.verify(stored_hash or _dummy_hash(), password) and stored_hash is not None
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
 
