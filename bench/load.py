@@ -6,11 +6,15 @@ Each visitor connects with the server's own Origin, says ``hello`` and answers e
 counted and timed; every visitor finishes its turn in flight before it leaves, so the server
 has stored exactly the turns counted here (``bench.chat`` checks that against the database).
 
+In connect mode the visitors only connect and are greeted (``hello`` until the first question),
+at most ``CONNECT_CONCURRENCY`` at once, then leave: the rate is visitors greeted per second.
+
 It runs in its own process so it never shares the server's interpreter (``bench.chat`` starts
-it). Output is line based on stdout: ``WINDOW_START``, ``WINDOW_END`` (turns mode) or
+it). Output is line based on stdout: ``WINDOW_START``, ``WINDOW_END`` (turns and connect modes) or
 ``READY <json>`` (idle mode), then ``RESULT <json>``.
 
     python -m bench.load turns --url ws://127.0.0.1:8000/ws --visitors 100 --warmup 3 --duration 10
+    python -m bench.load connect --url ws://127.0.0.1:8000/ws --visitors 2000
     python -m bench.load idle --url ws://127.0.0.1:8000/ws --visitors 5000
 """
 
@@ -43,6 +47,7 @@ class Tally:
     turns_total: int = 0
     turns_window: int = 0
     latencies: list[float] = field(default_factory=list)
+    greetings: list[float] = field(default_factory=list)  # seconds from opening the socket to the first question
     errors: dict[str, int] = field(default_factory=dict)
 
     def error(self, code: str) -> None:
@@ -85,6 +90,7 @@ COMPRESSION: str | None = "deflate"
 async def _open(url: str, origin: str, gate: asyncio.Semaphore, tally: Tally) -> tuple[ClientConnection, dict[str, Any]] | None:
     """Connect, say hello and return the socket with the first question (None on failure)."""
     async with gate:
+        opening = time.perf_counter()
         try:
             socket = await connect(url, origin=origin, max_size=1 << 22, open_timeout=FRAME_TIMEOUT,
                                    ping_interval=None, compression=COMPRESSION)  # type: ignore[arg-type]
@@ -100,6 +106,7 @@ async def _open(url: str, origin: str, gate: asyncio.Semaphore, tally: Tally) ->
         tally.failed += 1
         await socket.close()
         return None
+    tally.greetings.append(time.perf_counter() - opening)
     tally.connected += 1
     tally.sessions += 1
     return socket, question
@@ -168,6 +175,29 @@ async def run_turns(url: str, origin: str, visitors: int, warmup: float, duratio
     }
 
 
+async def run_connect(url: str, origin: str, visitors: int) -> dict[str, Any]:
+    """Connect ``visitors`` and greet each (hello to first question); time it; then close them all."""
+    tally = Tally()
+    cpu_before = _cpu_seconds()
+    _say("WINDOW_START")
+    started = time.perf_counter()
+    opened = await _connect_all(url, origin, visitors, tally)
+    elapsed = time.perf_counter() - started
+    _say("WINDOW_END")
+    cpu = _cpu_seconds() - cpu_before
+    gate = asyncio.Semaphore(CONNECT_CONCURRENCY * 5)
+
+    async def close(socket: ClientConnection) -> None:
+        async with gate:
+            await socket.close()
+
+    await asyncio.gather(*(close(socket) for socket, _ in opened), return_exceptions=True)
+    return {"visitors": visitors, "connected": tally.connected, "failed": tally.failed, "sessions": tally.sessions,
+            "connect_seconds": round(elapsed, 3), "greeted_per_second": round(tally.connected / elapsed, 1),
+            "greet_p50_ms": _ms(percentile(tally.greetings, 0.50)), "greet_p99_ms": _ms(percentile(tally.greetings, 0.99)),
+            "errors": tally.errors, "client_cpu_percent": round(100 * cpu / elapsed, 1)}
+
+
 async def run_idle(url: str, origin: str, visitors: int) -> dict[str, Any]:
     """Connect ``visitors`` that say hello and then sit idle until stdin says stop (or closes)."""
     tally = Tally()
@@ -207,7 +237,7 @@ def _say(line: str) -> None:
 def main(argv: list[str] | None = None) -> None:
     """Command line entry point (see the module docstring)."""
     parser = argparse.ArgumentParser(description="chinwag WebSocket load generator")
-    parser.add_argument("mode", choices=["turns", "idle"])
+    parser.add_argument("mode", choices=["turns", "connect", "idle"])
     parser.add_argument("--url", required=True, help="the chat WebSocket, ws://host:port/ws")
     parser.add_argument("--origin", default=None, help="Origin header (default: the server's own)")
     parser.add_argument("--visitors", type=int, default=100)
@@ -226,6 +256,8 @@ def main(argv: list[str] | None = None) -> None:
         runner = uvloop.run
     if args.mode == "turns":
         result = runner(run_turns(args.url, origin, args.visitors, args.warmup, args.duration))
+    elif args.mode == "connect":
+        result = runner(run_connect(args.url, origin, args.visitors))
     else:
         result = runner(run_idle(args.url, origin, args.visitors))
     _say("RESULT " + json.dumps(result))

@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .chat import BENCH_DIALOGUE, ServerProcess, _machine, _workdir, chinwag_server, run_load
+from .chat import BENCH_DIALOGUE, ServerGroup, _machine, _workdir, chinwag_server, run_load
 from .load import raise_fd_limit
 
 VARIANTS = ("without consumer", "with consumer")
@@ -70,7 +70,7 @@ def run(visitor_counts: list[int], rounds: int, warmup: float, duration: float,
     phases: list[dict[str, Any]] = []
     with _workdir(workdir) as folder, serve_in_thread(remote_app(state), state, lambda url, _: {}, label="remote CRM") as remote:
         projects = make_projects(folder, remote.url)
-        servers: dict[str, ServerProcess] = {
+        servers: dict[str, ServerGroup] = {
             variant: chinwag_server(project, folder / f"{variant.replace(' ', '-')}.log")
             for variant, project in projects.items()}
         try:

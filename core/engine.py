@@ -6,6 +6,7 @@ and the session (``chinwag.session``) fulfils it and calls ``resume`` with the r
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Any
 
@@ -59,7 +60,7 @@ class State:
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> State:
         """The inverse of ``to_json``; unknown keys from newer versions are ignored."""
-        names = {field.name for field in attrs.fields(cls)}
+        names = _field_names(cls)
         return cls(**{key: value for key, value in data.items() if key in names})
 
 
@@ -105,7 +106,8 @@ class Engine:
             raise EngineError("not_asked", f"question {question!r} is not open")
         turn = Turn(_copy(state))
         card = self.dialogue.card(state.card)  # type: ignore[arg-type]
-        outcome = self._type(card).receive(card, self._context(turn, card, lead, visit), value)
+        context = self._context(turn, card, lead, visit)
+        outcome = self._type(card).receive(card, context, value)
         if outcome.invalid is not None:
             turn.state = state  # nothing changes: the same question stays open
             turn.frames.append({"type": "invalid", "question": question, "message": outcome.invalid})
@@ -117,7 +119,7 @@ class Engine:
         if not turn.state.engaged:
             turn.state.engaged = True
             turn.events.append(("engaged", {"card": card.id}))
-        self._follow(turn, card, outcome, lead, visit)
+        self._follow(turn, card, outcome, lead, visit, context)
         return turn
 
     def resume(self, state: State, lead: Mapping[str, Any], visit: Mapping[str, Any], result: Mapping[str, Any]) -> Turn:
@@ -128,7 +130,7 @@ class Engine:
         turn.state.pending = None
         card = self.dialogue.card(state.card)
         context = attrs.evolve(self._context(turn, card, lead, visit), effect_result=result)
-        self._follow(turn, card, self._type(card).receive(card, context, None), lead, visit)
+        self._follow(turn, card, self._type(card).receive(card, context, None), lead, visit, context)
         return turn
 
     # -- the loop ---------------------------------------------------------------------------------
@@ -139,26 +141,32 @@ class Engine:
                 self._complete(turn)
                 return
             card = self.dialogue.card(card_id)
-            outcome = self._type(card).enter(card, self._context(turn, card, lead, visit))
-            card_id = self._apply(turn, card, outcome, lead, visit)
+            context = self._context(turn, card, lead, visit)
+            card_id = self._apply(turn, card, self._type(card).enter(card, context), lead, visit, context)
             if card_id is None:
                 return
         raise EngineError("internal", f"dialogue {self.dialogue.id!r} passed {MAX_CARDS_PER_TURN} cards without asking anything")
 
-    def _follow(self, turn: Turn, card: Card, outcome: Outcome, lead: Mapping[str, Any], visit: Mapping[str, Any]) -> None:
-        next_id = self._apply(turn, card, outcome, lead, visit)
+    def _follow(self, turn: Turn, card: Card, outcome: Outcome, lead: Mapping[str, Any], visit: Mapping[str, Any],
+                context: CardContext) -> None:
+        next_id = self._apply(turn, card, outcome, lead, visit, context)
         if next_id is not None:
             self._run(turn, next_id, lead, visit)
 
-    def _apply(self, turn: Turn, card: Card, outcome: Outcome, lead: Mapping[str, Any], visit: Mapping[str, Any]) -> str | None:
-        """Record an outcome; return the next card id, or None when the turn stops here."""
+    def _apply(self, turn: Turn, card: Card, outcome: Outcome, lead: Mapping[str, Any], visit: Mapping[str, Any],
+               context: CardContext) -> str | None:
+        """Record an outcome; return the next card id, or None when the turn stops here.
+
+        ``context`` is the one the card was played with: texts are rendered with it, or with a
+        fresh one when the outcome set lead fields (a text may name them)."""
         state = turn.state
         if outcome.set_fields:
             turn.lead_updates.update(outcome.set_fields)
             if "lead.email" in outcome.set_fields and not state.lead_captured:
                 state.lead_captured = True
                 turn.events.append(("lead_captured", {"email": outcome.set_fields["lead.email"]}))
-        lookup = self._context(turn, card, lead, visit).attribute
+            context = self._context(turn, card, lead, visit)
+        lookup = context.attribute
         for text in outcome.say:
             turn.frames.append(self._frame(turn, "message", card, text=render(text, lookup), delay=self.delay))
         for name, data in outcome.events:
@@ -210,4 +218,9 @@ class Engine:
 
 
 def _copy(state: State) -> State:
-    return State.from_json(state.to_json())
+    return State(**state.to_json())  # to_json copies every dict and list the state holds
+
+
+@functools.cache
+def _field_names(cls: type) -> frozenset[str]:
+    return frozenset(field.name for field in attrs.fields(cls))

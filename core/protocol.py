@@ -9,6 +9,9 @@ from collections.abc import Mapping
 from typing import Any
 
 import attrs
+import orjson
+
+from .json_text import dumps
 
 PROTOCOL_VERSION = 1
 PROTOCOL_MINOR = 2  # 1.1: behaviour triggers (``trigger``), ``opened``, ``closed`` and ``start``; 1.2: the welcome's language and catalog
@@ -19,6 +22,8 @@ TRACKING_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 START_ATTRIBUTE_NAME = re.compile(r"visit\.[A-Za-z_][A-Za-z0-9_]{0,63}")  # used with fullmatch
 # A lone UTF-16 surrogate (JSON allows the escape "\ud800"; no UTF-8 text can carry it).
 SURROGATE = re.compile("[\ud800-\udfff]")
+# Digits enough for an integer orjson would read as a float (beyond 64 bits).
+LONG_NUMBER = re.compile(r"\d{19}")
 
 
 class FrameError(Exception):
@@ -91,16 +96,13 @@ def decode(text: str | bytes) -> ClientFrame:
     if len(text) > MAX_FRAME_BYTES or (isinstance(text, str) and len(text) > MAX_FRAME_BYTES // 4
                                        and len(text.encode()) > MAX_FRAME_BYTES):
         raise FrameError("too_large", f"frames may be at most {MAX_FRAME_BYTES} bytes")
-    try:
-        data = json.loads(text, parse_constant=_not_json, parse_float=_finite_float)
-    except (ValueError, UnicodeDecodeError):
-        raise FrameError("bad_json", "frame is not valid JSON") from None
-    except RecursionError:  # nesting deep enough to exhaust the parser's stack
-        raise FrameError("bad_json", f"frame nests more than {MAX_NESTING} levels deep") from None
+    data = _plain_frame(text)
+    if data is None:  # not a plain frame, or not JSON at all: the careful way, with its exact errors
+        data = _parse(text)
+        if _may_hide_anything(text):
+            check_plain_json(data)
     if not isinstance(data, dict):
         raise FrameError("bad_json", "frame must be a JSON object")
-    if _may_hide_anything(text):
-        check_plain_json(data)
     kind = data.get("type")
     if kind == "hello":
         return _hello(data)
@@ -121,6 +123,30 @@ def decode(text: str | bytes) -> ClientFrame:
     if kind == "start":
         return Start(_field(data, "dialogue", str, frame="start"), _start_attributes(data.get("attributes")))
     raise FrameError("unknown_type", f"unknown frame type {kind!r}" if kind is not None else "frame has no 'type'")
+
+
+def _plain_frame(text: str | bytes) -> Any | None:
+    """A frame read by orjson (several times faster) when its text can hold nothing the careful
+    way refuses or reads differently: text (not bytes) without escapes, surrogates, deep nesting
+    or integers beyond 64 bits (orjson reads those as floats). orjson refuses NaN, Infinity and
+    numbers beyond a float's range itself. None when the careful way must read it."""
+    if isinstance(text, bytes) or _may_hide_anything(text) or LONG_NUMBER.search(text) is not None:
+        return None
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return None
+
+
+def _parse(text: str | bytes) -> Any:
+    """The standard library's reading of a frame, refusing what JSON has not (NaN, Infinity,
+    numbers beyond a float's range) and nesting deep enough to exhaust the parser's stack."""
+    try:
+        return json.loads(text, parse_constant=_not_json, parse_float=_finite_float)
+    except (ValueError, UnicodeDecodeError):
+        raise FrameError("bad_json", "frame is not valid JSON") from None
+    except RecursionError:  # nesting deep enough to exhaust the parser's stack
+        raise FrameError("bad_json", f"frame nests more than {MAX_NESTING} levels deep") from None
 
 
 def check_plain_json(data: Any) -> None:
@@ -257,8 +283,8 @@ def encode(frame: Mapping[str, Any]) -> str:
     A lone surrogate that reached stored state before ``decode`` refused them (an old transcript or
     lead) becomes U+FFFD, so such a session is shown again instead of failing at every send.
     """
-    text = json.dumps(frame, separators=(",", ":"), ensure_ascii=False, default=str)
-    return SURROGATE.sub("\ufffd", text)
+    text = dumps(frame)  # orjson refuses surrogates: such a frame comes back from the standard library
+    return text if text.isascii() else SURROGATE.sub("\ufffd", text)
 
 
 def error_frame(code: str, message: str) -> dict[str, Any]:

@@ -29,11 +29,11 @@ from .outbox import outbox_row
 from .protocol import PROTOCOL_VERSION, Answer, FrameError, Hello, Start, scrub_surrogates
 from .store import Store, utc, utcnow
 from .time_zones import known_time_zone
-from .tables import sessions, transcript, visitors
+from .tables import sessions, transcript, visitor_visits, visitors
 from .targeting.selection import Targeter
 from .targeting.state import TargetingState
-from .targeting.visit import VISIT_ATTRIBUTES, count_visit, page_attributes
-from .turn_writer import SessionConflict, TurnRecord
+from .targeting.visit import VISIT_ATTRIBUTES, page_attributes, visit_of
+from .turn_writer import SessionConflict, TurnRecord, VisitRecord
 
 if TYPE_CHECKING:
     from .app import Chinwag
@@ -64,6 +64,14 @@ class Conversation:
     pending: Dialogue | None = None  # resolved, waiting for its behaviour trigger in the page
     page_visit: dict[str, Any] = attrs.field(factory=dict)  # the visit as hello gave it, before any start
     preferences: tuple[str, ...] = ()  # the visitor's locales, best first (hello.locale, then Accept-Language)
+    unsaved_visit: VisitRecord | None = None  # hello's visitor rows, stored with its first turn or alone
+
+    def take_unsaved_visit(self) -> VisitRecord | None:
+        """Hello's visitor rows not stored yet (a new visitor with the lead known by now), once."""
+        visit, self.unsaved_visit = self.unsaved_visit, None
+        if visit is not None and visit.lead is not None:
+            visit = attrs.evolve(visit, lead=dict(self.lead))
+        return visit
 
     def event(self, name: str, data: Mapping[str, Any]) -> ChatEvent:
         """An activity event of this conversation."""
@@ -115,7 +123,18 @@ class Conversations:
         ``headers`` are the WebSocket request's (lower-case names): the device type, the country
         and region the integrator's proxy sets and, after ``hello.locale``, the visitor's languages
         (``Accept-Language``) are read from them.
+
+        What the page load stores about the visitor goes to the group commit (``turn_writer``)
+        with the turn that starts a dialogue, or alone: the frames are returned once it is stored.
         """
+        conversation, frames = await self._hello(hello, headers)
+        visit = conversation.take_unsaved_visit()
+        if visit is not None:  # no turn was stored with it
+            assert self.app.turn_writer is not None, "the app has not started"
+            await self.app.turn_writer.write(visit)
+        return conversation, frames
+
+    async def _hello(self, hello: Hello, headers: Mapping[str, str] | None) -> tuple[Conversation, list[dict[str, Any]]]:
         await self.app.publisher.refresh()  # what is published may have changed in another process
         settings = self.app.plugin_state(TargetingState).settings
         locales = preferences(hello.locale, (headers or {}).get("accept-language"))
@@ -126,13 +145,12 @@ class Conversations:
                  "visit.language": language_of(locales[0]) if locales else None,
                  "visit.timezone": known_time_zone(hello.timezone),
                  **page_attributes(hello.page_url, headers or {}, settings)}
-        conversation = await self._visitor(hello.visitor, visit)
+        conversation, history = await self._visitor(hello.visitor, visit)
         conversation.minor = hello.minor
         conversation.preferences = locales
         conversation.page_visit = dict(conversation.visit)
         if hello.tracking:
             await self._recognise_by_cookie(conversation, hello.tracking)
-        history = await self._history(conversation.visitor_id)
         named = next((row for row in history if row.id == hello.session), None)
         engaged = [row for row in history if row.status == "active" and State.from_json(row.state).engaged]
         engaged.sort(key=lambda row: (row is not named, -utc(row.updated_at).timestamp()))  # type: ignore[union-attr]
@@ -243,28 +261,35 @@ class Conversations:
         frames = await self._save(conversation, turn, new=True)
         return [self._welcome(conversation, []), *frames]
 
-    async def _visitor(self, visitor_id: str | None, visit: dict[str, Any]) -> Conversation:
-        """The visitor (a new one when the id is unknown), with this page load counted as part of
-        a visit: ``visit.count`` and ``visit.returning`` are added to ``visit``."""
+    async def _visitor(self, visitor_id: str | None, visit: dict[str, Any]) -> tuple[Conversation, list[Any]]:
+        """The visitor (a new one when the id is unknown) and their sessions, with this page load
+        counted as part of a visit: ``visit.count`` and ``visit.returning`` are added to ``visit``.
+
+        Only reads: what the page load changes waits in ``Conversation.unsaved_visit`` for the
+        group commit (``hello``).
+        """
         now = utcnow()
         settings = self.app.plugin_state(TargetingState).settings
-        async with self.store.transaction() as connection:
-            row = None
-            if visitor_id:
-                row = (await connection.execute(sa.select(visitors.c.lead, visitors.c.last_seen_at).where(
-                    visitors.c.id == visitor_id))).first()
-            if row is not None:
-                await connection.execute(sa.update(visitors).where(visitors.c.id == visitor_id).values(last_seen_at=now))
-                conversation = Conversation(visitor_id, scrub_surrogates(dict(row.lead)), visit)  # type: ignore[arg-type]
-            else:
-                visitor_id = new_id("v")  # unknown ids are replaced, never trusted
-                await connection.execute(sa.insert(visitors).values(id=visitor_id, created_at=now, last_seen_at=now, lead={}))
-                conversation = Conversation(visitor_id, {}, visit)
-            count, started = await count_visit(connection, visitor_id, row.last_seen_at if row is not None else None,
-                                               now, settings)
+        row, history = None, []
+        if visitor_id:
+            async with self.store.connect() as connection:
+                row = (await connection.execute(
+                    sa.select(visitors.c.lead, visitors.c.last_seen_at, visitor_visits.c.visits, visitor_visits.c.started_at)
+                    .select_from(visitors.outerjoin(visitor_visits, visitor_visits.c.visitor_id == visitors.c.id))
+                    .where(visitors.c.id == visitor_id))).first()
+                if row is not None:  # every session of the visitor (a handful: one per dialogue shown to them)
+                    history = list(await connection.execute(sa.select(sessions).where(sessions.c.visitor_id == visitor_id)))
+        if row is not None:
+            conversation = Conversation(visitor_id, scrub_surrogates(dict(row.lead)), visit)  # type: ignore[arg-type]
+            count, started, new_visit = visit_of(row.visits, row.started_at, row.last_seen_at, now, settings)
+            conversation.unsaved_visit = VisitRecord(conversation.visitor_id, now, None, count, new_visit)
+        else:
+            conversation = Conversation(new_id("v"), {}, visit)  # unknown ids are replaced, never trusted
+            count, started, _ = visit_of(None, None, None, now, settings)
+            conversation.unsaved_visit = VisitRecord(conversation.visitor_id, now, {}, count, True)
         visit.update({"visit.count": count, "visit.returning": count > 1})
         conversation.visit_started = started
-        return conversation
+        return conversation, history
 
     async def _recognise_by_cookie(self, conversation: Conversation, tracking: Mapping[str, str]) -> None:
         """An anonymous visitor whose page carries a CRM's tracking cookie, looked up once: what the
@@ -276,6 +301,8 @@ class Conversations:
                  if name.startswith(PERSON_PREFIX) or name not in conversation.lead}
         if known:
             conversation.lead.update(known)
+            if conversation.unsaved_visit is not None and conversation.unsaved_visit.lead is not None:
+                return  # a new visitor: stored with this lead by hello
             async with self.store.transaction() as connection:
                 await connection.execute(sa.update(visitors).where(visitors.c.id == conversation.visitor_id)
                                          .values(lead=conversation.lead))
@@ -442,6 +469,7 @@ class Conversations:
             revision=conversation.revision, state=state, status=turn.state.status, now=now, new_session=new_session,
             transcript=tuple({"session_id": conversation.session_id, "frame": frame, "created_at": now}
                              for frame in turn.frames if frame["type"] in TRANSCRIPT_FRAMES),
+            visit=conversation.take_unsaved_visit(),
             events=tuple(event.row() for event in chat_events),
             lead=lead if turn.lead_updates else None,
             outbox=tuple(self._outbox_rows(chat_events, lead, turn.lead_updates, now)),

@@ -8,14 +8,19 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import AsyncIterator
+import json
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from .json_text import dumps_column
 from .tables import health_probe
+
+T = TypeVar("T")
 
 # The advisory lock key of the start-up steps processes take in turn ("chinwag" in ASCII).
 STARTUP_LOCK = 0x6368696E776167
@@ -54,8 +59,10 @@ class Store:
         self.url = sa.make_url(url)
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
         # hide_parameters: a failed statement's error (and so a log line) never shows the values it carried
-        # (a visitor's answers and lead, tokens).
-        options: dict[str, Any] = {"echo": echo, "hide_parameters": True}
+        # (a visitor's answers and lead, tokens). JSON columns are written with orjson
+        # (chinwag.json_text) and read with the standard library.
+        options: dict[str, Any] = {"echo": echo, "hide_parameters": True, "json_serializer": dumps_column,
+                                   "json_deserializer": json.loads}
         if self.is_sqlite:
             options["connect_args"] = {"timeout": 30}
         else:
@@ -64,6 +71,15 @@ class Store:
         if self.is_sqlite:
             sa.event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
         self.metadata = metadata
+        # A SQLite file's batched writes run on one thread of their own with the synchronous
+        # driver: one hop per transaction instead of one per statement (``in_transaction``).
+        self._sqlite_writer: tuple[sa.Engine, ThreadPoolExecutor] | None = None
+        if self.is_sqlite and not _in_memory(self.url):
+            writer = sa.create_engine(self.url.set(drivername="sqlite"), **options)
+            sa.event.listen(writer, "connect", _sqlite_pragmas)
+            sa.event.listen(writer, "connect", _driver_autocommit)
+            sa.event.listen(writer, "begin", _begin_immediate)
+            self._sqlite_writer = (writer, ThreadPoolExecutor(1, thread_name_prefix="chinwag-sqlite-writer"))
 
     async def create_schema(self) -> None:
         """Create every missing table of ``metadata`` (the app's: core's and its plugins').
@@ -85,6 +101,26 @@ class Store:
         """A connection inside one transaction, committed on success and rolled back on error."""
         async with self.engine.begin() as connection:
             yield connection
+
+    async def in_transaction(self, work: Callable[..., T], *args: Any) -> T:
+        """``work(connection, *args)`` with a synchronous connection inside one transaction,
+        committed when it returns and rolled back when it raises; its result.
+
+        On a SQLite file the whole transaction runs on the store's writer thread with the
+        synchronous driver: the event loop hands it over once and is told once when it is
+        committed (through the async engine every statement, the begin and the commit each cost a
+        round trip to the driver's thread). Elsewhere it runs through the async engine.
+        """
+        if self._sqlite_writer is None:
+            async with self.engine.begin() as connection:
+                return await connection.run_sync(work, *args)
+        engine, thread = self._sqlite_writer
+
+        def run() -> T:
+            with engine.begin() as connection:
+                return work(connection, *args)
+
+        return await asyncio.get_running_loop().run_in_executor(thread, run)
 
     @asynccontextmanager
     async def connect(self) -> AsyncIterator[AsyncConnection]:
@@ -108,6 +144,10 @@ class Store:
     async def close(self) -> None:
         """Close every pooled connection."""
         await self.engine.dispose()
+        if self._sqlite_writer is not None:
+            engine, thread = self._sqlite_writer
+            await asyncio.get_running_loop().run_in_executor(thread, engine.dispose)
+            thread.shutdown(wait=True)
 
 
 def storage_unavailable(error: BaseException) -> bool:
@@ -136,8 +176,27 @@ def storage_unavailable(error: BaseException) -> bool:
     return False
 
 
+def _in_memory(url: sa.URL) -> bool:
+    """Whether a SQLite URL names an in-memory database (one per connection, or shared in one
+    process by name): another engine would not see the same database."""
+    database = url.database or ""
+    return database in ("", ":memory:") or "mode=memory" in database or url.query.get("mode") == "memory"
+
+
 def _is_sqlite(error: BaseException | None) -> bool:
     return error is not None and type(error).__module__ == "sqlite3"
+
+
+def _driver_autocommit(dbapi_connection: Any, _record: Any) -> None:
+    # The driver begins no transaction by itself (it would only before the first write): the
+    # writer's transactions begin with ``_begin_immediate``.
+    dbapi_connection.isolation_level = None
+
+
+def _begin_immediate(connection: sa.Connection) -> None:
+    # The writer's transaction takes SQLite's write lock at once, so what it reads first (the
+    # revisions of a batch's sessions) cannot change before it writes.
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

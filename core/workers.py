@@ -42,9 +42,11 @@ STOP_MARGIN = 30.0  # seconds beyond the shutdown timeout a worker gets before i
 
 def run_worker(config: uvicorn.Config, sockets: list[socket.socket], ready: Event) -> None:
     """A worker process: configure its logging, then serve until told to stop."""
+    from .serving import settle_heap
     from .shutdown import GracefulServer
 
     config.configure_logging()
+    settle_heap()
     try:
         GracefulServer(config, on_started=ready.set).run(sockets=sockets)
     except KeyboardInterrupt:  # Ctrl-C reaches the whole process group; the supervisor handles it

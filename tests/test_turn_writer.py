@@ -6,12 +6,13 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 import sqlalchemy as sa
 
 from chinwag.store import Store, utcnow
-from chinwag.tables import metadata, sessions, transcript, visitors
-from chinwag.turn_writer import SessionConflict, TurnRecord, TurnWriter
+from chinwag.tables import metadata, sessions, transcript, visitor_visits, visitors
+from chinwag.turn_writer import SessionConflict, TurnRecord, TurnWriter, VisitRecord
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -88,3 +89,41 @@ async def test_a_bad_turn_does_not_sink_its_batch(store: Store) -> None:
     async with store.connect() as connection:
         stored = set((await connection.execute(sa.select(sessions.c.id))).scalars())
     assert stored == {"good-1", "good-2"}
+
+
+async def test_new_visitors_are_stored_with_the_turns_that_start_their_dialogues(store: Store) -> None:
+    writer = TurnWriter(store)
+    commits = 0
+    original = writer._commit
+
+    async def counting(records: list[Any]) -> set[int]:
+        nonlocal commits
+        commits += 1
+        return await original(records)
+
+    writer._commit = counting  # type: ignore[method-assign]
+    now = utcnow()
+    page_loads = [VisitRecord(f"v{i}", now, {"lead.n": i}) for i in range(100)]
+    # Half start a dialogue (the visitor's rows go with that turn), half only say hello.
+    await asyncio.gather(*(writer.write(attrs.evolve(first_turn(f"s{i}", f"v{i}"), visit=visit) if i % 2 else visit)
+                           for i, visit in enumerate(page_loads)))
+    async with store.connect() as connection:
+        leads = dict((await connection.execute(sa.select(visitors.c.id, visitors.c.lead))).all())
+        counted = dict((await connection.execute(sa.select(visitor_visits.c.visitor_id, visitor_visits.c.visits))).all())
+        started = (await connection.execute(sa.select(sa.func.count()).select_from(sessions))).scalar()
+    assert leads == {f"v{i}": {"lead.n": i} for i in range(100)} and counted == {f"v{i}": 1 for i in range(100)}
+    assert started == 50
+    assert commits <= 10, f"{commits} transactions for 100 page loads: not batched"
+
+
+async def test_two_tabs_that_begin_the_same_visit_count_it_once(store: Store) -> None:
+    writer = TurnWriter(store)
+    await writer.write(VisitRecord("v", utcnow(), {}))
+    second = VisitRecord("v", utcnow(), None, visits=2, new_visit=True)
+    await asyncio.gather(writer.write(second), writer.write(second))
+    await writer.write(VisitRecord("v", utcnow(), None, visits=2, new_visit=False))  # a page of the same visit
+    async with store.connect() as connection:
+        assert (await connection.execute(sa.select(visitor_visits.c.visits))).scalar_one() == 2
+    await writer.write(VisitRecord("v", utcnow(), None, visits=3, new_visit=True))
+    async with store.connect() as connection:
+        assert (await connection.execute(sa.select(visitor_visits.c.visits))).scalar_one() == 3

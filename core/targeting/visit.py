@@ -15,12 +15,8 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from ..attributes import Attribute
 from ..store import utc
-from ..tables import visitor_visits
 from .settings import TargetingSettings
 
 UTM_PARAMETERS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
@@ -72,25 +68,21 @@ def request_attributes(headers: Mapping[str, str], settings: TargetingSettings) 
     return found
 
 
-async def count_visit(connection: AsyncConnection, visitor_id: str, last_seen: dt.datetime | None,
-                      now: dt.datetime, settings: TargetingSettings) -> tuple[int, dt.datetime]:
-    """Record this page load; return the visitor's visit number and when that visit began
-    (``last_seen`` is when they last loaded a page, None for a new visitor)."""
-    row = (await connection.execute(sa.select(visitor_visits.c.visits, visitor_visits.c.started_at).where(
-        visitor_visits.c.visitor_id == visitor_id))).first()
-    if row is None:
-        try:
-            async with connection.begin_nested():  # another tab of the same visitor may insert first
-                await connection.execute(sa.insert(visitor_visits).values(visitor_id=visitor_id, visits=1, started_at=now))
-        except sa.exc.IntegrityError:
-            pass
-        return 1, now
+def visit_of(visits: int | None, started_at: dt.datetime | None, last_seen: dt.datetime | None,
+             now: dt.datetime, settings: TargetingSettings) -> tuple[int, dt.datetime, bool]:
+    """This page load's visit: its number, when it began, and whether this page load begins it.
+
+    ``visits`` and ``started_at`` are the visitor's stored count and the start of their current
+    visit (None for a visitor with none yet); ``last_seen`` is when they last loaded a page (None
+    for a new visitor). A page load after a gap of ``visit_gap_minutes`` begins the next visit.
+    The session service stores what a page load begins (``chinwag.turn_writer.VisitRecord``).
+    """
+    if visits is None:
+        return 1, now, True
     gap = dt.timedelta(minutes=settings.visit_gap_minutes)
     if last_seen is not None and now - utc(last_seen) >= gap:  # type: ignore[operator]
-        await connection.execute(sa.update(visitor_visits).where(visitor_visits.c.visitor_id == visitor_id)
-                                 .values(visits=visitor_visits.c.visits + 1, started_at=now))
-        return int(row.visits) + 1, now
-    return int(row.visits), utc(row.started_at)  # type: ignore[return-value]
+        return int(visits) + 1, now, True
+    return int(visits), utc(started_at) or now, False
 
 
 def page_attributes(page_url: str, headers: Mapping[str, str], settings: TargetingSettings) -> dict[str, Any]:
