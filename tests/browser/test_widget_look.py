@@ -66,6 +66,7 @@ def look_server(path: Path, site: HostSite | None = None, **theme: Any) -> Serve
     port = free_port()
     photos = {email: email.split("@")[0] + ".svg" for email in AGENTS}
     project = branded_project(path, public_url=f"http://127.0.0.1:{port}", allowed_origins=[site.url] if site else [],
+                              response_delay=0.15,  # the typing indicator still shows, the steps go quicker
                               plugins={"google_calendar": {"sandbox": True}, "outlook": {"sandbox": True},
                                        "widget_theme": {**THEME, "subtitle": SUBTITLE, "agent_photos": photos, **theme}})
     for email, colour in AGENTS.items():
@@ -122,8 +123,9 @@ def overlaps(a: dict[str, float], b: dict[str, float]) -> bool:
         a["y"] < b["y"] + b["height"] and b["y"] < a["y"] + a["height"]
 
 
-def check_layout(page: Any, widget: Widget, width: int) -> None:
-    """The layout rules every open step keeps."""
+def check_layout(page: Any, widget: Widget, width: int, axe: bool = True) -> None:
+    """The layout rules every open step keeps (axe-core's checks too, unless ``axe`` is off: a
+    phone's steps that differ from a desktop's only in width are checked once, on the desktop)."""
     height = page.viewport_size["height"]
     window = box(widget.window)
     assert window["x"] >= 0 and window["x"] + window["width"] <= width and window["y"] >= 0
@@ -142,7 +144,8 @@ def check_layout(page: Any, widget: Widget, width: int) -> None:
     if picker.count():
         assert picker.evaluate("(node) => node.scrollWidth <= node.clientWidth"), "the picker scrolls sideways"
         assert box(picker)["x"] >= window["x"] and box(picker)["x"] + box(picker)["width"] <= window["x"] + window["width"]
-    assert axe_violations(page) == []
+    if axe:
+        assert axe_violations(page) == []
 
 
 @pytest.mark.parametrize("width", [1280, 390])
@@ -162,7 +165,7 @@ def test_each_step_of_the_quickstart_keeps_the_layout_rules(server: ServerThread
     expect(page.locator("chinwag-widget .group.bot .face").first).to_be_visible()  # the bot's face on its first group
     expect(page.locator("chinwag-widget .foot")).to_have_text("Privacy policy")  # no "powered by" unless asked for
     shot(page, width, "greeting")
-    check_layout(page, widget, width)
+    check_layout(page, widget, width, axe=width > 480)
     if width > 480:
         assert box(widget.window)["height"] < 500  # a short chat, a short window
 
@@ -171,11 +174,11 @@ def test_each_step_of_the_quickstart_keeps_the_layout_rules(server: ServerThread
     widget.type("Ada")
     widget.bot_says("What's your work email?")
     shot(page, width, "email")
-    check_layout(page, widget, width)
+    check_layout(page, widget, width, axe=width > 480)
     widget.type(f"ada{width}@client.example")
     widget.bot_says("How large is your team?")
     shot(page, width, "team")
-    check_layout(page, widget, width)
+    check_layout(page, widget, width, axe=width > 480)
 
     widget.choose("11-50")
     picker = page.locator("chinwag-widget .slots")
