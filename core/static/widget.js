@@ -134,6 +134,7 @@
     // The meeting picker: who and how long, a week of days, the chosen day's times, the zone.
     ".slots{display:grid;gap:10px;padding:12px;border:1px solid var(--cw-border);border-radius:var(--r)}",
     ".who{display:flex;align-items:center;gap:10px;font-weight:600}.who small{display:block;font-weight:400;color:var(--cw-muted)}",
+    ".who .agents img{width:30px;height:30px;border-color:var(--cw-background)}.who .agents:empty{display:none}",
     ".month{display:flex;align-items:center;justify-content:space-between;font-weight:600}",
     ".nav{width:32px;height:32px;border:0;border-radius:8px;background:transparent;font-size:20px;line-height:1}",
     ".days{display:grid;grid-template-columns:repeat(7,1fr);gap:2px}",
@@ -907,7 +908,9 @@
       listed[name] = 1;
     });
     select.value = zone;
-    [el("div", { className: "who" }, [who && face(who), el("div", {}, [who ? t("meetingWith", { name: who }) : t("meeting"), minutes && el("small", { textContent: minutes })])]),
+    var team = who ? face(who) : el("span", { className: "agents", "aria-hidden": "true" },
+      agents().map(function (agent) { return face(agent.name, "avatar"); }));  // the queue decides: the team
+    [el("div", { className: "who" }, [team, el("div", {}, [who ? t("meetingWith", { name: who }) : t("meeting"), minutes && el("small", { textContent: minutes })])]),
       el("div", { className: "month" }, [earlier, month, later]), days, times,
       el("label", { className: "tz" }, [t("timeZone"), select])].forEach(function (part) { box.appendChild(part); });
 

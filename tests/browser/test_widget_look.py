@@ -185,6 +185,7 @@ def test_each_step_of_the_quickstart_keeps_the_layout_rules(server: ServerThread
     expect(picker.locator(".time").first).to_be_visible()
     expect(picker.locator(".tz select")).to_have_value("Europe/Berlin")
     expect(picker.locator(".day[aria-pressed=true]")).to_have_count(1)
+    expect(picker.locator(".who .agents img")).to_have_count(3)  # the queue decides at booking: the team
     shot(page, width, "picker")
     check_layout(page, widget, width)
 
