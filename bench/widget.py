@@ -88,9 +88,9 @@ def demo_server(project: Path) -> Iterator[str]:
 def launcher_timings(runs: int, baseline: bytes | None = None) -> dict[str, list[dict[str, float]]]:
     """Per run, in milliseconds: script requested -> launcher visible, and script loaded -> visible.
 
-    With a ``baseline`` script, each run loads the page twice, alternately with the current script
-    and with the baseline, both handed to the page by the browser (the same delivery for both), so
-    the two are measured under the same load of the machine. Without one, the server sends the
+    With a ``baseline`` script, each run loads the page twice, with the current script and with the
+    baseline (which goes first alternates), both handed to the page by the browser (the same
+    delivery for both), so the two are measured under the same load of the machine. Without one, the server sends the
     script. Keys: ``current`` (and ``baseline``).
     """
     from playwright.sync_api import sync_playwright
@@ -107,7 +107,8 @@ def launcher_timings(runs: int, baseline: bytes | None = None) -> dict[str, list
         with demo_server(project) as server_url, sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
             for run in range(runs + 1):
-                for name, body in scripts.items():
+                order = list(scripts.items())
+                for name, body in order[::-1] if run % 2 else order:  # either may go first: no bias from the order
                     timing = _one_load(browser, server_url, body)
                     if run > 0:  # the first run is a warm-up: it pays for the browser's and server's start
                         results[name].append(timing)
