@@ -748,7 +748,7 @@
       return el("a", Object.assign({ href: href, textContent: label, target: "_blank", rel: "noopener noreferrer" }, extra));
     };
     return el("div", { className: "meeting", role: "group", "aria-label": t("booked") }, [
-      el("div", { className: "who" }, [face(who || botName()), el("div", {}, [t("booked"), el("small", { textContent: title })])]),
+      el("div", { className: "who" }, [face(who), el("div", {}, [t("booked"), el("small", { textContent: title })])]),
       el("p", { className: "when", textContent: dates(zone, { weekday: "long", day: "numeric", month: "long" }).format(start) }),
       el("p", { textContent: hours.format(start) + " – " + hours.format(end) + (zone ? " (" + zone.replace(/_/g, " ") + ")" : "") }),
       el("div", { className: "links" }, [
