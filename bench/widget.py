@@ -143,6 +143,7 @@ def run(runs: int = 15, baseline: Path | None = None) -> dict[str, Any]:
 
 
 def _medians(timings: list[dict[str, float]]) -> dict[str, float]:
+    """The median times of a series, and its slowest request-to-launcher time."""
     return {
         "median_request_to_launcher_ms": round(statistics.median(t["from_request_ms"] for t in timings), 1),
         "median_loaded_to_launcher_ms": round(statistics.median(t["from_loaded_ms"] for t in timings), 1),

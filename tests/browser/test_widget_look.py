@@ -113,12 +113,14 @@ def shot(page: Any, width: int, step: str) -> None:
 
 
 def box(locator: Any) -> dict[str, float]:
+    """Where the element is on the screen (it must be shown)."""
     found = locator.bounding_box()
     assert found is not None, locator
     return found
 
 
 def overlaps(a: dict[str, float], b: dict[str, float]) -> bool:
+    """Whether two boxes share any area."""
     return a["x"] < b["x"] + b["width"] and b["x"] < a["x"] + a["width"] and \
         a["y"] < b["y"] + b["height"] and b["y"] < a["y"] + a["height"]
 
