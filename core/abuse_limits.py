@@ -295,9 +295,9 @@ async def take_meeting_places(store: Store, settings: LimitSettings, email: str,
 
 
 # What the visitor is told, as keys of the catalog (``chinwag.languages``): said in their language.
-BLOCKED_EMAIL_TEXT = "emailBlocked"  # fills {domain}
-BLOCKED_MEETING_TEXT = "meetingBlocked"
-MEETING_LIMIT_TEXT = "meetingLimit"
+BLOCKED_EMAIL_TEXT = "email_blocked"  # fills {domain}
+BLOCKED_MEETING_TEXT = "meeting_blocked"
+MEETING_LIMIT_TEXT = "meeting_limit"
 
 
 # -- frames per connection -----------------------------------------------------------------------

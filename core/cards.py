@@ -85,7 +85,7 @@ class CardContext:
         return localise(value, self.language, self.default_language)
 
     def message(self, key: str, **values: Any) -> str:
-        """The catalog's text for ``key`` (``email``...) in the session's language, with
+        """The catalog's text for ``key`` (``invalid_email``...) in the session's language, with
         its ``{name}`` placeholders filled from ``values``."""
         return self.catalog.message(self.language, key, **values)
 

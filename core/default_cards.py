@@ -102,7 +102,7 @@ class QuestionCard:
                 fields = {card.get("field"): stored} if card.get("field") else {}
                 return Outcome(answer=stored, answer_text=context.localise(button["label"]), set_fields=fields,
                                next=button.get("next"))
-        return Outcome(invalid=context.message("chooseOption"))
+        return Outcome(invalid=context.message("choose_option"))
 
     def targets(self, card: Card) -> list[str | None]:
         """Each button's ``next``; None for a button that takes the default way on."""

@@ -199,8 +199,8 @@ def test_the_shipped_catalogs_give_every_key_with_the_same_placeholders() -> Non
     for locale in SHIPPED:
         own = yaml.safe_load((CATALOG_DIR / f"{locale}.yaml").read_text(encoding="utf-8"))
         assert set(own) == set(english), locale
-        assert {key: placeholders(text) for key, text in own.items() if key != "meetingDateFormat"} == {
-            key: placeholders(text) for key, text in english.items() if key != "meetingDateFormat"}, locale
+        assert {key: placeholders(text) for key, text in own.items() if key != "meeting_date_format"} == {
+            key: placeholders(text) for key, text in english.items() if key != "meeting_date_format"}, locale
 
 
 def test_a_project_overrides_entries_and_adds_a_language(tmp_path: Path) -> None:
@@ -229,7 +229,7 @@ languages:
     es:
       sned: Enviar
       typing: "{nombre} está escribiendo"
-      meetingDateFormat: "EEEE ZZZZZZZZ"
+      meeting_date_format: "EEEE ZZZZZZZZ"
     es_ES: {send: Enviar}
 """)
     (project / "catalogs").mkdir()
@@ -242,7 +242,7 @@ languages:
         f"{config}:4: languages.colour: unknown setting (known: default, catalog)",
         f"{config}:7: languages.catalog.es.sned: unknown key; did you mean 'send'?",
         f"{config}:8: languages.catalog.es.typing: {{nombre}} is not filled in here (this text has: {{name}})",
-        f"{config}:9: languages.catalog.es.meetingDateFormat: is not a date pattern",
+        f"{config}:9: languages.catalog.es.meeting_date_format: is not a date pattern",
         f"{config}:10: languages.catalog.es_ES: write 'es-ES' instead of 'es_ES'",
         f"{catalog_fr}:2: snd: unknown key; did you mean 'send'?",
         f"{project / 'catalogs' / 'french.yaml'}: file name: 'french' is not a locale code",
@@ -254,7 +254,7 @@ def test_the_widgets_built_in_labels_are_the_english_catalogs() -> None:
     """What a client older than the catalog, or a server that sends none, shows is what English says."""
     source = (Path(__file__).resolve().parent.parent / "core" / "static" / "widget.js").read_text(encoding="utf-8")
     block = source[source.index("var LABELS = {"):source.index("};", source.index("var LABELS = {"))]
-    labels = dict(re.findall(r'^\s+([A-Za-z_]+): "((?:[^"\\]|\\.)*)",?$', block, re.MULTILINE))
+    labels = dict(re.findall(r'^\s+([a-z_]+): "((?:[^"\\]|\\.)*)",?$', block, re.MULTILINE))
     assert len(labels) >= 30
     english = shipped().entries(BASE)
     assert {key: english.get(key) for key in labels} == labels

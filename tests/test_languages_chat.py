@@ -42,7 +42,7 @@ async def test_a_spanish_visitor_gets_spanish_texts_messages_and_catalog(server:
         assert welcome["minor"] == 2 and welcome["language"] == "es"
         catalog = welcome["catalog"]
         assert catalog["send"] == "Mandar"  # the project's override
-        assert catalog["day"] == "Día" and catalog["empty"] == "Escribe una respuesta."  # as shipped
+        assert catalog["day"] == "Día" and catalog["answer_empty"] == "Escribe una respuesta."  # as shipped
         question = await visitor.question()
         assert question["text"] == "¿Hablamos?"
         assert question["input"]["options"] == [{"id": "yes", "label": "Sí"}, {"id": "no", "label": "No"}]

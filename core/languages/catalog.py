@@ -20,9 +20,9 @@ from .locales import language_of
 CATALOG_DIR = Path(__file__).parent / "catalogs"
 SHIPPED = ("en", "es", "fr", "de")
 BASE = "en"
-PLACEHOLDER = re.compile(r"\{(\w+)\}")
+PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
 MAX_ENTRY = 500
-DATE_FORMAT_KEYS = frozenset({"meetingDateFormat"})  # CLDR date patterns, not texts
+DATE_FORMAT_KEYS = frozenset({"meeting_date_format"})  # CLDR date patterns, not texts
 
 
 class Catalog:

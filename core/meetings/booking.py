@@ -52,7 +52,7 @@ HOLD_ATTEMPTS = 5  # a hold loses a race only to a booking of the same agent fro
 AGENT_BUSY = object()  # the fresh check found the agent busy: try the next one
 # Far beyond a booking's slowest path (a fresh check and a create, each with its retries).
 STALE_HOLD = dt.timedelta(minutes=15)
-OUTAGE_MESSAGE = "meetingOutage"  # the catalog key of what the visitor is told
+OUTAGE_MESSAGE = "meeting_outage"  # the catalog key of what the visitor is told
 
 
 @attrs.frozen

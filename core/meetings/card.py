@@ -14,8 +14,8 @@
       fallback: ...                 # optional: overrides meetings.fallback
 
 Every text may be given per language (``{en: ..., es: ...}``, docs/languages.md); a text left out
-is the catalog's (``meetingBooked``, ``meetingTaken``...) in the visitor's language, and so is
-the time (``meetingDateFormat``).
+is the catalog's (``meeting_booked``, ``meeting_taken``...) in the visitor's language, and so is
+the time (``meeting_date_format``).
 
 Steps: ``enter`` asks for the ``offer`` effect; its result becomes a ``slots`` question; the answer
 asks for the ``book`` effect; its result is a confirmation (and ``meeting_booked``), a fresh offer
@@ -48,8 +48,8 @@ if TYPE_CHECKING:
 OPTIONS = {"text", "route", "strategy", "field", "slots", "online_meeting", "booked_text", "taken_text",
            "unavailable_text", "fallback", "no_email_text", "delay"}
 # Each text option, and the catalog key said when the card leaves it out.
-DEFAULT_TEXT = {"booked_text": "meetingBooked", "taken_text": "meetingTaken", "unavailable_text": "meetingUnavailable",
-                "no_email_text": "meetingNoEmail"}
+DEFAULT_TEXT = {"booked_text": "meeting_booked", "taken_text": "meeting_taken", "unavailable_text": "meeting_unavailable",
+                "no_email_text": "meeting_no_email"}
 
 
 class MeetingCard:
@@ -118,7 +118,7 @@ class MeetingCard:
     def _chosen(self, card: Card, context: CardContext, value: Any) -> Outcome:
         slot = context.memory.get("slots", {}).get(value) if isinstance(value, str) else None
         if slot is None:
-            return Outcome(invalid=context.message("chooseTime"))
+            return Outcome(invalid=context.message("choose_time"))
         return Outcome(effect=Effect("book", {"slot": slot}), answer=value,
                        answer_text=_local(value, self._zone(context, *slot["agents"]), context))
 
@@ -180,7 +180,7 @@ class MeetingCard:
         project = meeting_settings(self.app).fallback
         if isinstance(project, Mapping):
             project = project.get(context.language) or project.get(language_of(context.language))
-        return context.localise(card.get("fallback")) or project or context.message("meetingFallback")
+        return context.localise(card.get("fallback")) or project or context.message("meeting_fallback")
 
     def _zone(self, context: Any, *agent_emails: str) -> str:
         """The visitor's zone from ``hello``; when it is missing or unknown, the (first) agent's."""
@@ -211,9 +211,9 @@ def _iso(moment: dt.datetime) -> str:
 
 def _local(iso: str, zone: str, context: CardContext) -> str:
     """How the visitor reads a time, in their language: ``Wednesday 25 November, 10:00
-    (Europe/London)`` (the catalog's ``meetingTime`` and ``meetingDateFormat``)."""
+    (Europe/London)`` (the catalog's ``meeting_time`` and ``meeting_date_format``)."""
     from babel.dates import format_datetime
 
     moment = _instant(iso).astimezone(ZoneInfo(zone))
-    date = format_datetime(moment, context.message("meetingDateFormat"), locale=babel_locale(context.language))
-    return context.message("meetingTime", date=date, zone=zone)
+    date = format_datetime(moment, context.message("meeting_date_format"), locale=babel_locale(context.language))
+    return context.message("meeting_time", date=date, zone=zone)

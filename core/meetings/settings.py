@@ -58,7 +58,7 @@ class MeetingSettings:
     teams: Mapping[str, tuple[str, ...]] = attrs.field(factory=dict)
     rules: tuple[Rule, ...] = ()
     accounts: Mapping[str, str] = attrs.field(factory=dict)  # company domain -> owner agent email
-    # One text, or language -> text; None (or a language it leaves out): the catalog's meetingFallback.
+    # One text, or language -> text; None (or a language it leaves out): the catalog's meeting_fallback.
     fallback: str | Mapping[str, str] | None = None
     invitation_template: str = "invitation.txt"
     summary: str = "{{ lead.firstName or lead.email }} and {{ agent.name }}"

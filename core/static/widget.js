@@ -26,43 +26,43 @@
   // Every text the widget shows or reads out, key -> English; ``{name}`` is filled in by t().
   // The welcome's catalog (protocol 1.2) gives them in the conversation's language.
   var LABELS = {
-    chat: "Chat",
-    openChat: "Open chat with {name}",
-    closeChat: "Close chat with {name}",
+    chat_title: "Chat",
+    open_chat: "Open chat with {name}",
+    close_chat_with: "Close chat with {name}",
     unread: "{count} new",
-    close: "Close chat",
+    close_chat: "Close chat",
     dismiss: "Dismiss message",
     conversation: "Conversation",
     typing: "{name} is typing",
-    botSaid: "{name} said:",
-    youSaid: "You said:",
-    answer: "Your answer",
+    bot_said: "{name} said:",
+    you_said: "You said:",
+    your_answer: "Your answer",
     send: "Send",
     choices: "Choices",
-    pickTime: "Pick a time",
+    pick_time: "Pick a time",
     day: "Day",
     time: "Time",
-    minutes: "{count} minutes",
-    timesIn: "Times in {zone}",
-    yourTimeZone: "your time zone",
-    noSlots: "No times are free right now. Please check back later.",
-    privacy: "Privacy policy",
+    duration: "{minutes} minutes",
+    times_in: "Times in {zone}",
+    your_time_zone: "your time zone",
+    no_slots: "No times are free right now. Please check back later.",
+    privacy_policy: "Privacy policy",
     reconnecting: "Reconnecting…",
     offline: "Not connected. Trying again…",
     failed: "Something went wrong. Please try again.",
     unavailable: "The chat is briefly unavailable. Please try again in a few seconds.",
-    ended: "This conversation has ended.",
-    empty: "Please type an answer.",
-    long: "Please keep your answer under {max} characters.",
-    email: "That doesn't look like an email address. Please check it.",
-    phone: "That doesn't look like a phone number. Please include the country code, like +44 20 7946 0958."
+    conversation_ended: "This conversation has ended.",
+    answer_empty: "Please type an answer.",
+    answer_too_long: "Please keep your answer under {max} characters.",
+    invalid_email: "That doesn't look like an email address. Please check it.",
+    invalid_phone: "That doesn't look like a phone number. Please include the country code, like +44 20 7946 0958."
   };
   var catalog = {}; // the welcome's: key -> text in the conversation's language
 
   /** The text of ``key`` in the conversation's language, its ``{name}``s filled from ``vars``. */
   function t(key, vars) {
     var text = typeof catalog[key] === "string" ? catalog[key] : LABELS[key];
-    return String(text).replace(/\{(\w+)\}/g, function (whole, name) {
+    return String(text).replace(/\{([a-z_]+)\}/g, function (whole, name) {
       return vars && vars[name] != null ? String(vars[name]) : whole;
     });
   }
@@ -167,12 +167,12 @@
   /** The same rules the server applies (docs/protocol.md); the server still has the last word. */
   function inputProblem(kind, value) {
     var text = value.trim();
-    if (!text) return t("empty");
-    if (text.length > MAX_ANSWER) return t("long", { max: MAX_ANSWER });
-    if (kind === "email" && !/^[^\s@]+@[^\s@]+\.[^\s@.]{2,}$/.test(text)) return t("email");
+    if (!text) return t("answer_empty");
+    if (text.length > MAX_ANSWER) return t("answer_too_long", { max: MAX_ANSWER });
+    if (kind === "email" && !/^[^\s@]+@[^\s@]+\.[^\s@.]{2,}$/.test(text)) return t("invalid_email");
     if (kind === "phone") {
       var digits = text.replace(/\D/g, "").length;
-      if (!/^[0-9 +\-().]+$/.test(text) || digits < 7 || digits > 15) return t("phone");
+      if (!/^[0-9 +\-().]+$/.test(text) || digits < 7 || digits > 15) return t("invalid_phone");
     }
     return null;
   }
@@ -380,7 +380,7 @@
     ui.root.hidden = false;
     setStatus("");
     redraw(frame.transcript || [], frame.awaiting);
-    if (frame.status === "completed") note(t("ended"));
+    if (frame.status === "completed") note(t("conversation_ended"));
     showLauncher();
     if (startFrame) sendStart();
     else if (answersStart) open();
@@ -532,7 +532,7 @@
     } else {
       shadow.appendChild(el("style", { textContent: CSS })); // older browsers; needs style-src 'unsafe-inline'
     }
-    var label = options.botLabel || t("chat");
+    var label = options.botLabel || t("chat_title");
     var position = data.position || options.position;
     var avatar = options.avatarUrl
       ? el("img", { className: "avatar", src: new URL(options.avatarUrl, SERVER + "/").href, alt: "" })
@@ -591,7 +591,7 @@
 
   function bubble(who, text) {
     var node = el("div", { className: "bubble " + who }, [
-      el("span", { className: "sr", textContent: (who === "bot" ? t("botSaid", { name: botName() }) : t("youSaid")) + " " }),
+      el("span", { className: "sr", textContent: (who === "bot" ? t("bot_said", { name: botName() }) : t("you_said")) + " " }),
       document.createTextNode(String(text == null ? "" : text))
     ]);
     ui.log.insertBefore(node, ui.typing.parentNode === ui.log ? ui.typing : null);
@@ -610,16 +610,16 @@
   function relabel() {
     if (state.language) ui.root.setAttribute("lang", state.language);
     else ui.root.removeAttribute("lang");
-    ui.close.setAttribute("aria-label", t("close"));
+    ui.close.setAttribute("aria-label", t("close_chat"));
     ui.log.setAttribute("aria-label", t("conversation"));
     ui.typing.setAttribute("aria-label", t("typing", { name: botName() }));
     ui.send.textContent = t("send");
     ui.poke.lastChild.setAttribute("aria-label", t("dismiss"));
-    if (ui.privacy) ui.privacy.textContent = t("privacy");
+    if (ui.privacy) ui.privacy.textContent = t("privacy_policy");
     updateLauncherLabel();
   }
 
-  function botName() { return state.options.botLabel || t("chat"); }
+  function botName() { return state.options.botLabel || t("chat_title"); }
 
   /** Dates in the conversation's language; in the browser's own when it is the same language
    *  (en-GB keeps its day-month order in an English conversation). */
@@ -647,7 +647,7 @@
   }
 
   function updateLauncherLabel() {
-    var label = t(state.open ? "closeChat" : "openChat", { name: botName() });
+    var label = t(state.open ? "close_chat_with" : "open_chat", { name: botName() });
     if (state.unread && !state.open) label += " (" + t("unread", { count: state.unread }) + ")";
     ui.launcher.setAttribute("aria-label", label);
   }
@@ -685,7 +685,7 @@
       ui.input.autocomplete = kind === "email" ? "email" : kind === "phone" ? "tel" : "off";
       ui.input.inputMode = kind === "email" ? "email" : kind === "phone" ? "tel" : "text";
       ui.input.placeholder = input.placeholder || "";
-      ui.inputLabel.textContent = question.text || t("answer");
+      ui.inputLabel.textContent = question.text || t("your_answer");
       ui.composer.hidden = false;
       setDisabled(false);
       focusTarget = ui.input;
@@ -729,11 +729,11 @@
       if (!days[day]) { days[day] = []; order.push(day); }
       days[day].push({ id: slot.id, label: timeFormat.format(start) });
     });
-    var box = el("div", { className: "slots", role: "group", "aria-label": question.text || t("pickTime") });
+    var box = el("div", { className: "slots", role: "group", "aria-label": question.text || t("pick_time") });
     ui.log.appendChild(box);
     ui.controls = box;
     if (!order.length) {
-      box.appendChild(el("p", { className: "zone", textContent: t("noSlots") }));
+      box.appendChild(el("p", { className: "zone", textContent: t("no_slots") }));
       return ui.close;
     }
     var dayRow = el("div", { className: "choices", role: "group", "aria-label": t("day") });
@@ -755,10 +755,10 @@
       button.addEventListener("click", function () { showDay(day); });
       dayRow.appendChild(button);
     });
-    var duration = Number(input.duration) > 0 ? t("minutes", { count: input.duration }) + " · " : "";
+    var duration = Number(input.duration) > 0 ? t("duration", { minutes: input.duration }) + " · " : "";
     box.appendChild(dayRow);
     box.appendChild(timeRow);
-    box.appendChild(el("p", { className: "zone", textContent: duration + t("timesIn", { zone: zone || t("yourTimeZone") }) }));
+    box.appendChild(el("p", { className: "zone", textContent: duration + t("times_in", { zone: zone || t("your_time_zone") }) }));
     showDay(order[0]);
     scrollDown();
     return dayRow.firstChild;
