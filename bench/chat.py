@@ -425,12 +425,15 @@ def _ratios(target: dict[str, Any], bare: dict[str, Any], target_runs: list[dict
     def ratio(numerator: float | None, denominator: float | None) -> float | None:
         return round(numerator / denominator, 3) if numerator is not None and denominator else None
 
-    return {"turns": ratio(target["turns_per_second"], bare["turns_per_second"]),
-            "turns_per_round": [ratio(t["turns_per_second"], b["turns_per_second"]) for t, b in zip(target_runs, bare_runs)],
-            "p99": ratio(target["p99_ms"], bare["p99_ms"]),
+    # Each ratio is the median of the rounds' ratios: both ran in the same round, under the same load.
+    pairs = list(zip(target_runs, bare_runs))
+    per_round = [ratio(t["turns_per_second"], b["turns_per_second"]) for t, b in pairs]
+    return {"turns": _median(per_round), "turns_per_round": per_round,
+            "p99": _median([ratio(t["p99_ms"], b["p99_ms"]) for t, b in pairs]),
             # bare's CPU per turn over the target's: the share of bare's rate the target would reach
             # were both CPU-bound on the same core
-            "cpu_efficiency": ratio(bare["server_cpu_ms_per_turn"], target["server_cpu_ms_per_turn"])}
+            "cpu_efficiency": _median([ratio(b.get("server_cpu_ms_per_turn"), t.get("server_cpu_ms_per_turn"))
+                                       for t, b in pairs])}
 
 
 def summarize_connects(phases: list[dict[str, Any]], targets: tuple[str, ...]) -> dict[str, Any]:
@@ -445,12 +448,10 @@ def summarize_connects(phases: list[dict[str, Any]], targets: tuple[str, ...]) -
                            for key in ("greeted_per_second", "greet_p50_ms", "greet_p99_ms", "server_cpu_percent",
                                        "client_cpu_percent", "connect_seconds")}
         summary[target]["runs"] = len(runs[target])
-    bare = summary["bare"]["greeted_per_second"]
-    for target in targets[1:]:
-        rate = summary[target]["greeted_per_second"]
-        summary[target]["ratio"] = round(rate / bare, 3) if rate is not None and bare else None
+    for target in targets[1:]:  # the median of the rounds' ratios, as for turns
         summary[target]["round_ratios"] = [round(t["greeted_per_second"] / b["greeted_per_second"], 3)
                                            for t, b in zip(runs[target], runs["bare"]) if b["greeted_per_second"]]
+        summary[target]["ratio"] = _median(summary[target]["round_ratios"])
     return summary
 
 
@@ -634,7 +635,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                         help="also run chinwag with every abuse limit on (limits:), in the same rounds")
     parser.add_argument("--json", type=Path, default=None, help="also write every figure to this file")
     parser.add_argument("--keep", type=Path, default=None, help="work in this folder and keep it (logs, database)")
+    parser.add_argument("--report", type=Path, default=None, metavar="JSON",
+                        help="run nothing: print the report of results saved earlier with --json")
     args = parser.parse_args(argv)
+    if args.report:
+        saved = json.loads(args.report.read_text())
+        targets = tuple(saved["settings"].get("targets", TARGETS))
+        saved["summary"] = summarize(saved["phases"], saved["settings"]["visitors"], targets)
+        saved["connects"] = summarize_connects(saved["phases"], targets) if saved["settings"].get("connect") else {}
+        print(format_report(saved))
+        return saved
     if args.quick:
         args.rounds, args.warmup, args.duration = 1, 1.0, 4.0
         args.idle, args.connect = min(args.idle, 500), min(args.connect, 300)
