@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import secrets
 from typing import TYPE_CHECKING, Any
 
@@ -55,7 +56,8 @@ async def prepare_demo(app: Chinwag) -> None:
                   "(made up at each demo start)")
         log.warning(banner)
         print(banner, flush=True)  # the demo's one line to look for, whatever the log level
-        if app.served_at and await _fresh(app):
+        # CHINWAG_DEMO_CHATS=0 leaves a fresh demo database empty (a test that counts its own chats).
+        if app.served_at and os.environ.get("CHINWAG_DEMO_CHATS", "1") != "0" and await _fresh(app):
             await _seed_chats(app.served_at)
     except Exception:  # a demo nicety: the server goes on without it
         log.exception("could not prepare the console's demo")
