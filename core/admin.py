@@ -19,18 +19,35 @@ MAX_REPORT_DAYS = 3650
 
 
 def admin_only(handler: Handler) -> Handler:
-    """Refuse the request unless it carries ``Authorization: Bearer <admin_token>``.
+    """Refuse the request unless it carries ``Authorization: Bearer <admin_token>``, or a token a
+    plugin vouches for (``admin_api_principal``: the admin console's user tokens).
 
-    With no ``admin_token`` configured every admin endpoint is closed. Plugins that add admin
+    With no ``admin_token`` configured every admin endpoint is closed to all but such tokens. Plugins that add admin
     routes through ``register_routes`` wrap their handlers with this too.
     """
 
     @functools.wraps(handler)
     async def guarded(request: Request) -> Response:
-        refusal = admin_refusal(request, request.app.state.chinwag.config.admin_token)
-        return refusal if refusal is not None else await handler(request)
+        chinwag = request.app.state.chinwag
+        refusal = admin_refusal(request, chinwag.config.admin_token)
+        if refusal is not None and await plugin_principal(request, chinwag) is None:
+            return refusal
+        return await handler(request)
 
     return guarded
+
+
+async def plugin_principal(request: Request, chinwag: Any) -> str | None:
+    """The principal a plugin names for the request's Bearer token (``admin_api_principal``), kept
+    as ``request.state.admin_principal``; None when there is no token or no plugin knows it."""
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not given:
+        return None
+    for _, principal in await chinwag.plugins.acall("admin_api_principal", token=given, request=request, app=chinwag):
+        if isinstance(principal, str) and principal:
+            request.state.admin_principal = principal
+            return principal
+    return None
 
 
 def admin_refusal(request: Request, token: str | None) -> Response | None:
@@ -95,27 +112,56 @@ async def forget_json(request: Request) -> Response:
 async def session_json(request: Request) -> Response:
     """One conversation, as the agent's e-mail links it: its dialogue, status, page, answers,
     the visitor's lead and the transcript in order (404 when it is gone: purged or forgotten)."""
+    found = await conversation(request.app.state.chinwag, request.path_params["id"])
+    if found is None:
+        return JSONResponse({"error": "no such session (it may have been purged or forgotten)"}, status_code=404)
+    return JSONResponse(found)
+
+
+async def conversation(app: Any, session_id: str) -> dict[str, Any] | None:
+    """One conversation: dialogue, version, status, page, answers, the visitor's lead and the
+    transcript frames in order; None when there is no such session (purged, forgotten, made up).
+
+    The frames are stored as sent: visitor text in them is plain text, to be escaped by whoever
+    shows it (the admin console renders it with autoescaping)."""
     import sqlalchemy as sa
 
     from .store import utc
     from .tables import sessions, transcript, visitors
 
-    session_id = request.path_params["id"]
     if not 0 < len(session_id) <= 40:
-        return JSONResponse({"error": "no such session"}, status_code=404)
-    store = request.app.state.chinwag.store
-    async with store.connect() as connection:
+        return None
+    async with app.store.connect() as connection:
         row = (await connection.execute(sa.select(sessions, visitors.c.lead).join(
             visitors, visitors.c.id == sessions.c.visitor_id).where(sessions.c.id == session_id))).first()
         if row is None:
-            return JSONResponse({"error": "no such session (it may have been purged or forgotten)"}, status_code=404)
+            return None
         frames = (await connection.execute(sa.select(transcript.c.frame, transcript.c.created_at).where(
             transcript.c.session_id == session_id).order_by(transcript.c.id))).all()
-    return JSONResponse({
+    return {
         "session": session_id, "visitor": row.visitor_id, "dialogue": row.dialogue_id,
         "version": row.dialogue_version, "status": row.status, "page_url": row.page_url,
         "started_at": utc(row.created_at).isoformat(), "answers": (row.state or {}).get("answers", {}),  # type: ignore[union-attr]
-        "lead": row.lead, "transcript": [{"at": utc(at).isoformat(), **frame} for frame, at in frames]})  # type: ignore[union-attr]
+        "lead": row.lead, "transcript": [{"at": utc(at).isoformat(), **frame} for frame, at in frames]}  # type: ignore[union-attr]
+
+
+async def recent_conversations(app: Any, dialogue_id: str, limit: int = 50) -> list[dict[str, Any]]:
+    """The dialogue's newest conversations (by last activity): session id, status, version, page,
+    when started and last active, and whether the visitor had given an email."""
+    import sqlalchemy as sa
+
+    from .store import utc
+    from .tables import sessions, visitors
+
+    query = (sa.select(sessions.c.id, sessions.c.status, sessions.c.dialogue_version, sessions.c.page_url,
+                       sessions.c.created_at, sessions.c.updated_at, visitors.c.lead)
+             .join(visitors, visitors.c.id == sessions.c.visitor_id)
+             .where(sessions.c.dialogue_id == dialogue_id).order_by(sessions.c.updated_at.desc()).limit(limit))
+    async with app.store.connect() as connection:
+        rows = (await connection.execute(query)).all()
+    return [{"session": row.id, "status": row.status, "version": row.dialogue_version, "page_url": row.page_url,
+             "started_at": utc(row.created_at).isoformat(), "active_at": utc(row.updated_at).isoformat(),  # type: ignore[union-attr]
+             "email": (row.lead or {}).get("lead.email") or (row.lead or {}).get("person.email")} for row in rows]
 
 
 @admin_only

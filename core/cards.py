@@ -59,6 +59,9 @@ class Outcome:
     answer: Any = None  # the stored value of the visitor's answer (``answer.<card id>``)
     answer_text: str | None = None  # how the visitor's answer appears in the transcript
     remember: Mapping[str, Any] | None = None  # replaces this card's memory (see CardContext)
+    # Structured content sent with the last message of ``say`` (its ``attachment``), for a client
+    # to draw beside the text: ``{"kind": "meeting", ...}`` from the meeting card.
+    attachment: Mapping[str, Any] | None = None
 
 
 @attrs.frozen
@@ -102,6 +105,8 @@ class CardType(Protocol):
     """A card type; register instances through the ``register_cards`` hook."""
 
     name: str
+    # Optional: ``books_meetings = True`` for a card type that books meetings. A ``welcome`` for a
+    # dialogue with such a card says so, and the widget shows the agents in its header.
 
     def check(self, card: Card, dialogue: Dialogue, attributes: Any) -> list[str]:
         """Problems with this card's definition (empty when valid). ``attributes`` is the registry."""

@@ -116,6 +116,27 @@ class PullPage:
     activities: Sequence[CrmActivity] = ()
 
 
+SYNC_STATES = ("ok", "syncing", "failing", "not_started")
+
+
+@attrs.frozen
+class SyncStatus:
+    """How a connector's sync with its CRM stands, as its plugin tells operators (``crm_sync_status``).
+
+    ``state`` is one of ``SYNC_STATES``; ``summary`` one sentence for a person; ``details`` label
+    and value pairs (the phase, records so far, the last error, a quota), shown as they are.
+    """
+
+    connector: str
+    state: str
+    summary: str
+    details: Mapping[str, str] = attrs.field(factory=dict)
+
+    def __attrs_post_init__(self) -> None:
+        if self.state not in SYNC_STATES:
+            raise ValueError(f"a sync state is one of {', '.join(SYNC_STATES)}, not {self.state!r}")
+
+
 class NotReadyToPull(Exception):
     """Raised by ``pull`` when there is nothing to continue yet (the CRM's own initial sync has not
     run, say). A scheduled pull records it as the connector's last error and says so quietly,

@@ -169,6 +169,8 @@ class Engine:
         lookup = context.attribute
         for text in outcome.say:
             turn.frames.append(self._frame(turn, "message", card, text=render(text, lookup), delay=self.delay))
+        if outcome.attachment is not None and outcome.say:
+            turn.frames[-1]["attachment"] = dict(outcome.attachment)
         for name, data in outcome.events:
             if name == "goal_reached":
                 state.goals.append(str(data.get("goal")))

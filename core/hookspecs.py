@@ -198,3 +198,29 @@ def register_notifiers(register, app):
     the outbox (one consumer per notifier, ``notify:<name>``): retried, never lost, never sent
     twice. Fires once when the app is prepared. Returns nothing.
     """
+
+
+@hookspec
+def admin_api_principal(token, request, app):
+    """Who a Bearer ``token`` sent to the admin API (``/-/admin/*``) belongs to, when it is not the
+    project's ``admin_token``: return a non-empty name (a user's email) to let the request through,
+    or None to say it is not yours.
+
+    ``request`` is the Starlette request (its path and method, to grant only some endpoints).
+    Fires for each admin request whose token is not the ``admin_token``, until one plugin names
+    a principal, which the handler finds as ``request.state.admin_principal``. A plugin that
+    issues its own tokens (the admin console's user tokens) keeps only their digests and checks
+    here that the token is live and its user may call that endpoint.
+    """
+
+
+@hookspec
+def crm_sync_status(app):
+    """How the plugin's CRM connectors' syncs stand, for operators: a list of
+    ``chinwag.crm.SyncStatus`` (connector, state, one-sentence summary, details), or None.
+
+    Fires when an operator looks (the admin console's Integrations page), in a serving process:
+    read what is stored (``chinwag.crm_records.sync_state``, your own tables), never call the
+    CRM, so the page stays quick when the CRM is slow or down. Any CRM plugin may implement it;
+    a connector without one is shown with core's record of its pulls alone.
+    """

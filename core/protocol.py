@@ -58,6 +58,9 @@ class Answer:
 
     question: str
     value: Any
+    # Optional: the zone the visitor chose to see meeting times in (an IANA name; checked by the
+    # session, an unknown one is ignored). It becomes the visit's zone from this answer on.
+    timezone: str | None = None
 
 
 @attrs.frozen
@@ -113,7 +116,7 @@ def decode(text: str | bytes) -> ClientFrame:
         value = data["value"]
         if not isinstance(value, (str, int, float)) or isinstance(value, bool):
             raise FrameError("bad_frame", "answer.value must be a string or a number")
-        return Answer(question, value)
+        return Answer(question, value, _field(data, "timezone", str, optional=True))
     if kind == "ping":
         return Ping()
     if kind == "trigger":

@@ -124,6 +124,32 @@ async def count_of(app: Chinwag, event_name: str, period: ReportPeriod) -> int:
     return sum(count for (_, kind, _, measure), count in totals.items() if kind == "event" and measure == event_name)
 
 
+async def report_series(app: Chinwag, period: ReportPeriod, step: dt.timedelta) -> list[dict[str, Any]]:
+    """The reported events counted in consecutive buckets of ``step`` (a day, a week) from
+    ``period.since`` (the last one cut at ``period.until``), across dialogues or for
+    ``period.dialogue``: ``[{"since": ISO, "until": ISO, "triggered": n, ...}, ...]``, for charts.
+
+    Counted as a report counts (roll-up and live); at most 400 buckets.
+    """
+    assert app.store is not None, "the app has not started"
+    if step <= dt.timedelta(0) or (period.until - period.since) / step > 400:
+        raise ValueError("a series has from 1 to 400 buckets")
+    counted = reported_event_types(app)
+    series = []
+    start = period.since
+    async with app.store.connect() as connection:
+        while start < period.until:
+            end = min(start + step, period.until)
+            totals = await _totals(connection, ReportPeriod(start, end, period.dialogue), counted)
+            bucket: dict[str, Any] = {"since": start.isoformat(), "until": end.isoformat(), **dict.fromkeys(counted, 0)}
+            for (_, kind, _, measure), count in totals.items():
+                if kind == "event":
+                    bucket[measure] = bucket.get(measure, 0) + count
+            series.append(bucket)
+            start = end
+    return series
+
+
 async def _totals(connection: Any, period: ReportPeriod, counted: list[str]) -> Counter[tuple[str, str, str, str]]:
     """The period's counts by (dialogue, kind, key, measure): whole days from the roll-up, the rest live."""
     first = _midnight(period.since, up=True)

@@ -35,7 +35,7 @@ from .session import Conversation
 from .shutdown import ChatConnections
 from .store import RETRY_AFTER_SECONDS, storage_unavailable
 from .turn_writer import SessionConflict
-from .widget_asset import CompressedAsset
+from .widget_asset import CompressedAsset, lean_script
 
 log = logging.getLogger("chinwag.server")
 
@@ -123,7 +123,8 @@ def create_app(chinwag: Chinwag, demo: bool = False, metrics_address: tuple[str,
 def widget_js() -> CompressedAsset:
     """The embeddable widget script (loaded by other sites' pages: CORS and CORP allow that)."""
     return CompressedAsset(STATIC_DIR / "widget.js", "text/javascript; charset=utf-8",
-                           {"Access-Control-Allow-Origin": "*", "Cross-Origin-Resource-Policy": "cross-origin"})
+                           {"Access-Control-Allow-Origin": "*", "Cross-Origin-Resource-Policy": "cross-origin"},
+                           transform=lean_script)
 
 
 async def healthz(request: Request) -> Response:

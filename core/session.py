@@ -347,6 +347,7 @@ class Conversations:
             "type": "welcome", "protocol": PROTOCOL_VERSION, "minor": conversation.minor, "visitor": conversation.visitor_id,
             "session": conversation.session_id,
             "dialogue": {"id": dialogue.id, "name": dialogue.name} if dialogue else None,
+            "books_meetings": bool(dialogue) and self._books_meetings(dialogue),
             "status": state.status if state else "none",
             "awaiting": state.awaiting if state else None,
             "transcript": history, "theme": self.app.theme,
@@ -357,11 +358,17 @@ class Conversations:
                if language is not None else {}),
         }
 
+    def _books_meetings(self, dialogue: Dialogue) -> bool:
+        """Whether a card of the dialogue books meetings (its type says ``books_meetings``)."""
+        return any(getattr(self.app.cards.get(card.type), "books_meetings", False) for card in dialogue.cards)
+
     async def _transcript(self, session_id: str | None) -> list[dict[str, Any]]:
+        """The session's frames so far, each with ``at`` (when it was stored, UTC) and no delay."""
         async with self.store.connect() as connection:
-            frames = (await connection.execute(sa.select(transcript.c.frame).where(
-                transcript.c.session_id == session_id).order_by(transcript.c.id))).scalars()
-            return [{**frame, "delay": 0} if "delay" in frame else frame for frame in frames]
+            rows = await connection.execute(sa.select(transcript.c.frame, transcript.c.created_at).where(
+                transcript.c.session_id == session_id).order_by(transcript.c.id))
+            return [{**frame, **({"delay": 0} if "delay" in frame else {}), "at": _iso_utc(created_at)}
+                    for frame, created_at in rows]
 
     async def resync(self, conversation: Conversation) -> list[dict[str, Any]]:
         """Reload the session from the database and return a fresh ``welcome``."""
@@ -380,6 +387,10 @@ class Conversations:
             message = language_settings(self.app).catalog.message(self._language(conversation), BLOCKED_EMAIL_TEXT,
                                                                   domain=blocked)
             return [{"type": "invalid", "question": answer.question, "message": message}]
+        chosen_zone = known_time_zone(answer.timezone)
+        if chosen_zone is not None:  # the visitor chose the zone they read meeting times in
+            conversation.visit = {**conversation.visit, "visit.timezone": chosen_zone}
+            conversation.page_visit = {**conversation.page_visit, "visit.timezone": chosen_zone}
         for attempt in (1, 2):
             engine = await self._engine(conversation.dialogue.id, conversation.dialogue.version)
             assert engine is not None
@@ -536,3 +547,9 @@ class _EffectContext:
     def visitor_id(self) -> str:
         """The visitor's id."""
         return self.conversation.visitor_id
+
+
+def _iso_utc(moment: dt.datetime) -> str:
+    """A stored time as the protocol writes it: ``2030-03-04T09:00:00Z``."""
+    return utc(moment).strftime("%Y-%m-%dT%H:%M:%SZ")  # type: ignore[union-attr]
+

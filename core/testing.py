@@ -172,7 +172,7 @@ class ServerProcess:
         """The chat WebSocket's URL."""
         return f"ws://127.0.0.1:{self.port}/ws"
 
-    def start(self, timeout: float = 30) -> ServerProcess:
+    def start(self, timeout: float = 120) -> ServerProcess:
         """Start the process; return when it is healthy, raise with its log when it exits first."""
         import subprocess
         import sys

@@ -34,17 +34,19 @@ DEFAULT_COLORS: dict[str, str] = {
     "--cw-button-border": PRIMARY,
     "--cw-input-background": "#ffffff",
     "--cw-input-text": "#1b1f24",
+    "--cw-input-border": "#818b98",        # the text field's edge: 3:1 against its background
     "--cw-error": "#cf222e",
-    "--cw-focus": "#0969da",               # the keyboard focus ring
+    "--cw-focus": "#0969da",               # the keyboard focus ring (the header's is its text colour)
 }
 
 DEFAULT_FONT_FAMILY = "system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, sans-serif"
+DEFAULT_RADIUS = 16  # pixels: the window's corners; bubbles, buttons and cards follow it
 
 
 def default_theme(config: Config) -> dict[str, Any]:
     """CSS custom properties (``vars``) and widget options (``options``) before plugins run."""
     return {
-        "vars": {**DEFAULT_COLORS, "--cw-font-family": DEFAULT_FONT_FAMILY},
+        "vars": {**DEFAULT_COLORS, "--cw-font-family": DEFAULT_FONT_FAMILY, "--cw-radius": f"{DEFAULT_RADIUS}px"},
         "options": {
             "botLabel": config.name,
             "position": "right",       # launcher corner: right or left
@@ -56,5 +58,11 @@ def default_theme(config: Config) -> dict[str, Any]:
             "poke": True,              # show the first question beside the closed launcher
             "pokeMobile": True,        # ... also on small or touch screens
             "privacyUrl": None,        # a "Privacy policy" link in the window's footer
+            "subtitle": None,          # a line under the name in the header ("We usually reply in minutes")
+            "agents": [],              # [{name, photo}]: shown in the header of a dialogue that books meetings
+            "bottomOffset": 0,         # extra pixels above the page's bottom edge (clear of a cookie banner)
+            "startOver": True,         # a "Start over" button once a conversation has ended
+            "poweredBy": None,         # a "powered by" line in the footer: its text; off when None
+            "poweredByUrl": None,      # ... and where it links
         },
     }

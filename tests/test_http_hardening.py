@@ -62,7 +62,9 @@ def test_hsts_over_https_behind_a_proxy(server: ServerThread) -> None:
 
 
 def test_widget_is_gzipped_when_asked_and_revalidated_by_etag(server: ServerThread) -> None:
-    source = (STATIC_DIR / "widget.js").read_bytes()
+    from chinwag.widget_asset import lean_script
+
+    source = lean_script((STATIC_DIR / "widget.js").read_bytes())  # sent without comments and indentation
     with httpx.stream("GET", server.url + "/widget.js", headers={"Accept-Encoding": "gzip"}) as response:
         sent = b"".join(response.iter_raw())
         assert response.headers["content-encoding"] == "gzip" and "accept-encoding" in response.headers["vary"].lower()
@@ -79,6 +81,31 @@ def test_widget_is_gzipped_when_asked_and_revalidated_by_etag(server: ServerThre
     assert again.status_code == 304 and again.content == b"" and again.headers["etag"] == etag
     stale = httpx.get(server.url + "/widget.js", headers={"If-None-Match": '"an-older-version"'})
     assert stale.status_code == 200 and stale.content == source
+
+
+def test_the_widget_is_sent_without_its_comments_and_indentation_and_nothing_else_changes() -> None:
+    from chinwag.widget_asset import lean_script
+
+    source = rb"""/* A header comment
+ * over lines. */
+(function () {
+  // a whole-line comment
+  var url = "https://example.com/*not a comment*/"; // a trailing comment stays
+  /** A doc comment. */ var after = 1;
+  /* one line */
+    var pattern = /\/\/x/;
+
+  return url + pattern;
+})();
+"""
+    assert lean_script(source) == (b'(function () {\n'
+                                   b'var url = "https://example.com/*not a comment*/"; // a trailing comment stays\n'
+                                   b'var after = 1;\nvar pattern = /\\/\\/x/;\nreturn url + pattern;\n})();\n')
+    widget = (STATIC_DIR / "widget.js").read_bytes()
+    lean = lean_script(widget)
+    assert len(lean) < len(widget) * 0.85 and b"\n//" not in lean and b"\n/*" not in lean
+    assert lean.count(b"function ") == widget.count(b"function ")  # every function is still there
+    assert len(gzip.compress(lean, compresslevel=9)) <= 15 * 1024  # the widget's budget, as visitors download it
 
 
 def test_the_etag_is_the_contents_hash(tmp_path: Path) -> None:

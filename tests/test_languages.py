@@ -214,8 +214,8 @@ def test_a_project_overrides_entries_and_adds_a_language(tmp_path: Path) -> None
     catalog = language_settings(app).catalog
     assert catalog.entries("es")["send"] == "Mandar"  # chinwag.yaml wins over the file
     assert catalog.entries("es-MX")["day"] == "Jornada"  # the file over what is shipped
-    assert catalog.entries("es")["time"] == "Hora"  # the rest as shipped
-    assert catalog.entries("it")["send"] == "Invia" and catalog.entries("it")["time"] == "Time"  # English otherwise
+    assert catalog.entries("es")["time_zone"] == "Zona horaria"  # the rest as shipped
+    assert catalog.entries("it")["send"] == "Invia" and catalog.entries("it")["time_zone"] == "Time zone"  # English otherwise
 
 
 def test_catalog_problems_are_named_with_their_lines(tmp_path: Path) -> None:

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import httpx
+from chinwag.testing import ScriptedVisitor
 from meetings_support import (  # noqa: F401  (fixtures)
     agent, book, choose, cli, connect_agent, free_port, google, meetings_rows, outlook, project, secret_key, serve, to_slots,
 )
@@ -20,12 +23,15 @@ async def test_google_booking_end_to_end(tmp_path: Path, google) -> None:
         visitor, question = await to_slots(server, "visitor@client.com", timezone="America/New_York")
         shown = question["input"]
         assert shown["kind"] == "slots" and shown["timezone"] == "America/New_York" and shown["duration"] == 30
+        assert shown["agent"] == {"name": "Ada"}  # every time offered is hers
         first = shown["slots"][0]
         assert first["id"].endswith("Z") and first["start"] == first["id"]
         reply = await choose(visitor, first["id"])
         start = dt.datetime.fromisoformat(first["start"].replace("Z", "+00:00"))
         local = start.astimezone(__import__("zoneinfo").ZoneInfo("America/New_York"))
         assert reply["text"].startswith("You're booked with Ada on ") and f"{local:%H:%M} (America/New_York)" in reply["text"]
+        assert reply["attachment"] == {"kind": "meeting", "start": first["start"], "end": first["end"],
+                                       "timezone": "America/New_York", "agent": {"name": "Ada"}}
         event = await visitor.until("event")
         while event["name"] != "meeting_booked":
             event = await visitor.until("event")
@@ -40,6 +46,39 @@ async def test_google_booking_end_to_end(tmp_path: Path, google) -> None:
     assert f"{local:%H:%M} (America/New_York)" in created["description"]
     [mail] = google.state.notifications
     assert mail["kind"] == "invitation" and mail["to"] == ["visitor@client.com"] and mail["send_updates"] == "all"
+
+
+async def test_the_visitor_reads_the_times_in_a_zone_they_choose(tmp_path: Path, google) -> None:
+    port = free_port()
+    folder = project(tmp_path / "p", port, [agent("ada@example.com"), agent("bob@example.com")], google=google)
+    with serve(folder, port) as server:
+        for email in ("ada@example.com", "bob@example.com"):
+            await connect_agent(folder, email)
+        visitor = ScriptedVisitor(server, timezone="Europe/London")
+        welcome = await visitor.connect()
+        assert welcome["books_meetings"] is True  # the widget shows the agents in its header
+        await visitor.question()
+        await visitor.send({"type": "answer", "question": visitor.awaiting, "value": "v@client.com", "timezone": "Mars/Olympus"})
+        await visitor.question()  # an unknown zone is ignored
+        await visitor.answer("demo")
+        question = await visitor.until("question", timeout=30)
+        assert question["input"]["timezone"] == "Europe/London"
+        assert "agent" not in question["input"]  # two agents share the times: the queue decides at booking
+        slot = question["input"]["slots"][0]
+        await visitor.send({"type": "answer", "question": question["id"], "value": slot["id"], "timezone": "Asia/Tokyo"})
+        local = dt.datetime.fromisoformat(slot["start"].replace("Z", "+00:00")).astimezone(ZoneInfo("Asia/Tokyo"))
+        assert (await visitor.until("answered"))["text"].endswith(f"{local:%H:%M} (Asia/Tokyo)")
+        booked = await visitor.until("message", timeout=60)
+        assert f"{local:%H:%M} (Asia/Tokyo)" in booked["text"]
+        assert booked["attachment"]["timezone"] == "Asia/Tokyo" and booked["attachment"]["agent"]["name"] in ("Ada", "Bob")
+        await visitor.until("event")
+        await visitor.close()
+
+        again = ScriptedVisitor(server, visitor=visitor.visitor, session=visitor.session)
+        transcript = (await again.connect())["transcript"]  # a reload: the card and each frame's time come back
+        await again.close()
+        assert [frame for frame in transcript if frame.get("attachment")] == [{**booked, "delay": 0, "at": transcript[-2]["at"]}]
+        assert all(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", frame["at"]) for frame in transcript)
 
 
 async def test_outlook_booking_end_to_end(tmp_path: Path, outlook) -> None:

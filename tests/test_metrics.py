@@ -47,7 +47,9 @@ async def eventually(check: Any, timeout: float = 30) -> None:
 async def test_a_chat_and_a_booking_as_the_metrics_tell_them(tmp_path: Path) -> None:
     folder = write_project(tmp_path / "demo", {"response_delay": 0}, copy_from=QUICKSTART)
     metrics_port = free_port()
-    with ServerProcess(folder, env={"CHINWAG_ADMIN_TOKEN": TOKEN}, log_path=tmp_path / "server.log",
+    # CHINWAG_DEMO_CHATS=0: the console's demo plays no chats of its own, so the metrics count ours alone.
+    with ServerProcess(folder, env={"CHINWAG_ADMIN_TOKEN": TOKEN, "CHINWAG_DEMO_CHATS": "0"},
+                       log_path=tmp_path / "server.log",
                        args=("--demo", "--metrics-address", f"127.0.0.1:{metrics_port}")) as server:
         assert httpx.get(f"{server.url}/-/metrics").status_code == 401
         assert httpx.get(f"{server.url}/-/metrics", headers={"Authorization": "Bearer not-the-token-at-all"}).status_code == 401

@@ -29,6 +29,7 @@ LOOP_DIALOGUE = {"id": "survey", "name": "Survey", "cards": [
     {"id": "bye", "type": "end", "text": "Thanks!"}]}
 VISITORS = 200
 HELLO_TIMEOUT = 60  # 200 hellos at once, on a shared 2-core machine, can take a while
+STARTUP = 120  # seconds a server process may take to serve, on a busy machine
 # A server stopped by SIGTERM ends on that signal, once its shutdown is done (uvicorn re-raises
 # it), which systemd counts as a clean stop; 0 when it stopped by itself.
 STOPPED = (0, -signal.SIGTERM)
@@ -110,9 +111,9 @@ async def test_restarting_one_of_two_processes_under_200_visitors_loses_and_doub
                            {"survey": LOOP_DIALOGUE})
     restarted = ServerProcess(folder, log_path=tmp_path / "a.log")
     survivor = ServerProcess(folder, log_path=tmp_path / "b.log")
-    await asyncio.to_thread(restarted.start)  # one after the other: the first one creates the tables
-    await asyncio.to_thread(survivor.start)
     try:
+        await asyncio.to_thread(restarted.start, STARTUP)  # one after the other: the first one creates the tables
+        await asyncio.to_thread(survivor.start, STARTUP)
         surveys = [Survey(number, [restarted, survivor], survivor) for number in range(VISITORS)]
         answered: Counter[str] = Counter()
         go = asyncio.Event()

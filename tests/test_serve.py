@@ -4,12 +4,14 @@ port (PostgreSQL only) with their metrics added up and a rolling restart on SIGH
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +26,17 @@ from test_rolling_restart import LOOP_DIALOGUE, QUESTIONS, stored
 CHINWAG = str(Path(sys.executable).with_name("chinwag"))
 TOKEN = "a-test-admin-token-0123456789"  # crm_project's
 FIRST, DURING = 12, 30  # visitors before the rolling restart, and during it
+STARTUP = 120  # seconds a supervisor and its workers may take to serve, on a busy machine
+
+
+@contextlib.contextmanager
+def serving(server: ServerProcess, timeout: float) -> Iterator[ServerProcess]:
+    """``server`` started (waiting up to ``timeout`` seconds for it), stopped afterwards."""
+    server.start(timeout)
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 def serve(*args: str) -> subprocess.CompletedProcess[str]:
@@ -110,8 +123,8 @@ async def test_workers_share_one_port_add_up_their_metrics_and_restart_one_at_a_
     metrics_port = free_port()
     server = ServerProcess(folder, log_path=tmp_path / "server.log", args=(
         "--workers", "2", "--metrics-address", f"127.0.0.1:{metrics_port}", "--forwarded-allow-ips", "192.0.2.1"))
-    with server:
-        deadline = time.monotonic() + 60
+    with serving(server, STARTUP):  # a supervisor and two workers to start, on a machine that may be busy
+        deadline = time.monotonic() + STARTUP
         while len(re.findall(r"Application startup complete", server.log())) < 2:  # both workers serve
             assert time.monotonic() < deadline, server.log()
             await asyncio.sleep(0.2)

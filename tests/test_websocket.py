@@ -131,6 +131,7 @@ async def test_bad_frames_get_error_frames_and_the_session_lives_on(server: Serv
             (json.dumps({"type": "answer", "question": 5, "value": "demo"}), "bad_frame"),
             (json.dumps({"type": "answer", "question": question["id"]}), "bad_frame"),
             (json.dumps({"type": "answer", "question": question["id"], "value": {"a": 1}}), "bad_frame"),
+            (json.dumps({"type": "answer", "question": question["id"], "value": "demo", "timezone": 5}), "bad_frame"),
             (json.dumps({"type": "answer", "question": "greet:1", "value": "demo"}), "not_asked"),
             (json.dumps({"type": "answer", "question": question["id"], "value": "x" * 20000}), "too_large"),
             (json.dumps({"type": "answer", "question": question["id"], "value": "€" * 6000}, ensure_ascii=False), "too_large"),

@@ -39,7 +39,8 @@ async def list_meetings(app: Chinwag, agent: str | None = None, since: dt.dateti
         "id": row.id, "lead_email": row.lead_email, "lead_name": row.lead_name, "agent_email": row.agent_email,
         "agent_name": agents[row.agent_email].name if row.agent_email in agents else row.agent_email,
         "start": _iso(row.start), "end": _iso(row.end), "status": row.status, "passed": utc(row.end) <= now,
-        "queue": row.queue, "page_url": row.page_url, "join_url": row.join_url,
+        "queue": row.queue, "page_url": row.page_url, "join_url": row.join_url, "session_id": row.session_id,
+        "dialogue_id": row.dialogue_id,
     } for row in rows]
 
 

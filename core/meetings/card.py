@@ -56,6 +56,7 @@ class MeetingCard:
     """Meeting booking: routing, slots, the booking itself (an effectful card type)."""
 
     name = "meeting"
+    books_meetings = True  # the welcome says so: the widget shows the agents in its header
 
     def __init__(self, app: Chinwag) -> None:
         self.app = app
@@ -98,10 +99,11 @@ class MeetingCard:
         if result["kind"] == "booked":
             meeting = result["meeting"]
             field = card.get("field")
+            zone = self._zone(context, meeting["agent_email"])
             text = _text(card, context, "booked_text").replace("{agent}", meeting["agent_name"]).replace(
-                "{time}", _local(meeting["start"], self._zone(context, meeting["agent_email"]), context))
+                "{time}", _local(meeting["start"], zone, context))
             return Outcome(say=(text,), set_fields={field: meeting["agent_email"]} if field else {},
-                           events=(("meeting_booked", meeting),))
+                           events=(("meeting_booked", meeting),), attachment=_confirmation(meeting, zone))
         if result["kind"] == "failed":  # the visitor hears of an outage; the team gets an alert (notifications)
             return Outcome(say=(context.message(result["message"]),), events=(("booking_failed", {
                 "agent_email": result.get("agent_email"), "reason": result.get("reason"), "start": result.get("start")}),))
@@ -112,8 +114,18 @@ class MeetingCard:
         slots = result["slots"]
         shown = [{"id": slot["start"], "start": slot["start"], "end": slot["end"]} for slot in slots]
         minutes = int((_instant(slots[0]["end"]) - _instant(slots[0]["start"])).total_seconds() // 60)
-        return Outcome(say=preface, ask=Question("slots", context.localise(card.get("text")), {"slots": shown, "timezone": self._zone(context, *slots[0]["agents"]), "duration": minutes}),
+        fields = {"slots": shown, "timezone": self._zone(context, *slots[0]["agents"]), "duration": minutes}
+        agent = self._only_agent(slots)
+        if agent is not None:
+            fields["agent"] = {"name": agent.name}
+        return Outcome(say=preface, ask=Question("slots", context.localise(card.get("text")), fields),
                        remember={"slots": {slot["start"]: slot for slot in slots}, "decision": result["decision"]})
+
+    def _only_agent(self, slots: list[Mapping[str, Any]]) -> Any:
+        """The agent who takes every offered time, when it is one and the same (a named agent, an
+        account owner); None when the queue decides at booking time."""
+        emails = {email for slot in slots for email in slot["agents"]}
+        return meeting_settings(self.app).agents.get(next(iter(emails))) if len(emails) == 1 else None
 
     def _chosen(self, card: Card, context: CardContext, value: Any) -> Outcome:
         slot = context.memory.get("slots", {}).get(value) if isinstance(value, str) else None
@@ -192,6 +204,16 @@ class MeetingCard:
 def _text(card: Card, context: CardContext, key: str) -> str:
     """The card's text option ``key`` in the visitor's language, else the catalog's."""
     return context.localise(card.get(key)) or context.message(DEFAULT_TEXT[key])
+
+
+def _confirmation(meeting: Mapping[str, Any], zone: str) -> dict[str, Any]:
+    """The booked message's ``attachment``: what a client shows as a confirmation card (and puts in
+    the visitor's own calendar)."""
+    details = {"kind": "meeting", "start": meeting["start"], "end": meeting["end"], "timezone": zone,
+               "agent": {"name": meeting["agent_name"]}}
+    if meeting.get("join_url"):
+        details["join_url"] = meeting["join_url"]
+    return details
 
 
 def _zone_of(visit: Mapping[str, Any], fallback: str) -> str:

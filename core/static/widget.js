@@ -23,8 +23,10 @@
   var MAX_ANSWER = 500;
   var PING_EVERY = 25000;
   var GIVE_UP_AFTER = 6; // failed first connections before the widget stays hidden on this page
-  // Every text the widget shows or reads out, key -> English; ``{name}`` is filled in by t().
-  // The welcome's catalog (protocol 1.2) gives them in the conversation's language.
+  var NARROW = "(max-width: 480px)"; // the window covers the screen: a modal dialog
+
+  // Every text the widget shows or reads out, key -> English (the English catalog's); {name} marks a
+  // value put in by t(). The welcome's catalog (protocol 1.2) gives them in the conversation's language.
   var LABELS = {
     chat_title: "Chat",
     open_chat: "Open chat with {name}",
@@ -40,18 +42,30 @@
     send: "Send",
     choices: "Choices",
     pick_time: "Pick a time",
+    meeting: "Meeting",
+    meeting_with: "Meeting with {name}",
+    minutes: "{count} min",
     day: "Day",
-    time: "Time",
-    duration: "{minutes} minutes",
-    times_in: "Times in {zone}",
-    your_time_zone: "your time zone",
+    earlier: "Earlier days",
+    later: "Later days",
+    times_on: "Times on {day}",
+    morning: "Morning",
+    afternoon: "Afternoon",
+    evening: "Evening",
+    time_zone: "Time zone",
     no_slots: "No times are free right now. Please check back later.",
+    booked: "Meeting booked",
+    add_to_calendar: "Add to calendar (.ics)",
+    google_calendar: "Google Calendar",
+    join: "Join link",
     privacy_policy: "Privacy policy",
+    powered_by: "Powered by chinwag",
     reconnecting: "Reconnecting…",
     offline: "Not connected. Trying again…",
     failed: "Something went wrong. Please try again.",
     unavailable: "The chat is briefly unavailable. Please try again in a few seconds.",
     conversation_ended: "This conversation has ended.",
+    start_over: "Start over",
     answer_empty: "Please type an answer.",
     answer_too_long: "Please keep your answer under {max} characters.",
     invalid_email: "That doesn't look like an email address. Please check it.",
@@ -59,11 +73,11 @@
   };
   var catalog = {}; // the welcome's: key -> text in the conversation's language
 
-  /** The text of ``key`` in the conversation's language, its ``{name}``s filled from ``vars``. */
+  /** The text of ``key`` in the conversation's language (the catalog's, else English), its
+   *  ``{name}`` marks filled from ``vars``. */
   function t(key, vars) {
-    var text = typeof catalog[key] === "string" ? catalog[key] : LABELS[key];
-    return String(text).replace(/\{([a-z_]+)\}/g, function (whole, name) {
-      return vars && vars[name] != null ? String(vars[name]) : whole;
+    return String(typeof catalog[key] === "string" ? catalog[key] : LABELS[key]).replace(/\{(\w+)\}/g, function (mark, name) {
+      return vars && vars[name] != null ? vars[name] : mark;
     });
   }
 
@@ -71,59 +85,96 @@
     ":host{all:initial!important;display:block!important}",
     "*{box-sizing:border-box}",
     "[hidden]{display:none!important}",
-    ".cw{font-family:var(--cw-font-family);font-size:15px;line-height:1.4;color:var(--cw-text);-webkit-font-smoothing:antialiased}",
-    "button,input{font:inherit;color:inherit;margin:0}",
+    ".cw{--r:var(--cw-radius,16px);--b:calc(var(--cw-pad) + var(--cw-offset,0px));font-family:var(--cw-font-family);font-size:15px;line-height:1.4;color:var(--cw-text);-webkit-font-smoothing:antialiased}",
+    "button,input,select{font:inherit;color:inherit;margin:0}",
     "button{cursor:pointer}",
+    "p{margin:0}",
     ":focus{outline:none}",
     ":focus-visible{outline:3px solid var(--cw-focus);outline-offset:2px}",
-    ".launcher{position:fixed;z-index:2147483000;bottom:var(--cw-pad);right:var(--cw-pad);width:58px;height:58px;border:0;border-radius:50%;" +
+    // On the coloured header the ring takes the header's text colour, which contrasts with it.
+    ".head :focus-visible{outline-color:var(--cw-header-text);outline-offset:-3px}",
+    ".launcher{position:fixed;z-index:2147483000;bottom:var(--b);right:var(--cw-pad);width:58px;height:58px;border:0;border-radius:50%;" +
       "background:var(--cw-launcher);color:var(--cw-launcher-text);box-shadow:0 4px 16px rgba(0,0,0,.25);display:grid;place-items:center;transition:transform .15s}",
     ".launcher:hover{transform:scale(1.06)}",
     ".launcher svg{width:28px;height:28px;fill:currentColor}",
     ".launcher .shut,.open .launcher .chat{display:none}.open .launcher .shut{display:block}",
     ".left .launcher,.left .window,.left .poke{right:auto;left:var(--cw-pad)}",
     ".badge{position:absolute;top:-3px;right:-3px;min-width:21px;height:21px;padding:0 6px;border-radius:11px;background:var(--cw-error);color:#fff;font-size:12px;font-weight:700;line-height:21px;text-align:center}",
-    ".window{position:fixed;z-index:2147483001;bottom:calc(var(--cw-pad) + 72px);right:var(--cw-pad);width:380px;max-width:calc(100vw - 2 * var(--cw-pad));" +
-      "height:min(620px,calc(100vh - var(--cw-pad) - 96px));display:flex;flex-direction:column;overflow:hidden;background:var(--cw-background);" +
-      "border-radius:16px;box-shadow:0 10px 40px rgba(0,0,0,.28);animation:cw-in .18s ease-out}",
+    // Sized to its content, up to the screen's height: no tall empty area under a short chat.
+    ".window{position:fixed;z-index:2147483001;bottom:calc(var(--b) + 72px);right:var(--cw-pad);width:380px;max-width:calc(100vw - 2 * var(--cw-pad));" +
+      "max-height:min(680px,calc(100vh - var(--b) - 96px));display:flex;flex-direction:column;overflow:hidden;background:var(--cw-background);" +
+      "border-radius:var(--r);box-shadow:0 12px 48px rgba(0,0,0,.28);animation:cw-in .2s ease-out}",
     "@keyframes cw-in{from{opacity:0;transform:translateY(12px)}}",
-    ".head{display:flex;align-items:center;gap:10px;padding:12px 12px 12px 16px;background:var(--cw-header);color:var(--cw-header-text)}",
-    ".avatar{flex:none;width:38px;height:38px;border-radius:50%;object-fit:cover;background:var(--cw-header-text);color:var(--cw-header);display:grid;place-items:center;font-weight:700}",
+    ".head{flex:none;display:flex;align-items:center;gap:12px;padding:14px 10px 14px 16px;background:var(--cw-header);color:var(--cw-header-text)}",
+    ".avatar,.face{flex:none;width:40px;height:40px;border-radius:50%;object-fit:cover;background:var(--cw-header-text);color:var(--cw-header);display:grid;place-items:center;font-weight:700}",
+    ".agents{flex:none;display:flex}",
+    ".agents img{width:36px;height:36px;border-radius:50%;object-fit:cover;border:2px solid var(--cw-header);margin-left:-12px}.agents img:first-child{margin-left:0}",
     ".title{flex:1;min-width:0}",
     ".label{display:block;font-weight:700;font-size:16px;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}",
-    ".status{display:block;font-size:12px;opacity:.85}",
+    ".sub,.status{display:block;font-size:13px}.status:empty{display:none}",
     ".close{flex:none;width:40px;height:40px;border:0;border-radius:10px;background:transparent;color:inherit;display:grid;place-items:center}",
     ".close:hover{background:rgba(255,255,255,.15)}",
     ".close svg{width:20px;height:20px;fill:currentColor}",
-    ".log{flex:1;overflow-y:auto;padding:16px 14px;display:flex;flex-direction:column;gap:8px;overscroll-behavior:contain}",
+    ".log{flex:1 1 auto;min-height:96px;overflow-y:auto;padding:16px 14px;display:flex;flex-direction:column;gap:12px;overscroll-behavior:contain}",
     ".log:focus-visible{outline-width:2px;outline-offset:-2px}",
-    ".bubble{max-width:85%;padding:9px 13px;border-radius:16px;white-space:pre-wrap;overflow-wrap:anywhere}",
-    ".bot{align-self:flex-start;background:var(--cw-bot-bubble);color:var(--cw-bot-text);border-bottom-left-radius:4px}",
-    ".visitor{align-self:flex-end;background:var(--cw-visitor-bubble);color:var(--cw-visitor-text);border-bottom-right-radius:4px}",
-    ".choices{display:flex;flex-wrap:wrap;gap:6px;margin:2px 0 4px}",
-    ".choice{padding:7px 14px;border:1.5px solid var(--cw-button-border);border-radius:18px;background:var(--cw-button);color:var(--cw-button-text);text-align:left}",
-    ".choice:hover:not(:disabled),.choice[aria-pressed=true]{background:var(--cw-primary);border-color:var(--cw-primary);color:var(--cw-primary-text)}",
-    ".choice:disabled,.send:disabled{opacity:.55;cursor:default}",
-    ".slots{align-self:stretch;border:1px solid var(--cw-border);border-radius:12px;padding:10px}",
-    ".zone{font-size:12px;color:var(--cw-muted);margin:6px 0 0}",
-    ".typing{align-self:flex-start;display:flex;gap:4px;padding:13px 14px}",
+    // A group: the speaker's face beside the first message, their messages, then name and time.
+    ".group{display:flex;gap:8px;align-items:flex-start;animation:cw-in .2s ease-out}",
+    ".group .face{width:28px;height:28px;font-size:13px;background:var(--cw-header);color:var(--cw-header-text)}",
+    ".stack{display:flex;flex-direction:column;align-items:flex-start;gap:3px;min-width:0;max-width:85%}",
+    ".group.visitor{justify-content:flex-end}.visitor .stack{align-items:flex-end}",
+    ".bubble{padding:9px 13px;border-radius:var(--r);white-space:pre-wrap;overflow-wrap:anywhere}",
+    ".bubble.bot{background:var(--cw-bot-bubble);color:var(--cw-bot-text);border-top-left-radius:4px}",
+    ".bubble.visitor{background:var(--cw-visitor-bubble);color:var(--cw-visitor-text);border-top-right-radius:4px}",
+    ".meta{font-size:12px;color:var(--cw-muted);padding:1px 4px 0}",
+    ".choices{display:flex;flex-wrap:wrap;gap:6px;margin:-4px 0 0 36px}",
+    ".choice,.again,.links a{padding:7px 14px;border:1.5px solid var(--cw-button-border);border-radius:calc(var(--r) + 4px);background:var(--cw-button);color:var(--cw-button-text);text-align:left}",
+    ".choice:hover:not(:disabled),.time:hover:not(:disabled),.again:hover,.day[aria-pressed=true]{background:var(--cw-primary);border-color:var(--cw-primary);color:var(--cw-primary-text)}",
+    ":disabled{opacity:.55;cursor:default}",
+    ".typing{display:flex;gap:4px;padding:13px 14px}",
     ".typing i{width:7px;height:7px;border-radius:50%;background:var(--cw-bot-text);opacity:.4;animation:cw-dot 1s infinite}",
     ".typing i:nth-child(2){animation-delay:.15s}.typing i:nth-child(3){animation-delay:.3s}",
     "@keyframes cw-dot{50%{opacity:1;transform:translateY(-3px)}}",
+    // The meeting picker: who and how long, a week of days, the chosen day's times, the zone.
+    ".slots{display:grid;gap:10px;padding:12px;border:1px solid var(--cw-border);border-radius:var(--r)}",
+    ".who{display:flex;align-items:center;gap:10px;font-weight:600}.who small{display:block;font-weight:400;color:var(--cw-muted)}",
+    ".who .agents img{width:30px;height:30px;border-color:var(--cw-background)}.who .agents:empty{display:none}",
+    ".month{display:flex;align-items:center;justify-content:space-between;font-weight:600}",
+    ".nav{width:32px;height:32px;border:0;border-radius:8px;background:transparent;font-size:20px;line-height:1}",
+    ".days{display:grid;grid-template-columns:repeat(7,1fr);gap:2px}",
+    ".day{display:grid;justify-items:center;gap:1px;padding:5px 0 6px;border:0;border-radius:10px;background:transparent;font-size:12px}",
+    ".day b{font-size:16px}.day::after{content:'';width:5px;height:5px;border-radius:50%;background:var(--cw-button-border)}",
+    ".day:disabled::after{visibility:hidden}.day[aria-pressed=true]::after{background:currentColor}",
+    ".times{display:grid;gap:8px;max-height:190px;overflow-y:auto;padding:2px 4px 2px 2px}",
+    ".part{font-size:12px;font-weight:700;color:var(--cw-muted)}",
+    ".grid{display:grid;grid-template-columns:repeat(3,1fr);gap:6px;margin-top:4px}",
+    ".time{padding:8px 2px;border:1.5px solid var(--cw-button-border);border-radius:10px;background:var(--cw-button);color:var(--cw-button-text);font-weight:600}",
+    ".tz{display:flex;align-items:center;gap:8px;font-size:13px;color:var(--cw-muted)}",
+    ".tz select{flex:1;min-width:0;padding:4px 6px;border:1px solid var(--cw-input-border);border-radius:8px;background:var(--cw-input-background);color:var(--cw-input-text)}",
+    // The confirmation card of a booked meeting.
+    ".meeting{display:grid;gap:8px;width:100%;padding:14px;border:1px solid var(--cw-border);border-radius:var(--r);background:var(--cw-background);color:var(--cw-text)}",
+    ".meeting .who .face{width:40px;height:40px}",
+    ".when{font-weight:600}",
+    ".links{display:flex;flex-wrap:wrap;gap:6px}.links a{padding:5px 12px;font-size:13px;font-weight:600;text-decoration:none}",
+    ".end{display:grid;justify-items:center;gap:10px;font-size:13px;color:var(--cw-muted)}",
     ".note{align-self:center;font-size:12px;color:var(--cw-muted)}",
-    ".composer{display:flex;gap:8px;padding:10px 12px;border-top:1px solid var(--cw-border)}",
-    ".composer input{flex:1;min-width:0;padding:9px 14px;border:1px solid var(--cw-border);border-radius:20px;background:var(--cw-input-background);color:var(--cw-input-text)}",
+    ".composer{flex:none;display:flex;gap:8px;padding:10px 12px;border-top:1px solid var(--cw-border)}",
+    ".composer input{flex:1;min-width:0;padding:9px 14px;border:1px solid var(--cw-input-border);border-radius:20px;background:var(--cw-input-background);color:var(--cw-input-text)}",
     ".composer input[aria-invalid=true]{border-color:var(--cw-error)}",
     ".send{flex:none;padding:0 16px;border:0;border-radius:20px;background:var(--cw-primary);color:var(--cw-primary-text);font-weight:600}",
-    ".error{margin:0;padding:0 16px 8px;color:var(--cw-error);font-size:13px}",
-    ".foot{padding:6px 12px 8px;text-align:center;font-size:12px;color:var(--cw-muted)}",
-    ".foot a{color:inherit}",
-    ".poke{position:fixed;z-index:2147483000;bottom:calc(var(--cw-pad) + 72px);right:var(--cw-pad);max-width:min(280px,calc(100vw - 2 * var(--cw-pad)));" +
+    ".error{flex:none;padding:0 16px 8px;color:var(--cw-error);font-size:13px}",
+    ".foot{flex:none;padding:6px 12px 8px;text-align:center;font-size:12px;color:var(--cw-muted)}",
+    ".foot a{color:inherit}.foot>*+*::before{content:' · '}",
+    ".poke{position:fixed;z-index:2147483000;bottom:calc(var(--b) + 72px);right:var(--cw-pad);max-width:min(280px,calc(100vw - 2 * var(--cw-pad)));" +
       "display:flex;align-items:flex-start;background:var(--cw-background);color:var(--cw-text);border-radius:14px;box-shadow:0 6px 24px rgba(0,0,0,.22);animation:cw-in .25s ease-out}",
-    ".poke-text{flex:1;padding:12px 4px 12px 14px;border:0;background:transparent;text-align:left}",
+    ".poke-text{flex:1;min-width:0;padding:12px 4px 12px 14px;border:0;background:transparent;text-align:left}",
     ".poke-close{flex:none;width:32px;height:32px;margin:4px;border:0;border-radius:8px;background:transparent;color:var(--cw-muted);font-size:18px;line-height:1}",
     ".sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}",
-    "@media (max-width:480px){.cw .window{top:0;right:0;bottom:0;left:0;width:auto;max-width:none;height:auto;border-radius:0}.open .launcher{display:none}}",
+    // Phones: the window covers the screen (clear of the notch and the home bar), and the poke is
+    // one line beside the launcher, so it covers no more of the page than the launcher's own row.
+    "@media (max-width:480px){.cw .window{top:0;right:0;bottom:0;left:0;width:auto;max-width:none;max-height:none;border-radius:0;padding-bottom:env(safe-area-inset-bottom)}" +
+      ".head{padding-top:max(14px,env(safe-area-inset-top))}.open .launcher{display:none}" +
+      ".cw .poke{bottom:calc(var(--b) + 7px);right:calc(var(--cw-pad) + 68px);max-width:calc(100vw - 2 * var(--cw-pad) - 68px);height:44px;align-items:center}" +
+      ".cw.left .poke{right:auto;left:calc(var(--cw-pad) + 68px)}.poke-text{padding:0 2px 0 14px;white-space:nowrap;overflow:hidden;text-overflow:ellipsis}}",
     "@media (prefers-reduced-motion:reduce){*{animation:none!important;transition:none!important}}"
   ].join("\n");
 
@@ -140,7 +191,9 @@
       if (/^(aria-|data-|role$|for$|list$)/.test(key)) node.setAttribute(key, props[key]);
       else node[key] = props[key];
     }
-    (children || []).forEach(function (child) { if (child) node.appendChild(child); });
+    (children || []).forEach(function (child) {
+      if (child) node.appendChild(typeof child === "string" ? document.createTextNode(child) : child);
+    });
     return node;
   }
 
@@ -177,6 +230,30 @@
     return null;
   }
 
+  /** ``zone`` when the browser knows it as an IANA time zone, else null. */
+  function knownZone(zone) {
+    try { return zone && new Intl.DateTimeFormat("en", { timeZone: zone }) && zone; } catch (e) { return null; }
+  }
+
+  /** A date formatter in the conversation's language (or ``locale``) for ``zone`` (the browser's own when none). */
+  function dates(zone, options, locale) {
+    return new Intl.DateTimeFormat(locale || dateLocale(), Object.assign(zone ? { timeZone: zone } : {}, options));
+  }
+
+  /** Dates in the conversation's language; in the browser's own when it is the same language
+   *  (en-GB keeps its day-month order in an English conversation). */
+  function dateLocale() {
+    var browser = navigator.language || "";
+    if (!state.language || browser.split("-")[0].toLowerCase() === state.language.split("-")[0]) return browser || undefined;
+    return state.language;
+  }
+
+  /** A time as a group of messages shows it: "10:42", or "Tue 10:42" on another day. */
+  function clock(when) {
+    var today = when.toDateString() === new Date().toDateString();
+    return dates(null, today ? { hour: "numeric", minute: "2-digit" } : { weekday: "short", hour: "numeric", minute: "2-digit" }).format(when);
+  }
+
   // ---- events for the host page -------------------------------------------------------------
 
   var listeners = {};
@@ -209,6 +286,7 @@
     language: null,      // the conversation's language (1.2), for lang and dates
     fresh: false,        // a new session: its first question may be shown as the poke
     starting: false,     // a start frame was sent: its welcome opens the window
+    books: false,        // the dialogue books meetings: its agents show in the header
     generation: 0        // bumped by each welcome; frames queued before it are dropped
   };
   var ui = null;
@@ -231,7 +309,7 @@
         type: "hello", protocol: 1, minor: 2, visitor: state.visitor, session: state.session,
         page: { url: location.href.slice(0, 2048), referrer: document.referrer.slice(0, 2048) || null, title: document.title.slice(0, 300) || null },
         locale: navigator.language || null,
-        timezone: visitorZone(),
+        timezone: load("localStorage", "zone") || visitorZone(),
         attributes: pageAttributes(),
         tracking: trackingCookies()
       });
@@ -326,6 +404,7 @@
       if (state.starting) {
         state.starting = false; // the start was refused (an unknown dialogue, chat switched off…)
         if (!state.session && !watcher) letGo();
+        else if (ui) showProblem(t("failed"));
       }
       if (state.pending) {
         state.pending = false;
@@ -381,12 +460,14 @@
     state.welcomed = true;
     state.dialogue = frame.dialogue || null;
     state.options = (frame.theme && frame.theme.options) || {};
+    state.books = !!frame.books_meetings;
     if (!ui) build((frame.theme && frame.theme.vars) || {});
     relabel();
     ui.root.hidden = false;
     setStatus("");
+    drawFaces();
     redraw(frame.transcript || [], frame.awaiting);
-    if (frame.status === "completed") note(t("conversation_ended"));
+    if (frame.status === "completed") ended();
     showLauncher();
     if (startFrame) sendStart();
     else if (answersStart) open();
@@ -456,14 +537,15 @@
   /** Draw a session's transcript at once (no delays): a reload, another page or a reconnect. */
   function redraw(transcript, awaiting) {
     ui.log.textContent = "";
+    ui.group = ui.end = null;
     ui.composer.hidden = true;
     state.questions = {};
     state.awaiting = null;
     state.pending = false;
     transcript.forEach(function (frame) {
-      if (frame.type === "message" || frame.type === "question") bubble("bot", frame.text);
+      if (frame.type === "message" || frame.type === "question") said("bot", frame);
       if (frame.type === "question") state.questions[frame.id] = frame;
-      if (frame.type === "answered") bubble("visitor", frame.text);
+      if (frame.type === "answered") bubble("visitor", frame.text, frame.at);
     });
     if (awaiting && state.questions[awaiting]) ask(state.questions[awaiting]);
     state.fresh = !transcript.length;
@@ -475,7 +557,7 @@
       var generation = state.generation;
       return typing(delay).then(function () {
         if (generation !== state.generation) return;
-        bubble("bot", frame.text);
+        said("bot", frame);
         arrived(frame);
         if (frame.type === "question") {
           state.questions[frame.id] = frame;
@@ -493,6 +575,7 @@
       showProblem(frame.message);
     } else if (frame.type === "event" && typeof frame.name === "string") {
       if (frame.dialogue) state.dialogue = frame.dialogue;
+      if (frame.name === "completed") ended();
       emit(frame.name, eventDetail(frame.name, frame.data));
     }
   }
@@ -526,6 +609,8 @@
     }
     var options = state.options;
     host.style.setProperty("--cw-pad", (Number(options.padding) >= 0 ? Number(options.padding) : 20) + "px");
+    var offset = Number(data.bottomOffset || options.bottomOffset) || 0;  // data-bottom-offset: clear of a cookie banner
+    host.style.setProperty("--cw-offset", Math.max(0, Math.min(offset, 400)) + "px");
     if (/^https?:\/\//.test(options.fontUrl || "")) {
       // Fonts must be declared in the document: @font-face inside a shadow root is ignored.
       document.head.appendChild(el("link", { rel: "stylesheet", href: options.fontUrl, crossOrigin: "anonymous" }));
@@ -538,30 +623,27 @@
     } else {
       shadow.appendChild(el("style", { textContent: CSS })); // older browsers; needs style-src 'unsafe-inline'
     }
-    var label = options.botLabel || t("chat_title");
     var position = data.position || options.position;
-    var avatar = options.avatarUrl
-      ? el("img", { className: "avatar", src: new URL(options.avatarUrl, SERVER + "/").href, alt: "" })
-      : el("span", { className: "avatar", "aria-hidden": "true", textContent: label.charAt(0).toUpperCase() });
 
-    ui = {};
-    ui.host = host;
-    ui.label = el("span", { className: "label", id: "cw-label", textContent: label });
+    ui = { host: host, shadow: shadow };
+    ui.faces = el("span", { className: "agents", "aria-hidden": "true" });
+    ui.label = el("span", { className: "label", id: "cw-label" });
+    ui.sub = el("span", { className: "sub", textContent: options.subtitle || "", hidden: !options.subtitle });
     ui.status = el("span", { className: "status", role: "status" });
     ui.close = el("button", { className: "close", type: "button" }, [icon(ICON_CLOSE)]);
     ui.log = el("div", { className: "log", role: "log", "aria-live": "polite", tabIndex: 0 });
-    ui.typing = el("div", { className: "bubble bot typing", role: "status" }, [el("i"), el("i"), el("i")]);
+    ui.typing = el("div", { className: "group bot" }, [face(), el("div", { className: "bubble bot typing", role: "status" }, [el("i"), el("i"), el("i")])]);
     ui.input = el("input", { id: "cw-input", autocomplete: "off", maxLength: MAX_ANSWER, "aria-describedby": "cw-error" });
     ui.inputLabel = el("label", { className: "sr", for: "cw-input" });
     ui.send = el("button", { className: "send", type: "submit" });
     ui.composer = el("form", { className: "composer", noValidate: true, hidden: true }, [ui.inputLabel, ui.input, ui.send]);
     ui.error = el("p", { className: "error", id: "cw-error", role: "alert", hidden: true });
-    var footer = options.privacyUrl && /^https?:\/\//.test(options.privacyUrl)
-      ? el("div", { className: "foot" }, [ui.privacy = el("a", { href: options.privacyUrl, target: "_blank", rel: "noopener noreferrer" })])
-      : null;
+    var privacy = ui.privacy = webUrl(options.privacyUrl) && el("a", { href: options.privacyUrl, target: "_blank", rel: "noopener noreferrer" });
+    var brand = ui.brand = options.poweredBy && (webUrl(options.poweredByUrl)
+      ? el("a", { href: options.poweredByUrl, target: "_blank", rel: "noopener" }) : el("span"));
     ui.window = el("section", { className: "window", id: "cw-window", role: "dialog", "aria-labelledby": "cw-label", hidden: true }, [
-      el("div", { className: "head" }, [avatar, el("div", { className: "title" }, [ui.label, ui.status]), ui.close]),
-      ui.log, ui.error, ui.composer, footer
+      el("div", { className: "head" }, [ui.faces, el("div", { className: "title" }, [ui.label, ui.sub, ui.status]), ui.close]),
+      ui.log, ui.error, ui.composer, (privacy || brand) && el("div", { className: "foot" }, [privacy, brand])
     ]);
     ui.badge = el("span", { className: "badge", "aria-hidden": "true", hidden: true });
     ui.launcher = el("button", { className: "launcher", type: "button", hidden: true, "aria-expanded": "false", "aria-controls": "cw-window" },
@@ -576,14 +658,61 @@
     ui.close.addEventListener("click", close);
     ui.pokeText.addEventListener("click", function () { open(); });
     ui.poke.lastChild.addEventListener("click", function () { save("sessionStorage", "poked", "1"); hidePoke(); });
-    ui.window.addEventListener("keydown", function (event) { if (event.key === "Escape") close(); });
+    ui.window.addEventListener("keydown", function (event) {
+      if (event.key === "Escape") close();
+      if (event.key === "Tab" && ui.window.hasAttribute("aria-modal")) holdFocus(event);
+    });
     ui.composer.addEventListener("submit", function (event) {
       event.preventDefault();
       var question = state.questions[state.awaiting];
       if (question) submitText(question, ui.input.value);
     });
     ui.input.addEventListener("input", function () { hideProblem(); });
+    if (window.matchMedia) matchMedia(NARROW).addEventListener("change", setModal);
     (document.body || document.documentElement).appendChild(host);
+  }
+
+  /** The drawn widget's own texts and its lang, in the conversation's language (a later welcome
+   *  may bring another: a dialogue the page started). */
+  function relabel() {
+    if (state.language) ui.root.setAttribute("lang", state.language);
+    else ui.root.removeAttribute("lang");
+    ui.label.textContent = botName();
+    ui.close.setAttribute("aria-label", t("close_chat"));
+    ui.log.setAttribute("aria-label", t("conversation"));
+    ui.typing.lastChild.setAttribute("aria-label", t("typing", { name: botName() }));
+    ui.send.textContent = t("send");
+    ui.poke.lastChild.setAttribute("aria-label", t("dismiss"));
+    if (ui.privacy) ui.privacy.textContent = t("privacy_policy");
+    if (ui.brand) ui.brand.textContent = poweredBy();
+    updateLauncherLabel();
+  }
+
+  function botName() { return state.options.botLabel || t("chat_title"); }
+  function poweredBy() { return typeof state.options.poweredBy === "string" ? state.options.poweredBy : t("powered_by"); }
+  function webUrl(url) { return /^https?:\/\//.test(url || ""); }
+
+  /** The agents whose photos the theme has (at most three), or none. */
+  function agents() {
+    return (state.options.agents || []).filter(function (agent) { return agent && agent.name && agent.photo; }).slice(0, 3);
+  }
+
+  /** A round picture: the named agent's photo, the bot's avatar, or the initial of the name. */
+  function face(name, className) {
+    var agent = agents().filter(function (a) { return a.name === name; })[0];
+    var src = agent ? agent.photo : !name && state.options.avatarUrl;
+    var label = name || botName();
+    return src
+      ? el("img", { className: className || "face", src: new URL(src, SERVER + "/").href, alt: "" })
+      : el("span", { className: className || "face", "aria-hidden": "true", textContent: label.charAt(0).toUpperCase() });
+  }
+
+  /** The header's picture: the agents' photos when the dialogue books meetings, else the bot's avatar. */
+  function drawFaces() {
+    var team = state.books ? agents() : [];
+    ui.faces.textContent = "";
+    (team.length ? team : [null]).forEach(function (agent) { ui.faces.appendChild(face(agent && agent.name, "avatar")); });
+    ui.faces.className = team.length ? "agents" : "";
   }
 
   function showLauncher() {
@@ -595,44 +724,92 @@
     emit("ready", eventDetail("ready"));
   }
 
-  function bubble(who, text) {
+  /** Where the next entry of ``who`` goes: the last group when it is theirs and nothing came between. */
+  function groupOf(who, at) {
+    var group = ui.group;
+    var last = ui.log.lastElementChild === ui.typing ? ui.typing.previousElementSibling : ui.log.lastElementChild;
+    if (!group || group.who !== who || group.node !== last) {
+      var when = at ? new Date(at) : new Date();
+      var meta = el("p", { className: "meta", "aria-hidden": "true",
+        textContent: (who === "bot" ? botName() + " · " : "") + (isNaN(when) ? "" : clock(when)) });
+      var stack = el("div", { className: "stack" }, [meta]);
+      group = ui.group = { who: who, meta: meta, stack: stack,
+        node: el("div", { className: "group " + who }, [who === "bot" && face(), stack]) };
+      ui.log.insertBefore(group.node, ui.typing.parentNode === ui.log ? ui.typing : null);
+    }
+    return group;
+  }
+
+  function bubble(who, text, at) {
     var node = el("div", { className: "bubble " + who }, [
       el("span", { className: "sr", textContent: (who === "bot" ? t("bot_said", { name: botName() }) : t("you_said")) + " " }),
-      document.createTextNode(String(text == null ? "" : text))
+      String(text == null ? "" : text)
     ]);
-    ui.log.insertBefore(node, ui.typing.parentNode === ui.log ? ui.typing : null);
+    var group = groupOf(who, at);
+    group.stack.insertBefore(node, group.meta);
     scrollDown();
     return node;
   }
 
-  function note(text) { ui.log.appendChild(el("p", { className: "note", textContent: text })); }
+  /** A bot message, with what the server attached to it (a booked meeting's card). */
+  function said(who, frame) {
+    bubble(who, frame.text, frame.at);
+    var details = frame.attachment;
+    if (details && details.kind === "meeting") {
+      var card = meetingCard(details);
+      if (card) ui.group.stack.insertBefore(card, ui.group.meta);
+    }
+  }
+
+  /** The confirmation of a booked meeting: when, with whom, and links to put it in one's calendar. */
+  function meetingCard(details) {
+    var start = new Date(details.start), end = new Date(details.end);
+    if (isNaN(start) || isNaN(end)) return null;
+    var zone = knownZone(details.timezone) || knownZone(load("localStorage", "zone")) || null;
+    var who = details.agent && typeof details.agent.name === "string" ? details.agent.name : "";
+    var title = who ? t("meeting_with", { name: who }) : t("meeting");
+    var hours = dates(zone, { hour: "numeric", minute: "2-digit" });
+    var stamp = function (when) { return when.toISOString().replace(/[-:]|\.\d+/g, ""); };
+    var text = function (value) { return String(value).replace(/[\\;,]/g, "\\$&").replace(/\n/g, "\\n"); };
+    var join = webUrl(details.join_url) ? details.join_url : "";
+    var calendar = ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//chinwag//widget//EN", "BEGIN:VEVENT",
+      "UID:" + stamp(start) + "-" + (state.session || "chat") + "@chinwag", "DTSTAMP:" + stamp(new Date()),
+      "DTSTART:" + stamp(start), "DTEND:" + stamp(end), "SUMMARY:" + text(title),
+      join && "URL:" + text(join), join && "LOCATION:" + text(join), "END:VEVENT", "END:VCALENDAR"].filter(Boolean).join("\r\n");
+    var google = "https://calendar.google.com/calendar/render?action=TEMPLATE&text=" + encodeURIComponent(title) +
+      "&dates=" + stamp(start) + "/" + stamp(end) + (join ? "&location=" + encodeURIComponent(join) : "");
+    var link = function (href, label, extra) {
+      return el("a", Object.assign({ href: href, textContent: label, target: "_blank", rel: "noopener noreferrer" }, extra));
+    };
+    return el("div", { className: "meeting", role: "group", "aria-label": t("booked") }, [
+      el("div", { className: "who" }, [face(who), el("div", {}, [t("booked"), el("small", { textContent: title })])]),
+      el("p", { className: "when", textContent: dates(zone, { weekday: "long", day: "numeric", month: "long" }).format(start) }),
+      el("p", { textContent: hours.format(start) + " – " + hours.format(end) + (zone ? " (" + zone.replace(/_/g, " ") + ")" : "") }),
+      el("div", { className: "links" }, [
+        link("data:text/calendar;charset=utf-8," + encodeURIComponent(calendar), t("add_to_calendar"), { download: "meeting.ics", target: null }),
+        link(google, t("google_calendar")),
+        join && link(join, t("join"))
+      ])
+    ]);
+  }
+
+  /** The dialogue has ended: say so, with a way to run it again when the theme allows it. */
+  function ended() {
+    if (ui.end) ui.end.remove();
+    var again = state.options.startOver !== false && state.minor >= 1 && state.dialogue &&
+      el("button", { className: "again", type: "button", textContent: t("start_over") });
+    if (again) again.addEventListener("click", function () { window.chinwag.start(state.dialogue.id); });
+    ui.end = el("div", { className: "end" }, [el("p", { textContent: t("conversation_ended") }), again]);
+    ui.log.insertBefore(ui.end, ui.typing.parentNode === ui.log ? ui.typing : null);
+    scrollDown();
+  }
 
   function scrollDown() { ui.log.scrollTop = ui.log.scrollHeight; }
 
-  function setStatus(text) { if (ui) ui.status.textContent = text; }
-
-  /** The drawn widget's own texts and its lang, in the conversation's language (a later welcome
-   *  may bring another: a dialogue the page started). */
-  function relabel() {
-    if (state.language) ui.root.setAttribute("lang", state.language);
-    else ui.root.removeAttribute("lang");
-    ui.close.setAttribute("aria-label", t("close_chat"));
-    ui.log.setAttribute("aria-label", t("conversation"));
-    ui.typing.setAttribute("aria-label", t("typing", { name: botName() }));
-    ui.send.textContent = t("send");
-    ui.poke.lastChild.setAttribute("aria-label", t("dismiss"));
-    if (ui.privacy) ui.privacy.textContent = t("privacy_policy");
-    updateLauncherLabel();
-  }
-
-  function botName() { return state.options.botLabel || t("chat_title"); }
-
-  /** Dates in the conversation's language; in the browser's own when it is the same language
-   *  (en-GB keeps its day-month order in an English conversation). */
-  function dateLocale() {
-    var browser = navigator.language || "";
-    if (!state.language || browser.split("-")[0].toLowerCase() === state.language.split("-")[0]) return browser || undefined;
-    return state.language;
+  function setStatus(text) {
+    if (!ui) return;
+    ui.status.textContent = text;
+    ui.sub.hidden = !!text || !state.options.subtitle;
   }
 
   function showProblem(text) {
@@ -700,6 +877,13 @@
     if (state.open && focusIsOurs()) focusTarget.focus();
   }
 
+  /** Put ``node`` (the open question's controls) at the end of the conversation. */
+  function showControls(node) {
+    ui.log.insertBefore(node, ui.typing.parentNode === ui.log ? ui.typing : null);
+    ui.controls = node;
+    scrollDown();
+  }
+
   /** Buttons for a choice; returns the first, to focus. */
   function choices(question, items) {
     var group = el("div", { className: "choices", role: "group", "aria-label": question.text || t("choices") });
@@ -711,63 +895,143 @@
       });
       group.appendChild(button);
     });
-    ui.log.appendChild(group);
-    ui.controls = group;
-    scrollDown();
+    showControls(group);
     return group.firstChild;
   }
 
-  /** Meeting slots grouped by day, shown in the visitor's time zone; returns the control to focus. */
-  function slotPicker(question, input) {
-    var zone = input.timezone || visitorZone() || undefined;
-    var format = function (options) {
-      try { return new Intl.DateTimeFormat(dateLocale(), Object.assign({ timeZone: zone }, options)); }
-      catch (e) { zone = undefined; return new Intl.DateTimeFormat(dateLocale(), options); }
-    };
-    var dayFormat = format({ weekday: "short", day: "numeric", month: "short" });
-    var timeFormat = format({ hour: "numeric", minute: "2-digit" });
-    var days = {};
-    var order = [];
-    (input.slots || []).forEach(function (slot) {
-      var start = new Date(slot.start);
-      if (isNaN(start)) return;
-      var day = dayFormat.format(start);
-      if (!days[day]) { days[day] = []; order.push(day); }
-      days[day].push({ id: slot.id, label: timeFormat.format(start) });
+  /** Arrow keys, Home and End move the focus among ``container``'s enabled ``selector`` buttons,
+   *  which are one Tab stop (the focused one has tabindex 0); ``columns`` for up and down. */
+  function rove(container, selector, columns, moved) {
+    container.addEventListener("keydown", function (event) {
+      var items = Array.prototype.filter.call(container.querySelectorAll(selector), function (b) { return !b.disabled; });
+      var at = items.indexOf(ui.shadow.activeElement);
+      var step = { ArrowRight: 1, ArrowLeft: -1, ArrowDown: columns, ArrowUp: -columns, Home: -999, End: 999 }[event.key];
+      if (at < 0 || !step) return;
+      event.preventDefault();
+      var target = items[Math.max(0, Math.min(items.length - 1, at + step))];
+      items.forEach(function (b) { b.tabIndex = b === target ? 0 : -1; });
+      target.focus();
+      if (moved) moved(target);
     });
+  }
+
+  /** The meeting picker: who and how long, a week of days (those with free times marked), the
+   *  chosen day's times by morning, afternoon and evening, and the time zone, which the visitor
+   *  may change. Returns the control to focus: the chosen day. */
+  function slotPicker(question, input) {
+    var zone = knownZone(input.timezone) || knownZone(visitorZone()) || "UTC";
+    var slots = (input.slots || []).map(function (slot) { return { id: slot.id, start: new Date(slot.start) }; })
+      .filter(function (slot) { return !isNaN(slot.start); }).sort(function (a, b) { return a.start - b.start; });
     var box = el("div", { className: "slots", role: "group", "aria-label": question.text || t("pick_time") });
-    ui.log.appendChild(box);
-    ui.controls = box;
-    if (!order.length) {
-      box.appendChild(el("p", { className: "zone", textContent: t("no_slots") }));
+    showControls(box);
+    if (!slots.length) {
+      box.appendChild(el("p", { className: "note", textContent: t("no_slots") }));
       return ui.close;
     }
-    var dayRow = el("div", { className: "choices", role: "group", "aria-label": t("day") });
-    var timeRow = el("div", { className: "choices", role: "group", "aria-label": t("time") });
-    function showDay(day) {
-      Array.prototype.forEach.call(dayRow.children, function (button) {
-        button.setAttribute("aria-pressed", String(button.textContent === day));
-      });
-      timeRow.textContent = "";
-      days[day].forEach(function (slot) {
-        var button = el("button", { className: "choice", type: "button", textContent: slot.label,
-          "aria-label": day + ", " + slot.label });
-        button.addEventListener("click", function () { answer(question, slot.id); });
-        timeRow.appendChild(button);
-      });
-    }
-    order.forEach(function (day) {
-      var button = el("button", { className: "choice", type: "button", textContent: day, "aria-pressed": "false" });
-      button.addEventListener("click", function () { showDay(day); });
-      dayRow.appendChild(button);
+    var who = input.agent && typeof input.agent.name === "string" ? input.agent.name : "";
+    var minutes = Number(input.duration) > 0 ? t("minutes", { count: Number(input.duration) }) : "";
+    var month = el("span", { "aria-live": "polite" });
+    var earlier = el("button", { className: "nav", type: "button", "aria-label": t("earlier"), textContent: "‹" });
+    var later = el("button", { className: "nav", type: "button", "aria-label": t("later"), textContent: "›" });
+    var days = el("div", { className: "days", role: "group", "aria-label": t("day") });
+    var times = el("div", { className: "times", role: "group" });
+    var select = el("select", {});
+    var listed = {};
+    (Intl.supportedValuesOf ? Intl.supportedValuesOf("timeZone") : []).concat(zone).forEach(function (name) {
+      if (!listed[name]) select.appendChild(el("option", { value: name, textContent: name.replace(/_/g, " ") }));
+      listed[name] = 1;
     });
-    var duration = Number(input.duration) > 0 ? t("duration", { minutes: input.duration }) + " · " : "";
-    box.appendChild(dayRow);
-    box.appendChild(timeRow);
-    box.appendChild(el("p", { className: "zone", textContent: duration + t("times_in", { zone: zone || t("your_time_zone") }) }));
-    showDay(order[0]);
-    scrollDown();
-    return dayRow.firstChild;
+    select.value = zone;
+    var team = who ? face(who) : el("span", { className: "agents", "aria-hidden": "true" },
+      agents().map(function (agent) { return face(agent.name, "avatar"); }));  // the queue decides: the team
+    [el("div", { className: "who" }, [team, el("div", {}, [who ? t("meeting_with", { name: who }) : t("meeting"), minutes && el("small", { textContent: minutes })])]),
+      el("div", { className: "month" }, [earlier, month, later]), days, times,
+      el("label", { className: "tz" }, [t("time_zone"), select])].forEach(function (part) { box.appendChild(part); });
+
+    // Days are "YYYY-MM-DD" in the zone shown; week pages start at the first day with a time.
+    var byDay, first, week, chosen, dayFormat;
+    var noon = function (key) { return Date.parse(key + "T12:00:00Z"); };
+    var index = function (key) { return Math.round((noon(key) - first) / 864e5); };
+    function dayOf(when) {
+      var part = {};
+      dayFormat.formatToParts(when).forEach(function (p) { part[p.type] = p.value; });
+      return part.year + "-" + part.month + "-" + part.day;
+    }
+    function sort() {
+      dayFormat = dates(zone, { year: "numeric", month: "2-digit", day: "2-digit" }, "en-US");
+      byDay = {};
+      slots.forEach(function (slot) { var key = dayOf(slot.start); (byDay[key] = byDay[key] || []).push(slot); });
+      first = noon(dayOf(slots[0].start));
+    }
+    function drawWeek() {
+      var keys = Object.keys(byDay).sort();
+      days.textContent = "";
+      month.textContent = dates("UTC", { month: "long", year: "numeric" }).format(first + week * 7 * 864e5);
+      earlier.disabled = week === 0;
+      later.disabled = week * 7 + 7 > index(keys[keys.length - 1]);
+      for (var i = 0; i < 7; i++) {
+        var date = new Date(first + (week * 7 + i) * 864e5);
+        var button = el("button", { className: "day", type: "button", disabled: !byDay[date.toISOString().slice(0, 10)], tabIndex: -1,
+          "aria-pressed": "false", "aria-label": dates("UTC", { weekday: "long", day: "numeric", month: "long" }).format(date) },
+          [dates("UTC", { weekday: "short" }).format(date), el("b", { textContent: date.getUTCDate() })]);
+        button.day = date.toISOString().slice(0, 10);
+        button.addEventListener("click", function () { choose(this.day); });
+        days.appendChild(button);
+      }
+    }
+    function choose(key) {
+      chosen = key;
+      var label = "";
+      Array.prototype.forEach.call(days.children, function (button) {
+        var on = button.day === key;
+        button.setAttribute("aria-pressed", String(on));
+        button.tabIndex = on ? 0 : -1;
+        if (on) label = button.getAttribute("aria-label");
+      });
+      times.setAttribute("aria-label", t("times_on", { day: label }));
+      times.textContent = "";
+      var hour = dates(zone, { hour: "numeric", hourCycle: "h23" }, "en-US");
+      var shown = dates(zone, { hour: "numeric", minute: "2-digit" });
+      var parts = {};
+      (byDay[key] || []).forEach(function (slot) {
+        var h = parseInt(hour.format(slot.start), 10);
+        var part = h < 12 ? "morning" : h < 17 ? "afternoon" : "evening";
+        if (!parts[part]) {
+          parts[part] = el("div", { className: "grid", role: "group", "aria-label": t(part) });
+          times.appendChild(el("div", {}, [el("p", { className: "part", "aria-hidden": "true", textContent: t(part) }), parts[part]]));
+        }
+        var button = el("button", { className: "time", type: "button", tabIndex: -1, textContent: shown.format(slot.start) });
+        button.addEventListener("click", function () { answer(question, slot.id, zone); });
+        parts[part].appendChild(button);
+      });
+      var firstTime = times.querySelector(".time");
+      if (firstTime) firstTime.tabIndex = 0;
+      times.scrollTop = 0;
+    }
+    function show(key) {
+      week = Math.floor(index(key) / 7);
+      drawWeek();
+      choose(key);
+    }
+    /** The nearest day with times before this week, or after it. */
+    function turn(by) {
+      var keys = Object.keys(byDay).sort().filter(function (key) { return by > 0 ? index(key) >= week * 7 + 7 : index(key) < week * 7; });
+      if (keys.length) show(keys[by > 0 ? 0 : keys.length - 1]);
+    }
+    earlier.addEventListener("click", function () { turn(-1); });
+    later.addEventListener("click", function () { turn(1); });
+    select.addEventListener("change", function () {  // the same moment, in the zone chosen (kept for later visits)
+      var keep = (byDay[chosen] || [])[0] || slots[0];
+      zone = select.value;
+      save("localStorage", "zone", zone);
+      sort();
+      show(dayOf(keep.start));
+    });
+    rove(days, ".day", 0, function (button) { choose(button.day); });
+    rove(times, ".time", 3);
+    sort();
+    show(dayOf(slots[0].start));
+    return days.querySelector("[aria-pressed=true]");
   }
 
   function submitText(question, value) {
@@ -781,10 +1045,11 @@
     answer(question, value.trim());
   }
 
-  function answer(question, value) {
+  /** Send the answer (with the zone the visitor read meeting times in, for a time). */
+  function answer(question, value, zone) {
     if (state.pending || question.id !== state.awaiting) return;
     hideProblem();
-    if (!send({ type: "answer", question: question.id, value: value })) return showProblem(t("offline"));
+    if (!send({ type: "answer", question: question.id, value: value, timezone: zone })) return showProblem(t("offline"));
     state.pending = true;
     setDisabled(true);
     unlockAudio();
@@ -793,7 +1058,9 @@
   function setDisabled(disabled) {
     ui.input.disabled = disabled;
     ui.send.disabled = disabled;
-    if (ui.controls) Array.prototype.forEach.call(ui.controls.querySelectorAll("button"), function (b) { b.disabled = disabled; });
+    if (ui.controls) Array.prototype.forEach.call(ui.controls.querySelectorAll("button,select"), function (b) {
+      if (disabled) { b.wasDisabled = b.disabled; b.disabled = true; } else b.disabled = !!b.wasDisabled;
+    });
     if (!disabled && state.open && ui.pendingFocus && !ui.pendingFocus.disabled) ui.pendingFocus.focus();
   }
 
@@ -827,6 +1094,7 @@
     ui.root.classList.add("open");
     ui.launcher.setAttribute("aria-expanded", "true");
     updateLauncherLabel();
+    setModal();
     save("sessionStorage", "open", "1");
     scrollDown();
     if (restoring !== true) {
@@ -848,6 +1116,26 @@
     if (state.minor >= 1) send({ type: "closed" });
     ui.launcher.focus();
     emit("closed", eventDetail("closed"));
+  }
+
+  /** While the window covers the screen it is a modal dialog: the page behind cannot be reached. */
+  function setModal() {
+    var covers = state.open && window.matchMedia && matchMedia(NARROW).matches;
+    if (covers) ui.window.setAttribute("aria-modal", "true");
+    else ui.window.removeAttribute("aria-modal");
+  }
+
+  /** Tab and Shift+Tab go round the window's controls instead of out to the page. */
+  function holdFocus(event) {
+    var stops = Array.prototype.filter.call(ui.window.querySelectorAll("button,input,select,a[href],[tabindex]"), function (node) {
+      return node.tabIndex >= 0 && !node.disabled && node.getClientRects().length;
+    });
+    var at = stops.indexOf(ui.shadow.activeElement);
+    var wrap = event.shiftKey ? at <= 0 : at === stops.length - 1;
+    if (stops.length && (wrap || at < 0)) {
+      event.preventDefault();
+      stops[event.shiftKey ? stops.length - 1 : 0].focus();
+    }
   }
 
   // ---- sound --------------------------------------------------------------------------------

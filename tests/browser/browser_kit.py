@@ -1,10 +1,11 @@
 """What the browser tests share: the test theme, a branded project, the widget seen through its
-Shadow DOM, a second site on another origin, and a watch for script errors."""
+Shadow DOM, a second site on another origin, a watch for script errors, and axe-core's checks."""
 
 from __future__ import annotations
 
 import http.server
 import os
+import re
 import shutil
 import threading
 from pathlib import Path
@@ -32,6 +33,37 @@ THEME = {
 AVATAR_SVG = ('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 64 64">'
               '<circle cx="32" cy="32" r="32" fill="#f4a261"/><circle cx="32" cy="26" r="12" fill="#fff"/></svg>')
 RESPONSE_DELAY = 0.4
+
+
+def axe_violations(page: Any, impacts: tuple[str, ...] = ("minor", "moderate", "serious", "critical")) -> list[str]:
+    """axe-core's violations inside the widget (its Shadow DOM included), as "rule (impact): target".
+
+    axe-core (MPL-2.0) comes pinned in the ``axe-playwright-python`` package (setup.cfg); it is put
+    into the page once, through the DevTools protocol, which the page's CSP does not govern.
+    """
+    from axe_playwright_python.base import AXE_SCRIPT
+
+    settle(page)  # a message fading in is not yet its final colour
+    if not page.evaluate("() => typeof window.axe === 'object'"):
+        page.evaluate(AXE_SCRIPT)
+    results = page.evaluate("() => axe.run({include: [['chinwag-widget']]}, {resultTypes: ['violations']})")
+    return [f"{violation['id']} ({violation['impact']}): {[node['target'] for node in violation['nodes']]}"
+            for violation in results["violations"] if violation["impact"] in impacts]
+
+
+def settle(page: Any) -> None:
+    """Wait for the widget's entrance animations to end (the typing dots go on for ever)."""
+    page.evaluate("""() => Promise.all(document.querySelector('chinwag-widget').shadowRoot.getAnimations()
+        .filter((a) => a.effect.getComputedTiming().iterations !== Infinity).map((a) => a.finished))""")
+
+
+def contrast_of(foreground: str, background: str) -> float:
+    """WCAG contrast of two computed CSS colours (``rgb(…)``), as the theme's startup check computes it."""
+    from chinwag_widget_theme.contrast import contrast
+
+    def hex_of(css: str) -> str:
+        return "#" + "".join(f"{int(float(part)):02x}" for part in re.findall(r"[\d.]+", css)[:3])
+    return contrast(hex_of(foreground), hex_of(background))
 
 
 def chromium_path() -> str | None:
@@ -107,16 +139,19 @@ class HostSite:
     """A plain site on another loopback origin (another port) that embeds the widget.
 
     Its URL is known at once, so a project can allow it before the chinwag server starts;
-    ``widget_src`` is set once the server's port is known.
+    ``widget_src`` is set once the server's port is known. ``pages`` maps paths to pages of its
+    own, in which ``{widget_src}`` stands for the widget's address.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, pages: dict[str, str] | None = None) -> None:
         self.widget_src = ""
         site = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self) -> None:  # noqa: N802 - the http.server API
-                body = (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Host site</title>'
+                page = (pages or {}).get(self.path)
+                body = (page.replace("{widget_src}", site.widget_src) if page else
+                        f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Host site</title>'
                         f'<script src="{site.widget_src}" async></script></head>'
                         f'<body><h1>A customer site</h1><a href="/other">Another page</a></body></html>').encode()
                 self.send_response(200)

@@ -151,3 +151,31 @@ async def shutdown(app: Chinwag) -> None:
     connector = connector_of(app)
     if connector is not None:
         await connector.close()
+
+
+@hookimpl
+async def crm_sync_status(app: Chinwag) -> list[Any] | None:
+    """The pull's phase from the stored cursor: the initial bulk export (windows done, up to when)
+    or incremental paging, with records stored and the last error; nothing is asked of Marketo."""
+    from chinwag.crm import SyncStatus
+    from chinwag.crm_records import sync_state
+
+    from .bulk_sync import BulkCursor
+
+    if connector_of(app) is None or app.store is None:
+        return None
+    stored = await sync_state(app.store, PLUGIN_NAME)
+    if stored is None:
+        return [SyncStatus(PLUGIN_NAME, "not_started", "No lead has been pulled from Marketo yet.")]
+    details = {"Records stored": str(stored["rows"]), "Last pull": stored["updated_at"]}
+    bulk = BulkCursor.load(stored["cursor"])
+    if bulk is not None:
+        details["Leads exported up to"] = bulk.window_end.isoformat()
+        details["Activities stored"] = str(bulk.activities_rows)
+    if stored["last_error"]:
+        details["Last error"] = stored["last_error"]
+        return [SyncStatus(PLUGIN_NAME, "failing", "The last pull from Marketo failed; it is retried.", details)]
+    if bulk is not None:
+        return [SyncStatus(PLUGIN_NAME, "syncing", f"Initial bulk export: {bulk.windows_done} window(s) of leads "
+                                                   f"done, up to {bulk.window_end.date().isoformat()}.", details)]
+    return [SyncStatus(PLUGIN_NAME, "ok", "Incremental: new and changed leads are pulled as they change.", details)]

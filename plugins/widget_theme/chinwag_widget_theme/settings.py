@@ -16,7 +16,9 @@ from urllib.parse import urlparse
 import attrs
 from chinwag.theme import DEFAULT_COLORS
 
+from .contrast import WeakPair, weak_pairs
 from .images import IMAGE_TYPES, image_size
+from .presets import PRESETS
 
 PLUGIN_NAME = "widget_theme"
 AVATAR_ROUTE_PREFIX = "/-/widget-theme/"
@@ -34,13 +36,14 @@ FOLLOWS: dict[str, str] = {
 # Plain settings: key -> (option name in the theme, check returning an error message or None).
 HEX_COLOR = re.compile(r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})$")
 FONT_FAMILY = re.compile(r"^[A-Za-z0-9 ,'\"._-]{1,200}$")
-KNOWN_KEYS = ("colors", "font_family", "font_url", "position", "padding", "bot_label", "avatar",
-              "response_delay", "sound", "poke", "poke_mobile", "privacy_url")
+KNOWN_KEYS = ("preset", "colors", "font_family", "font_url", "radius", "position", "padding", "bottom_offset",
+              "bot_label", "subtitle", "avatar", "agent_photos", "response_delay", "sound", "poke", "poke_mobile",
+              "start_over", "privacy_url", "powered_by", "powered_by_url")
 
 
 @attrs.frozen
 class Avatar:
-    """The checked avatar image, served by the chinwag server at ``path``."""
+    """A checked image (the avatar, an agent's photo), served by the chinwag server at ``path``."""
 
     data: bytes
     media_type: str
@@ -58,7 +61,31 @@ class ThemeSettings:
     vars: dict[str, str] = attrs.field(factory=dict)
     options: dict[str, Any] = attrs.field(factory=dict)
     avatar: Avatar | None = None
+    agent_photos: list[Avatar] = attrs.field(factory=list)
     problems: list[tuple[str, str]] = attrs.field(factory=list)
+    # Colour key -> the setting that chose it (``colors.primary`` for the parts that follow it,
+    # ``preset``), so a contrast warning names the line to change.
+    color_sources: dict[str, str] = attrs.field(factory=dict)
+
+    @property
+    def images(self) -> list[Avatar]:
+        """Every image the plugin serves: the avatar and the agents' photos."""
+        return ([self.avatar] if self.avatar else []) + self.agent_photos
+
+    def colors(self) -> dict[str, str]:
+        """Every colour as this section leaves it (the built-in ones where it sets none), by key."""
+        chosen = {**DEFAULT_COLORS, **self.vars}
+        return {key: chosen[name] for key, name in COLOR_KEYS.items()}
+
+    def weak_contrasts(self) -> list[tuple[str, str]]:
+        """(setting, message) for each text/background pair under WCAG AA, naming the setting that
+        chose the colours: a warning, since the widget still works."""
+        colors = self.colors()
+        return [(self._blamed(pair), pair.message(colors)) for pair in weak_pairs(colors)]
+
+    def _blamed(self, pair: WeakPair) -> str:
+        sources = [self.color_sources[key] for key in (pair.foreground, pair.background) if key in self.color_sources]
+        return sources[0] if sources else "colors"
 
 
 def _web_url(value: Any) -> bool:
@@ -84,16 +111,38 @@ OPTION_RULES: dict[str, tuple[str, Any, str]] = {
     "poke": ("poke", lambda v: isinstance(v, bool), "true or false"),
     "poke_mobile": ("pokeMobile", lambda v: isinstance(v, bool), "true or false"),
     "privacy_url": ("privacyUrl", _web_url, "an http(s) URL like https://www.example.com/privacy"),
+    "subtitle": ("subtitle", lambda v: isinstance(v, str) and 0 < len(v.strip()) <= 80, "a line of 1 to 80 characters"),
+    "bottom_offset": ("bottomOffset", lambda v: _number(v, 0, 400, whole=True), "a whole number of pixels from 0 to 400"),
+    "start_over": ("startOver", lambda v: isinstance(v, bool), "true or false"),
+    "powered_by": ("poweredBy", lambda v: isinstance(v, bool) or isinstance(v, str) and 0 < len(v.strip()) <= 60,
+                   "true, false or a line of 1 to 60 characters"),
+    "powered_by_url": ("poweredByUrl", _web_url, "an http(s) URL"),
 }
 
 
-def read_theme(section: Mapping[str, Any], project_dir: Path) -> ThemeSettings:
-    """Check the plugin's section and build the theme changes it asks for."""
+def read_theme(section: Mapping[str, Any], project_dir: Path, agents: Mapping[str, str] | None = None) -> ThemeSettings:
+    """Check the plugin's section and build the theme changes it asks for.
+
+    ``agents`` maps the project's agents' emails to their names (``agents:`` in chinwag.yaml), for
+    ``agent_photos``.
+    """
     settings = ThemeSettings()
     problems = settings.problems
     for key in sorted(set(section) - set(KNOWN_KEYS), key=str):
         problems.append((str(key), f"unknown setting (known: {', '.join(KNOWN_KEYS)})"))
+    if "preset" in section:
+        preset = section["preset"]
+        if preset in PRESETS:
+            settings.vars.update(PRESETS[preset])
+            settings.color_sources.update(dict.fromkeys(COLOR_KEYS, "preset"))
+        else:
+            problems.append(("preset", f"must be {' or '.join(PRESETS)}, not {preset!r}"))
     _read_colors(section.get("colors"), settings)
+    if "radius" in section:
+        if _number(section["radius"], 0, 24, whole=True):
+            settings.vars["--cw-radius"] = f"{section['radius']}px"
+        else:
+            problems.append(("radius", f"must be a whole number of pixels from 0 to 24, not {section['radius']!r}"))
     if "font_family" in section:
         family = section["font_family"]
         if isinstance(family, str) and FONT_FAMILY.match(family.strip()):
@@ -116,7 +165,32 @@ def read_theme(section: Mapping[str, Any], project_dir: Path) -> ThemeSettings:
         else:
             settings.avatar = avatar
             settings.options["avatarUrl"] = avatar.path
+    if "agent_photos" in section:
+        _read_agent_photos(section["agent_photos"], project_dir, agents or {}, settings)
     return settings
+
+
+def _read_agent_photos(photos: Any, project_dir: Path, agents: Mapping[str, str], settings: ThemeSettings) -> None:
+    """``agent_photos: {<agent's email>: <image file>}``: the agents shown in the header and on the
+    meeting picker, with their names from ``agents:``."""
+    if not isinstance(photos, Mapping):
+        settings.problems.append(("agent_photos", "must map agents' emails (from agents:) to square image files"))
+        return
+    shown = []
+    for email, path in photos.items():
+        name = agents.get(str(email).lower())
+        if name is None:
+            known = ", ".join(agents) or "none in chinwag.yaml"
+            settings.problems.append((f"agent_photos.{email}", f"is not an agent of agents: (agents: {known})"))
+            continue
+        photo, problem = _read_avatar(path, project_dir, prefix="agent")
+        if problem:
+            settings.problems.append((f"agent_photos.{email}", problem))
+            continue
+        settings.agent_photos.append(photo)
+        shown.append({"name": name, "photo": photo.path})
+    if shown:
+        settings.options["agents"] = shown
 
 
 def _read_colors(colors: Any, settings: ThemeSettings) -> None:
@@ -133,14 +207,16 @@ def _read_colors(colors: Any, settings: ThemeSettings) -> None:
             settings.problems.append((f"colors.{key}", f"must be a hex colour like #1f6feb or #fff, not {value!r}"))
         else:
             chosen[key] = value
+            settings.color_sources[key] = f"colors.{key}"
     for key, leader in FOLLOWS.items():
         if key not in chosen and leader in chosen:
             chosen[key] = chosen[leader]
+            settings.color_sources[key] = f"colors.{leader}"
     settings.vars.update({COLOR_KEYS[key]: value for key, value in chosen.items()})
 
 
-def _read_avatar(value: Any, project_dir: Path) -> tuple[Avatar | None, str | None]:
-    """The avatar image, or the reason it cannot be used."""
+def _read_avatar(value: Any, project_dir: Path, prefix: str = "avatar") -> tuple[Avatar | None, str | None]:
+    """The avatar image (or an agent's photo), or the reason it cannot be used."""
     kinds = ", ".join(sorted({ext.lstrip(".") for ext in IMAGE_TYPES}))
     if not isinstance(value, str) or not value.strip():
         return None, f"must be the path of a square image file in the project folder ({kinds})"
@@ -167,4 +243,4 @@ def _read_avatar(value: Any, project_dir: Path) -> tuple[Avatar | None, str | No
         return None, f"must be at most {AVATAR_MAX_PIXELS}x{AVATAR_MAX_PIXELS} px; {value} is {width:g}x{height:g} px"
     # The content hash in the name lets browsers cache the image for good and still see a new one.
     digest = hashlib.sha256(data).hexdigest()[:12]
-    return Avatar(data, media_type, f"{AVATAR_ROUTE_PREFIX}avatar-{digest}{extension}"), None
+    return Avatar(data, media_type, f"{AVATAR_ROUTE_PREFIX}{prefix}-{digest}{extension}"), None
