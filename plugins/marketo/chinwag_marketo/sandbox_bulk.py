@@ -139,6 +139,7 @@ class BulkExports:
     daily_export_quota: int = 500 * 1024 * 1024
     exported_bytes_today: int = 0
     jobs: dict[str, ExportJob] = attrs.field(factory=dict)
+    refusals: list[str] = attrs.field(factory=list)  # each enqueue refused, by its message, for tests to wait on
 
     def create(self, kind: str, body: dict[str, Any], default_fields: list[str]) -> ExportJob:
         """A new job in status Created, or MarketoError 1003 / 1035 for a filter Marketo would refuse."""
@@ -180,8 +181,10 @@ class BulkExports:
         if job.status != "Created":
             raise MarketoError("1029", "Job already queued")
         if sum(1 for j in self.jobs.values() if j.status in ("Queued", "Processing")) >= MAX_QUEUED:
+            self.refusals.append("Too many jobs in queue")
             raise MarketoError("1029", "Too many jobs in queue")
         if self.exported_bytes_today >= self.daily_export_quota:
+            self.refusals.append("Export daily quota exceeded")
             raise MarketoError("1029", "Export daily quota exceeded")
         job.status, job.queued_at = "Queued", time.time()
         self.tick()

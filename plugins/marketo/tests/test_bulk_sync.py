@@ -73,6 +73,16 @@ def _fields(value: Any) -> dict[str, Any]:
     return json.loads(value) if isinstance(value, str) else value
 
 
+async def until(condition: Callable[[], bool], running: asyncio.Task[Any], timeout: float = 60.0) -> None:
+    """Wait until ``condition`` holds while the command is still running; fail if it ends or time runs out."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert not running.done(), running.result().stderr
+        assert time.monotonic() < deadline, "the sandbox never saw what the test waits for"
+        await asyncio.sleep(0.05)
+    assert not running.done()
+
+
 def lead_windows(server: SandboxServer) -> list[tuple[str, str]]:
     return [(job.window.start, job.window.end) for job in list(server.state.bulk.jobs.values()) if job.kind == "leads"]
 
@@ -216,14 +226,12 @@ async def test_a_full_queue_a_spent_export_quota_or_an_outage_is_waited_out(tmp_
     folder = project(tmp_path / "p", server, f"sqlite+aiosqlite:///{tmp_path / 'chinwag.db'}")
     running = asyncio.create_task(asyncio.to_thread(cli, "marketo", "sync", "--project", str(folder),
                                                     "--since", since(45), *FAST))
-    await asyncio.sleep(2.0)
-    assert not running.done()
+    await until(lambda: "Too many jobs in queue" in server.state.bulk.refusals, running)
     for export_id in others:  # the queue empties, and the day's export quota turns out spent
         client.post(f"/bulk/v1/leads/export/{export_id}/cancel.json")
     client.post("/_sandbox/limits", json={"daily_export_quota": 0, "step_seconds": 0.05})
     client.post("/_sandbox/faults", json={"status": 503, "times": 2, "path": "file.json"})  # and an outage
-    await asyncio.sleep(1.5)
-    assert not running.done()
+    await until(lambda: "Export daily quota exceeded" in server.state.bulk.refusals, running)
     client.post("/_sandbox/limits", json={"daily_export_quota": 500 * 1024 * 1024})  # a new day
     done = await asyncio.wait_for(running, 60)
     assert done.returncode == 0, done.stderr
