@@ -57,8 +57,12 @@ proxies:
 run: install
 	$(BIN)/chinwag serve examples/quickstart --demo
 
+# The suite runs on several workers (pytest-xdist): most tests wait on servers, browsers and
+# subprocesses, so three workers keep two cores busy. PYTEST_WORKERS=0 runs it in one process.
+PYTEST_WORKERS ?= 3
+
 test: install-test browser proxies
-	$(TEST_BIN)/python -m pytest -q
+	$(TEST_BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist worksteal
 
 bench: install-test
 	$(TEST_BIN)/python -m bench
