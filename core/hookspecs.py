@@ -224,3 +224,17 @@ def crm_sync_status(app):
     CRM, so the page stays quick when the CRM is slow or down. Any CRM plugin may implement it;
     a connector without one is shown with core's record of its pulls alone.
     """
+
+
+@hookspec
+def page_url(subject, key, app):
+    """The address of a page where a person sees ``subject`` (a string naming a kind of thing)
+    identified by ``key``, or None when the plugin serves no such page.
+
+    Subjects core asks about (``chinwag.links``): ``"agent"`` (key: the agent's e-mail; the page
+    where they connect their calendar again) and ``"conversation"`` (key: a session id; its
+    transcript). Fires when core writes a link into something it sends a person (a notification
+    e-mail); the first absolute URL returned wins. Return an absolute URL under
+    ``app.config.public_url``. A plugin that serves pages for people (the admin console) answers;
+    without one, core's fallback is a command to run or an admin API address.
+    """

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, urlsplit
 
 import httpx
 import pytest
@@ -100,10 +101,18 @@ async def test_the_agent_gets_an_email_with_the_visitor_and_the_time_in_their_zo
         visitor, reply = await book(server, "grace@navy.example", interest="pricing")
         await visitor.close()
         [message] = await inbox.wait_for(1)
-        async with httpx.AsyncClient() as client:
-            transcript_url = next(line.split(": ", 1)[1] for line in text_of(message).splitlines()
-                                  if line.startswith("The whole conversation"))
-            transcript = (await client.get(transcript_url, headers={"Authorization": f"Bearer {TOKEN}"})).json()
+        transcript_url = next(line.split(": ", 1)[1] for line in text_of(message).splitlines()
+                              if line.startswith("The whole conversation"))
+        # The admin console (installed here) serves the conversation's page: the link asks the agent
+        # to sign in and comes back to it; the same transcript is in the admin API.
+        page = urlsplit(transcript_url).path
+        async with httpx.AsyncClient(base_url=server.url) as client:
+            assert page == f"/-/console/conversations/{visitor.session}"
+            sign_in = await client.get(page)
+            assert sign_in.status_code == 303 and sign_in.headers["location"] == (
+                f"/-/console/login?next={quote(page, safe='')}")
+            transcript = (await client.get(f"/-/admin/sessions/{visitor.session}.json",
+                                           headers={"Authorization": f"Bearer {TOKEN}"})).json()
     assert message["To"] == "ada@example.com" and message["From"] == "chat@acme.example"
     assert "grace@navy.example" in message["Subject"] and "(America/New_York)" in message["Subject"]
     body = text_of(message)
@@ -163,7 +172,30 @@ async def test_an_agent_whose_calendar_is_revoked_is_told(tmp_path: Path, google
         await visitor.close()
         [message] = await inbox.wait_for(1)
     assert sorted(message["To"].split(", ")) == ["ada@example.com", "ops@acme.example"]
-    assert "Reconnect your calendar" in message["Subject"] and "chinwag agents connect ada@example.com" in text_of(message)
+    assert "Reconnect your calendar" in message["Subject"]
+    assert "Connect it again here: http://127.0.0.1:" in text_of(message)
+    assert text_of(message).rstrip().endswith("/-/console/agents/ada@example.com")  # the console's page for it
+
+
+def test_without_a_plugin_serving_pages_links_fall_back_to_a_command_and_the_admin_api(
+        tmp_path: Path, google: Any, inbox: Inbox, monkeypatch: pytest.MonkeyPatch) -> None:
+    from chinwag.app import Chinwag
+    from chinwag.links import conversation_url
+    from chinwag.notifications import CALENDAR_NEEDS_RECONNECT, Notification
+    from chinwag.plugins import PluginHost
+
+    folder = notified(project(tmp_path / "p", free_port(), [agent("ada@example.com")], google=google), inbox)
+    monkeypatch.setenv("CHINWAG_DISABLE_PLUGINS", "chinwag-admin-console")
+    app = Chinwag.from_project(folder, plugins=PluginHost())
+    public = app.config.public_url
+    assert asyncio.run(conversation_url(app, "s_1")) == f"{public}/-/admin/sessions/s_1.json"
+    [notifier] = list(app.notifiers)
+    message = notifier.message(Notification(CALENDAR_NEEDS_RECONNECT, "reconnect-ada", dt.datetime.now(dt.timezone.utc),
+                                            "ada@example.com", {"agent_name": "Ada", "reason": "revoked",
+                                                                "provider": "google", "connect_url": None}),
+                               ["ada@example.com"])
+    assert "Connect it again with: chinwag agents connect --provider google ada@example.com" in text_of(message)
+    assert "<code>chinwag agents connect --provider google ada@example.com</code>" in html_of(message)
 
 
 def test_notify_test_sends_now_and_bad_settings_are_named_with_their_lines(tmp_path: Path, google: Any,

@@ -199,21 +199,23 @@ async def rekey(app: Chinwag) -> int:
 
 async def mark_needs_reconnect(app: Chinwag, email: str, reason: str) -> None:
     """Take the agent out of the queue until they connect again, saying why."""
+    from ..links import AGENT, page_url
     from ..notifications import CALENDAR_NEEDS_RECONNECT, Notification
     from ..notifications.delivery import enqueue_notification
 
     log.warning("agent %s needs to reconnect their calendar: %s", email, reason)
     now = utcnow()
     async with app.store.transaction() as connection:
-        before = (await connection.execute(sa.select(agent_rows.c.status).where(agent_rows.c.email == email))).scalar()
+        before, provider = (await connection.execute(sa.select(agent_rows.c.status, agent_rows.c.provider).where(
+            agent_rows.c.email == email))).first() or (None, None)
         await connection.execute(sa.update(agent_rows).where(agent_rows.c.email == email).values(
             status=NEEDS_RECONNECT, status_reason=reason, updated_at=now))
         if before is not None and before != NEEDS_RECONNECT:  # told once, when it happens
             agent = meeting_settings(app).agents.get(email)
             await enqueue_notification(connection, app, Notification(
                 CALENDAR_NEEDS_RECONNECT, f"reconnect-{email}-{now.strftime('%Y%m%dT%H%M%S%f')}", now, email,
-                {"agent_name": agent.name if agent else email, "reason": reason,
-                 "connect_url": f"{app.config.public_url}/-/admin/agents"}))
+                {"agent_name": agent.name if agent else email, "reason": reason, "provider": provider,
+                 "connect_url": await page_url(app, AGENT, email)}))
 
 
 async def load_grant(app: Chinwag, email: str) -> Grant | None:

@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ..events import ChatEvent
+from ..links import conversation_url
 from ..outbox import OutboxItem, Skipped, enqueue, outbox_row
 from ..store import utc, utcnow
 from . import ALERTS, BOOKING_FAILED, MEETING_BOOKED, Notification, NotificationRefused, Notifier
@@ -63,7 +64,7 @@ class NotifierDelivery:
         """Send each item's notification to its recipients; skip what has none or is held back."""
         skipped: dict[int, Skipped] = {}
         for item in items:
-            notification = notification_of(self.app, item)
+            notification = await notification_of(self.app, item)
             recipients = self.settings.recipients(notification.kind, notification.agent_email)
             if not recipients:
                 skipped[item.id] = Skipped(f"no recipients for {notification.kind} in notifications.send")
@@ -95,7 +96,7 @@ class NotifierDelivery:
             return (await connection.execute(statement)).rowcount == 1
 
 
-def notification_of(app: Chinwag, item: OutboxItem) -> Notification:
+async def notification_of(app: Chinwag, item: OutboxItem) -> Notification:
     """The notification an outbox item carries: a chat event's (with the visitor and the
     meeting), or one queued by ``enqueue_notification``."""
     payload = item.payload
@@ -111,7 +112,7 @@ def notification_of(app: Chinwag, item: OutboxItem) -> Notification:
                                         if field.startswith(("lead.", "company.", "person."))},
                             "page_url": payload.get("page_url"), "dialogue": payload.get("dialogue_name"),
                             "dialogue_id": payload.get("dialogue_id"), "session_id": payload.get("session_id"),
-                            "transcript_url": f"{app.config.public_url}/-/admin/sessions/{payload.get('session_id')}.json",
+                            "transcript_url": await conversation_url(app, str(payload.get("session_id"))),
                             "meeting": data if item.kind == MEETING_BOOKED else None,
                             "reason": data.get("reason")})
 

@@ -73,3 +73,20 @@ async def admin_api_principal(token: str, request: Any, app: Chinwag) -> str | N
     if user.is_admin or (user.role == "marketer" and (request.method, request.url.path) in MARKETER_API):
         return user.email
     return None
+
+
+@hookimpl
+def page_url(subject: str, key: str, app: Chinwag) -> str | None:
+    """The console's page for an agent (their calendar) or a conversation (its transcript), so the
+    e-mails chinwag sends link where a person can sign in and act."""
+    from urllib.parse import quote
+
+    from chinwag.links import AGENT, CONVERSATION
+
+    from .console import PREFIX
+
+    if subject == AGENT:
+        return f"{app.config.public_url}{PREFIX}/agents/{quote(key.lower(), safe='@')}"
+    if subject == CONVERSATION:
+        return f"{app.config.public_url}{PREFIX}/conversations/{quote(key, safe='')}"
+    return None
