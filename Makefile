@@ -58,11 +58,13 @@ run: install
 	$(BIN)/chinwag serve examples/quickstart --demo
 
 # The suite runs on several workers (pytest-xdist): most tests wait on servers, browsers and
-# subprocesses, so three workers keep two cores busy. PYTEST_WORKERS=0 runs it in one process.
+# subprocesses, so three workers keep two cores busy. Each test file runs whole on one worker, in
+# its order: some files tell one story over a module's server (the console's browser tests).
+# PYTEST_WORKERS=0 runs the suite in one process.
 PYTEST_WORKERS ?= 3
 
 test: install-test browser proxies
-	$(TEST_BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist worksteal
+	$(TEST_BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile
 
 bench: install-test
 	$(TEST_BIN)/python -m bench
