@@ -34,6 +34,22 @@ sys.path.insert(0, str(Path(__file__).parent / "fixtures"))
 import schema_0_1  # noqa: E402
 
 CHINWAG = str(Path(sys.executable).with_name("chinwag"))
+
+
+def head_and_previous(package: str) -> tuple[str, str]:
+    """A built-in source's head revision and the one before it."""
+    import importlib
+
+    from chinwag.schema_migrate import script_directory
+    from chinwag.schema_sources import package_folder
+
+    script = script_directory(package_folder(importlib.import_module(package).__file__ or "", "."))
+    head = script.get_revision(script.get_current_head())
+    return head.revision, str(head.down_revision)
+
+
+CORE_HEAD, CORE_PREVIOUS = head_and_previous("chinwag.migrations")
+MEETINGS_HEAD, MEETINGS_PREVIOUS = head_and_previous("chinwag.meetings.migrations")
 NOT_MIGRATING = {"CHINWAG_MIGRATE": ""}  # as in production: the project's policy decides
 
 
@@ -87,8 +103,8 @@ def test_a_0_1_database_upgrades_to_head_with_its_rows_intact(tmp_path: Path, da
 
     upgraded = db("upgrade", "--project", str(folder))
     assert upgraded.exit_code == 0, upgraded.output
-    assert re.search(r"^chinwag: none -> 0007 \(tables made before migrations: adopted", upgraded.output, re.M)
-    assert re.search(r"^meetings: none -> 0003 \(tables made before migrations: adopted", upgraded.output, re.M)
+    assert re.search(rf"^chinwag: none -> {CORE_HEAD} \(tables made before migrations: adopted", upgraded.output, re.M)
+    assert re.search(rf"^meetings: none -> {MEETINGS_HEAD} \(tables made before migrations: adopted", upgraded.output, re.M)
 
     def rows(connection: sa.Connection) -> dict[str, Any]:
         return {table: stored(connection, table) for table in schema_0_1.ROWS if table in table_names(connection)}
@@ -107,12 +123,13 @@ def test_every_source_goes_down_one_step_and_up_again(tmp_path: Path, database: 
     folder = project(tmp_path / "p", database)
     assert db("upgrade", "--project", str(folder)).exit_code == 0
     heads = dict(line.split(": ", 1) for line in db("current", "--project", str(folder)).output.splitlines())
-    assert heads["chinwag"] == "0007 (head)" and heads["meetings"] == "0003 (head)"
+    assert heads["chinwag"] == f"{CORE_HEAD} (head)" and heads["meetings"] == f"{MEETINGS_HEAD} (head)"
     for source in heads:
         down = db("downgrade", source, "--project", str(folder))
         assert down.exit_code == 0, down.output
     below = dict(line.split(": ", 1) for line in db("current", "--project", str(folder)).output.splitlines())
-    assert below["chinwag"] == "0006 (head is 0007)" and below["meetings"] == "0002 (head is 0003)"
+    assert below["chinwag"] == f"{CORE_PREVIOUS} (head is {CORE_HEAD})"
+    assert below["meetings"] == f"{MEETINGS_PREVIOUS} (head is {MEETINGS_HEAD})"
     assert below["notifications"] == "none (head is 0001)"
     assert "dialogue_publications" not in on_database(database, table_names)
     assert db("upgrade", "--project", str(folder)).exit_code == 0
@@ -125,7 +142,7 @@ def test_a_fresh_database_upgraded_is_what_the_app_declares(tmp_path: Path, data
     """No table, column or index declared by core or a plugin is left out of the migrations."""
     folder = project(tmp_path / "p", database)
     before = db("check", "--project", str(folder))
-    assert before.exit_code == 1 and "chinwag: none < 0007: not at head" in before.output
+    assert before.exit_code == 1 and f"chinwag: none < {CORE_HEAD}: not at head" in before.output
     upgraded = db("upgrade", "--project", str(folder))
     assert upgraded.exit_code == 0, upgraded.output
     checked = db("check", "--project", str(folder))
@@ -134,7 +151,7 @@ def test_a_fresh_database_upgraded_is_what_the_app_declares(tmp_path: Path, data
     assert versions == {"alembic_version_chinwag", "alembic_version_meetings", "alembic_version_notifications",
                         "alembic_version_admin_console"}
     again = db("upgrade", "--project", str(folder))
-    assert again.exit_code == 0 and "chinwag: 0007 (at head)" in again.output
+    assert again.exit_code == 0 and f"chinwag: {CORE_HEAD} (at head)" in again.output
 
 
 class ThirdPartyPlugin:
@@ -216,7 +233,7 @@ def test_a_plugin_ships_its_migrations_and_check_names_what_they_leave_out(tmp_p
 
         script_directory.cache_clear()
         upgraded = db("upgrade", "--project", str(folder))
-        assert "acme: a1 -> a2" in upgraded.output and "chinwag: 0007 (at head)" in upgraded.output
+        assert "acme: a1 -> a2" in upgraded.output and f"chinwag: {CORE_HEAD} (at head)" in upgraded.output
         assert db("check", "--project", str(folder)).exit_code == 0
         rows = on_database(database, lambda c: c.execute(sa.text("SELECT id, text, pinned FROM acme_notes")).all())
         assert [tuple(row) for row in rows] == [(1, "kept", False)]
@@ -256,7 +273,7 @@ def test_two_upgrades_at_once_on_postgresql_both_succeed(tmp_path: Path, postgre
     assert sum("adopted" in out for out, _ in outputs) == 1  # the second waited, then found it done
     assert db("check", "--project", str(folder)).exit_code == 0
     versions = on_database(postgres_url, lambda c: c.execute(sa.text("SELECT version_num FROM alembic_version_chinwag")).all())
-    assert [row[0] for row in versions] == ["0007"]
+    assert [row[0] for row in versions] == [CORE_HEAD]
 
 
 def serve_once(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -271,19 +288,19 @@ def test_serve_refuses_a_postgresql_schema_behind_the_code_and_migrate_upgrades_
     refused = serve_once(folder)
     assert refused.returncode == 1, refused.stderr
     line = refused.stderr.strip().splitlines()[-1]
-    assert re.fullmatch(r"the database schema is behind this chinwag \(chinwag: none < 0007(, \w+: none < \d{4})+\); "
+    assert re.fullmatch(rf"the database schema is behind this chinwag \(chinwag: none < {CORE_HEAD}(, \w+: none < \w+)+\); "
                         rf"run: chinwag db upgrade --project {re.escape(str(folder.resolve()))}", line), line
     assert "alembic_version_chinwag" not in on_database(postgres_url, table_names)  # nothing migrated by surprise
 
     assert db("upgrade", "--project", str(folder)).exit_code == 0
     assert db("downgrade", "chinwag", "--project", str(folder)).exit_code == 0
     behind = serve_once(folder).stderr.strip().splitlines()[-1]
-    assert behind == (f"the database schema is behind this chinwag (chinwag: 0006 < 0007); "
+    assert behind == (f"the database schema is behind this chinwag (chinwag: {CORE_PREVIOUS} < {CORE_HEAD}); "
                       f"run: chinwag db upgrade --project {folder.resolve()}")
 
     with ServerProcess(folder, env=NOT_MIGRATING, args=("--migrate",)) as server:
         assert httpx.get(f"{server.url}/healthz").status_code == 200
-    assert "chinwag: 0007 (head)" in db("current", "--project", str(folder)).output
+    assert f"chinwag: {CORE_HEAD} (head)" in db("current", "--project", str(folder)).output
 
 
 def test_sqlite_upgrades_by_default_and_database_migrate_false_refuses(tmp_path: Path) -> None:
