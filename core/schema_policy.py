@@ -48,11 +48,6 @@ async def ready_schema(app: Chinwag, migrate: bool | None = None) -> None:
 
     assert app.store is not None, "the store is not open"
     migrator = Migrator(app.store, list(app.migration_sources), app.metadata)
-    if migrate is None:
-        migrate = should_migrate(app.config.database, app.config.migrate)
-    if migrate:
-        await migrator.upgrade()
-        return
     statuses = await migrator.status()
     project = app.config.project_dir
     ahead = [status for status in statuses if status.unknown]
@@ -60,11 +55,17 @@ async def ready_schema(app: Chinwag, migrate: bool | None = None) -> None:
         raise SchemaNotReady(
             "the database schema is newer than this chinwag ("
             + ", ".join(f"{status.source}: {','.join(status.unknown)} unknown" for status in ahead)
-            + f"); run the chinwag that upgraded it, or: chinwag db downgrade SOURCE REVISION --project {project}")
+            + "); run the chinwag release that upgraded it (its chinwag db downgrade can take the schema back)")
     behind = [status.describe() for status in statuses if not status.at_head]
     missing = await migrator.missing_unowned()
     if missing:
         behind.append(f"tables without migrations missing: {', '.join(missing)}")
-    if behind:
-        raise SchemaNotReady(f"the database schema is behind this chinwag ({', '.join(behind)}); "
-                             f"run: chinwag db upgrade --project {project}")
+    if not behind:
+        return  # at head: nothing to lock or write
+    if migrate is None:
+        migrate = should_migrate(app.config.database, app.config.migrate)
+    if migrate:
+        await migrator.upgrade()
+        return
+    raise SchemaNotReady(f"the database schema is behind this chinwag ({', '.join(behind)}); "
+                         f"run: chinwag db upgrade --project {project}")
