@@ -339,3 +339,20 @@ def test_a_schema_newer_than_the_code_is_refused_even_where_it_would_upgrade(tmp
     assert done.returncode == 1  # CHINWAG_MIGRATE=1 here: still refused, never "upgraded" past what it knows
     assert done.stderr.strip().splitlines()[-1].startswith(
         "the database schema is newer than this chinwag (chinwag: from_the_future unknown); run the chinwag release")
+
+
+def test_database_migrate_is_auto_true_or_false(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from chinwag.config import read_config
+    from chinwag.schema_policy import should_migrate
+
+    config, problems = read_config(write_project(tmp_path / "p", {"database": {"url": "sqlite+aiosqlite:///x.db",
+                                                                               "migrate": "sometimes"}}))
+    assert [str(problem).split(": ", 1)[1] for problem in problems] == ["database.migrate: must be auto, true or false"]
+    assert config.migrate is None and config.database.endswith("/x.db")
+    assert should_migrate("postgresql+asyncpg://h/db", None) is True  # the test kit's CHINWAG_MIGRATE=1
+    monkeypatch.delenv("CHINWAG_MIGRATE")  # as in production: the project's policy decides
+    assert should_migrate("sqlite+aiosqlite:///x.db", None) is True
+    assert should_migrate("postgresql+asyncpg://h/db", None) is False
+    assert should_migrate("postgresql+asyncpg://h/db", True) is True
+    assert should_migrate("sqlite+aiosqlite:///x.db", False) is False
+    assert should_migrate("postgresql+asyncpg://h/db", False, flag=True) is True
