@@ -276,7 +276,9 @@ def make_project(folder: Path, name: str = "project", limits: dict[str, Any] | N
     URL), and ``limits``, if given."""
     from chinwag.testing import write_project
 
-    config = {"name": "chinwag benchmark", "database": database or "sqlite+aiosqlite:///bench.db", "allowed_origins": [],
+    # A fresh database of the benchmark's own: the server upgrades its schema (PostgreSQL would wait for db upgrade).
+    url = database or "sqlite+aiosqlite:///bench.db"
+    config = {"name": "chinwag benchmark", "database": {"url": url, "migrate": True}, "allowed_origins": [],
               "response_delay": 0, **({"limits": limits} if limits else {})}
     return write_project(folder / name, config, {"bench": BENCH_DIALOGUE})
 

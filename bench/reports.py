@@ -103,7 +103,7 @@ async def measure(database: str, count: int) -> dict[str, Any]:
     """Fill a fresh database and time the report against the baseline count."""
     with tempfile.TemporaryDirectory() as folder:
         app = Chinwag.from_project(project(Path(folder) / "p", database))
-        await app.start()
+        await app.start(migrate=True)  # a fresh database of the benchmark's own
         try:
             started = time.perf_counter()
             await fill(app, count)

@@ -37,6 +37,12 @@ STATIC_DIR = Path(__file__).parent / "static"
 PluginState = TypeVar("PluginState")
 
 
+def core_metadata() -> tuple[sa.MetaData, ...]:
+    """Core's own table declarations (the ``chinwag`` migration source owns every table in them)."""
+    return (tables.metadata, outbox.outbox_metadata, crm_records.metadata, shared_limits.metadata,
+            schedule.metadata, report_rollup.metadata, abuse_limits.metadata, publishing.metadata)
+
+
 class Chinwag:
     """One served project: everything a request, a session or a plugin needs to reach."""
 
@@ -56,6 +62,7 @@ class Chinwag:
         self.event_types = Registry("event type")
         self.config_sections = Registry("configuration section")
         self.tables = Registry("table")
+        self.migration_sources = Registry("migration source")
         self.metadata = sa.MetaData()  # this app's schema: core's tables and its plugins'
         self.dialogue_files: dict[str, Dialogue] = {}  # the project folder's dialogues (working copies)
         self.dialogues: dict[str, Dialogue] = {}  # what visitors get: the published versions (``publisher``)
@@ -110,6 +117,7 @@ class Chinwag:
             ("register_config_sections", self.config_sections),
             ("register_event_types", self.event_types),
             ("register_tables", self.tables),
+            ("register_migrations", self.migration_sources),
             ("register_cards", self.cards),
             ("register_attributes", self.attributes),
             ("register_calendar_providers", self.calendar_providers),
@@ -152,8 +160,7 @@ class Chinwag:
 
     def _build_schema(self) -> None:
         """Copy core's tables and every registered table into this app's ``metadata``."""
-        for declared in (tables.metadata, outbox.outbox_metadata, crm_records.metadata, shared_limits.metadata,
-                         schedule.metadata, report_rollup.metadata, abuse_limits.metadata, publishing.metadata):
+        for declared in core_metadata():
             for table in declared.tables.values():
                 table.to_metadata(self.metadata)
         for table in self.tables:
@@ -176,14 +183,18 @@ class Chinwag:
             problems.extend(result or [])
         return problems
 
-    async def start(self) -> None:
-        """Open the store, create missing tables and run the ``startup`` hooks."""
+    async def start(self, migrate: bool | None = None) -> None:
+        """Open the store, make sure the schema is at every migration source's head (upgrading it
+        when ``migrate``, or when ``chinwag.schema_policy.should_migrate`` says so if None) and run
+        the ``startup`` hooks. Raises ``SchemaNotReady`` on a schema it may not upgrade."""
+        from .schema_policy import ready_schema
+
         self.store = Store(self.config.database, self.metadata)
         self.outbox_worker = OutboxWorker(self.store, {consumer.name: consumer for consumer in self.outbox_consumers},
                                           OutboxPolicy(**self.config.outbox), on_dead=self._outbox_items_died,
                                           metrics=self.metrics)
         self.turn_writer = TurnWriter(self.store, on_commit=self.outbox_worker.notify, metrics=self.metrics)
-        await self.store.create_schema()
+        await ready_schema(self, migrate)
         await self.publisher.record_versions()
         await self.publisher.refresh(force=True)
         for plugin_name, _ in await self.plugins.acall("startup", app=self):

@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from .plugins import PluginError, host
-from .project_commands import load_project, run_with_store
+from .project_commands import load_project, ready_or_exit, run_with_store
 
 PROJECT = click.argument("project", default=".", type=click.Path(file_okay=False, path_type=Path))
 
@@ -76,8 +76,10 @@ def main() -> None:
               help="Also serve the Prometheus metrics here, without the admin token (a private address).")
 @click.option("--reload", is_flag=True, help="Restart when project or code files change (development).")
 @click.option("--demo", is_flag=True, help="Also serve demo pages with the widget at /.")
+@click.option("--migrate", is_flag=True, help="Upgrade the database schema first (chinwag db upgrade); without it a "
+                                               "schema behind the code is refused, except on SQLite (database.migrate).")
 def serve(project: Path, host: str, port: int, workers: int, forwarded_allow_ips: str, shutdown_timeout: float,
-          log_format: str, metrics_address: str | None, reload: bool, demo: bool) -> None:
+          log_format: str, metrics_address: str | None, reload: bool, demo: bool, migrate: bool) -> None:
     """Serve a project folder (chinwag.yaml, dialogues/). SIGTERM stops it gracefully: the turns in
     flight finish, and every visitor is sent to reconnect (see docs/deployment.md)."""
     import logging.config
@@ -103,6 +105,7 @@ def serve(project: Path, host: str, port: int, workers: int, forwarded_allow_ips
     except ServeError as error:
         click.echo(f"chinwag serve: {error}", err=True)
         sys.exit(2)
+    ready_or_exit(app, migrate)  # once, before any worker starts: upgraded, or refused in one line
     sys.exit(run_server(project, options, loopback_url(host, port)))
 
 
@@ -206,11 +209,13 @@ def forget(email: str, project: Path) -> None:
 
 
 def _add_integration_commands() -> None:
+    from .db_cli import db
     from .dialogues_cli import dialogues
     from .integrations_cli import crm, outbox
 
     from .scaffold import new_plugin
 
+    cli.add_command(db)
     cli.add_command(dialogues)
     cli.add_command(outbox)
     cli.add_command(crm)

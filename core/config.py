@@ -57,6 +57,9 @@ class Config:
     project_dir: Path
     name: str = "chinwag"
     database: str = DEFAULT_DATABASE
+    # Whether serving and commands upgrade the schema first (``database.migrate``): True, False or
+    # None for "auto" (a SQLite database yes, PostgreSQL no; see ``chinwag.schema_policy``).
+    migrate: bool | None = None
     allowed_origins: tuple[str, ...] = ()
     admin_token: str | None = None
     public_url: str = DEFAULT_PUBLIC_URL
@@ -143,6 +146,20 @@ def _database_url(url: str, project_dir: Path) -> str:
     return url
 
 
+def _database(value: Any, raw: Any, file: str, problems: list[Problem]) -> tuple[Any, bool | None]:
+    """``database:``: a URL, or a mapping ``{url: URL, migrate: auto | true | false}``; (url, migrate)."""
+    if not isinstance(value, Mapping):
+        return value, None
+    node = raw.get("database") if isinstance(raw, Mapping) else None
+    for key in set(value) - {"url", "migrate"}:
+        problems.append(Problem(file, line_of(node, key), f"database.{key}", "unknown setting (url, migrate)"))
+    migrate = value.get("migrate", "auto")
+    if migrate not in (True, False, "auto"):
+        problems.append(Problem(file, line_of(node, "migrate"), "database.migrate", "must be auto, true or false"))
+        migrate = "auto"
+    return value.get("url", DEFAULT_DATABASE), None if migrate == "auto" else migrate
+
+
 def load_config(project_dir: Path | str) -> Config:
     """Read and validate ``chinwag.yaml``; raise ``InvalidProject`` naming every problem."""
     config, problems = read_config(project_dir)
@@ -177,7 +194,7 @@ def read_config(project_dir: Path | str) -> tuple[Config, list[Problem]]:
 
     values = resolve_env(raw, name, problems)
 
-    database = values.get("database", DEFAULT_DATABASE)
+    database, migrate = _database(values.get("database", DEFAULT_DATABASE), raw, name, problems)
     if not isinstance(database, str) or not re.match(r"^(sqlite\+aiosqlite|postgresql\+asyncpg)://", database):
         problem("database", "must be a sqlite+aiosqlite:/// or postgresql+asyncpg:// URL")
         database = DEFAULT_DATABASE
@@ -223,7 +240,7 @@ def read_config(project_dir: Path | str) -> tuple[Config, list[Problem]]:
         plugins = {}
     return Config(
         project_dir=project_dir, name=str(values.get("name", project_dir.name)),
-        database=_database_url(database, project_dir), allowed_origins=tuple(origins),
+        database=_database_url(database, project_dir), migrate=migrate, allowed_origins=tuple(origins),
         admin_token=admin_token, public_url=public_url.rstrip("/"), retention=retention, response_delay=float(delay),
         chat_enabled=chat_enabled, monthly_cap=monthly_cap, demo=demo, attributes=attributes, plugins=plugins,
         outbox=outbox, limits=limits, publishing=publishing,

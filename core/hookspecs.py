@@ -106,8 +106,24 @@ def register_tables(register, app):
     """Register the plugin's own tables: ``register(table)`` with a ``sqlalchemy.Table``.
 
     Declare each table on a ``MetaData`` of the plugin's own; chinwag copies it into the app's
-    schema (one per app, refusing a name two plugins use) and creates it if missing.
-    Fires once when the app is prepared. Returns nothing.
+    schema (one per app, refusing a name two plugins use). Its migrations create and change it
+    (``register_migrations``); a table no migration source owns is created as declared when the
+    schema is upgraded, and never altered. Fires once when the app is prepared. Returns nothing.
+    """
+
+
+@hookspec
+def register_migrations(register, app):
+    """Register the plugin's migration source: ``register(chinwag.schema_sources.MigrationSource(
+    name, folder, tables))``.
+
+    ``folder`` is an Alembic script directory inside the plugin's package (``env.py`` calling
+    ``chinwag.migration_env.run_migrations()``, and ``versions/``); ``tables`` are the tables its
+    revisions create (the ones the plugin registers with ``register_tables``). Each source keeps
+    its revision in a table of its own, ``alembic_version_<name>``, so it upgrades independently
+    of core and of other plugins. ``chinwag db upgrade`` runs every source's revisions under the
+    database's schema lock; ``chinwag db check`` fails when a declared table or column is not
+    made by them. Fires once when the app is prepared. Returns nothing.
     """
 
 

@@ -41,6 +41,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "chinwag.default_cards",
     "chinwag.default_attributes",
     "chinwag.default_events",
+    "chinwag.migrations",
     "chinwag.targeting.plugin",
     "chinwag.languages.plugin",
     "chinwag.meetings.plugin",

@@ -32,14 +32,47 @@ def load_project(project: Path) -> Chinwag:
 
 
 def run_with_store(project: Path, work: Any) -> Any:
-    """Open the project's store, run ``await work(app)``, close the store."""
+    """Open the project's store, run ``await work(app)``, close the store. A schema the app may
+    not upgrade (``chinwag.schema_policy``) exits 1 with the one line that says what to run."""
+    from .schema_policy import SchemaNotReady
+
     app = load_project(project)
 
     async def main() -> Any:
-        await app.start()
+        try:
+            await app.start()
+        except BaseException:
+            if app.store is not None:
+                await app.store.close()
+            raise
         try:
             return await work(app)
         finally:
             await app.stop()
 
-    return asyncio.run(main())
+    try:
+        return asyncio.run(main())
+    except SchemaNotReady as refusal:
+        click.echo(str(refusal), err=True)
+        sys.exit(1)
+
+
+def ready_or_exit(app: Chinwag, migrate: bool = False) -> None:
+    """Upgrade the app's schema (``migrate``, or as its policy says) or check that it is at head;
+    else print the one-line refusal and exit 1 (``chinwag serve`` before it starts serving)."""
+    from .schema_policy import SchemaNotReady, ready_schema
+    from .store import Store
+
+    async def main() -> None:
+        app.store = Store(app.config.database, app.metadata)
+        try:
+            await ready_schema(app, True if migrate else None)
+        finally:
+            await app.store.close()
+            app.store = None
+
+    try:
+        asyncio.run(main())
+    except SchemaNotReady as refusal:
+        click.echo(str(refusal), err=True)
+        sys.exit(1)

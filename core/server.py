@@ -29,6 +29,7 @@ from .logs import chat_ids
 from .metrics import serve_metrics
 from .plugins import PluginError
 from .problems import InvalidProject
+from .schema_policy import SchemaNotReady
 from .protocol import Answer, FrameError, Hello, Ping, Start, Trigger, WindowChange, decode, encode, error_frame
 from .security_headers import SecurityHeaders
 from .session import Conversation
@@ -59,7 +60,7 @@ class ChinwagStarlette(Starlette):
         try:
             await chinwag.start()
             await chinwag.publisher.auto_publish()
-        except (PluginError, InvalidProject) as error:
+        except (PluginError, InvalidProject, SchemaNotReady) as error:
             message = f"chinwag cannot start: {error}"
         except Exception as error:
             log.exception("chinwag failed to start")

@@ -82,13 +82,46 @@ class Store:
             self._sqlite_writer = (writer, ThreadPoolExecutor(1, thread_name_prefix="chinwag-sqlite-writer"))
 
     async def create_schema(self) -> None:
-        """Create every missing table of ``metadata`` (the app's: core's and its plugins').
+        """Create every missing table of ``metadata`` as declared, under the schema lock.
 
-        Processes that start together (``chinwag serve --workers N``, or machines behind a load
-        balancer) take turns: on PostgreSQL two ``CREATE TABLE`` of the same name at once fail."""
-        async with self.engine.begin() as connection:
-            await self.one_at_a_time(connection)
+        For a store of tables that no migration source owns (a test's own tables); an app's
+        schema is made and upgraded by its migrations (``chinwag.schema_migrate``)."""
+        async with self.schema_transaction() as connection:
             await connection.run_sync(self.metadata.create_all)
+
+    @asynccontextmanager
+    async def schema_transaction(self) -> AsyncIterator[AsyncConnection]:
+        """A connection inside one transaction that holds the schema lock, for creating or
+        upgrading tables: processes that start or upgrade together take turns.
+
+        PostgreSQL: the advisory lock of ``one_at_a_time`` (two ``CREATE TABLE`` of one name at
+        once fail there), and DDL is transactional, so an upgrade commits whole or not at all.
+        SQLite: ``BEGIN IMMEDIATE`` (the write lock, taken before anything is read) with foreign
+        keys off for the transaction, since rebuilding a table in batch mode drops the old one
+        (with foreign keys on, that would cascade to the rows that refer to it); the keys are
+        checked before the commit."""
+        if not self.is_sqlite:
+            async with self.engine.begin() as connection:
+                await self.one_at_a_time(connection)
+                yield connection
+            return
+        async with self.engine.connect() as connection:
+            await connection.exec_driver_sql("PRAGMA foreign_keys=OFF")  # not inside a transaction: it is ignored there
+            await connection.commit()
+            try:
+                await connection.exec_driver_sql("BEGIN IMMEDIATE")
+                yield connection
+                broken = (await connection.exec_driver_sql("PRAGMA foreign_key_check")).all()
+                if broken:
+                    raise sa.exc.IntegrityError("PRAGMA foreign_key_check", None,
+                                                Exception(f"rows refer to missing rows: {broken[:5]}"))
+                await connection.commit()
+            except BaseException:
+                await connection.rollback()
+                raise
+            finally:
+                await connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+                await connection.commit()
 
     async def one_at_a_time(self, connection: AsyncConnection) -> None:
         """Make the rest of ``connection``'s transaction wait for any other process in the same

@@ -8,6 +8,9 @@
 * ``registered_plugin(plugin, name)`` registers an in-process plugin for the length of a ``with``.
 * Fixtures: ``chinwag_project`` (a copy of the quickstart), ``chinwag_server`` (serving it),
   ``postgres_url`` (a fresh PostgreSQL database; needs ``CHINWAG_TEST_POSTGRES_URL``).
+* Every app a test starts upgrades its database to the migrations' head first: this plugin sets
+  ``CHINWAG_MIGRATE=1`` (unless the environment already sets it), which in-process apps and
+  ``chinwag serve`` processes alike obey; a test of the refusal sets it to ``""`` or ``0``.
 * For provider plugins: ``FAST_RETRY_SETTINGS`` (retries that keep tests quick) and
   ``sandbox_grant`` (a ``Grant`` for an account of a sandbox).
 """
@@ -35,6 +38,13 @@ pytest.register_assert_rewrite("chinwag.testing_crm")
 
 QUICKSTART = Path(__file__).resolve().parent.parent / "examples" / "quickstart"
 POSTGRES_VARIABLE = "CHINWAG_TEST_POSTGRES_URL"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Tests start apps on fresh databases: each upgrades its schema first (``CHINWAG_MIGRATE``)."""
+    from .schema_policy import MIGRATE_VARIABLE
+
+    os.environ.setdefault(MIGRATE_VARIABLE, "1")
 
 
 def write_project(path: Path, config: Mapping[str, Any] | None = None,

@@ -4,8 +4,7 @@ Each fenced block of the guide is named in its info string (```sh install, ```ng
 test takes a block with ``block(NAME)``, swaps only the example names the guide says are
 examples (hosts, ports, folders, placeholders; each swap is written out where it is made) and
 runs it. The meta-test fails when a block has no name or no test takes it. A block marked
-``migrations`` names ``chinwag db``, which the schema migrations provide: until that command
-exists its ``chinwag db`` lines are left out (and only those); once it does, they run too.
+``migrations`` runs ``chinwag db`` (the schema migrations); the test checks it has such a line.
 """
 
 from __future__ import annotations
@@ -76,23 +75,12 @@ def block(name: str) -> Block:
     return blocks()[name]
 
 
-def has_db_command() -> bool:
-    """Whether ``chinwag db`` exists yet (the schema migrations' command)."""
-    from chinwag.cli import cli
-
-    import click
-
-    return cli.get_command(click.Context(cli), "db") is not None
-
-
-def runnable(shell: Block, text: str | None = None) -> str:
-    """The block's commands, less its ``chinwag db`` lines while that command does not exist."""
-    lines = (text if text is not None else shell.text).splitlines()
-    if "migrations" in shell.markers and not has_db_command():
-        left_out = [line for line in lines if re.search(r"\bchinwag db\b", line)]
-        assert left_out, f"block {shell.name} is marked migrations but runs no chinwag db command"
-        lines = [line for line in lines if line not in left_out]
-    return "\n".join(lines) + "\n"
+def db_lines(shell: Block, swaps: Mapping[str, str] | None = None) -> list[str]:
+    """The ``chinwag db`` lines of a block marked ``migrations`` (there is at least one), swapped."""
+    assert "migrations" in shell.markers, f"block {shell.name} is not marked migrations"
+    lines = [line for line in shell.swapped(swaps or {}).splitlines() if re.search(r"\bchinwag db\b", line)]
+    assert lines, f"block {shell.name} is marked migrations but runs no chinwag db command"
+    return lines
 
 
 def sh(script: str, cwd: Path, env: Mapping[str, str], timeout: float = 600) -> str:
@@ -163,7 +151,8 @@ def test_install_and_upgrade_run_offline_against_wheels_of_this_repository(tmp_p
     installed = sh(f"{ENV}/bin/python -c 'import chinwag, chinwag_google_calendar; print(chinwag.__file__)'",
                    tmp_path, env)
     assert installed.startswith(str(tmp_path / ENV))  # from the wheels, not this checkout
-    sh(runnable(block("upgrade")), tmp_path, env)
+    pip_line = [line for line in block("upgrade").text.splitlines() if line not in db_lines(block("upgrade"))]
+    sh("\n".join(pip_line) + "\n", tmp_path, env)  # its chinwag db line runs on the guide's database, below
 
 
 # -- 2. PostgreSQL to serving, behind nginx with TLS; metrics, rotation, backups, systemd ----------
@@ -280,10 +269,20 @@ async def test_the_guide_from_postgresql_to_serving_behind_nginx(  # noqa: PLR09
         {"id": "bye", "type": "end", "text": "Thanks!"}]}))
     assert "ok, 1 dialogue" in sh(f"{ENV}/bin/chinwag validate {project}", work, env)
 
-    # 4. Serving, as the guide says, on ports of this test's own.
+    # 4. The schema first: serve refuses an empty database in one line, then the guide's upgrade and check.
     chat_port, metrics_port = free_port(), free_port()
     serving = {"/srv/chinwag": str(project), "--port 8000": f"--port {chat_port}",
                "127.0.0.1:9108": f"127.0.0.1:{metrics_port}"}
+    refused = subprocess.run(["bash", "-c", block("serve").swapped(serving)], cwd=work, env=env, capture_output=True,
+                             text=True, timeout=180)
+    assert refused.returncode == 1, refused.stderr
+    refusal = refused.stderr.strip().splitlines()[-1]  # one plain line, after the JSON log lines
+    assert refusal.startswith("the database schema is behind this chinwag (chinwag: none < ")
+    assert refusal.endswith(f"run: chinwag db upgrade --project {project}")
+    schema = sh(block("schema").swapped({"/srv/chinwag": str(project)}), work, env)
+    assert "chinwag: none -> " in schema and "the database matches the declared schema" in schema
+
+    # 4. Serving, as the guide says, on ports of this test's own.
     serve_log = work / "serve.log"
     server = start(block("serve").swapped(serving).strip(), work, env, serve_log)
     try:
@@ -372,6 +371,10 @@ async def test_the_guide_from_postgresql_to_serving_behind_nginx(  # noqa: PLR09
     await _execute(env["CHINWAG_DATABASE_URL"], "DELETE FROM transcript")
     sh(restore, work, env)
     assert await _count(env["CHINWAG_DATABASE_URL"], "transcript") == before
+
+    # 10. Upgrading: the schema step of the upgrade finds the restored database at head.
+    for line in db_lines(block("upgrade"), {"/srv/chinwag": str(project)}):
+        assert re.search(r"^chinwag: \w+ \(at head\)$", sh(line, work, env), re.MULTILINE)
 
     # 6. The systemd unit: verified, then its ExecStart run, reloaded (SIGHUP) and stopped (SIGTERM).
     unit = block("systemd").swapped({"/opt/chinwag": sys.prefix, "/srv/chinwag": str(project),

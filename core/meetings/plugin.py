@@ -39,6 +39,15 @@ def register_tables(register: Callable[[Any], Any]) -> None:
 
 
 @hookimpl
+def register_migrations(register: Callable[[Any], Any]) -> None:
+    """The meetings' migrations (``chinwag/meetings/migrations/``), which own their tables."""
+    from ..schema_sources import MigrationSource, package_folder
+    from .tables import metadata
+
+    register(MigrationSource("meetings", package_folder(__file__), metadata.tables.values()))
+
+
+@hookimpl
 def register_event_types(register: Callable[[EventType], Any]) -> None:
     """``meeting_booked`` and ``booking_failed``, which the meeting card emits."""
     register(EventType("meeting_booked", "The visitor booked a meeting with an agent.", activity=True))

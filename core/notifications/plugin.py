@@ -45,6 +45,15 @@ def register_tables(register: Callable[[Any], Any]) -> None:
 
 
 @hookimpl
+def register_migrations(register: Callable[[Any], Any]) -> None:
+    """The notifications' migrations (``chinwag/notifications/migrations/``): the alert throttle."""
+    from ..schema_sources import MigrationSource, package_folder
+    from .delivery import notification_throttle
+
+    register(MigrationSource("notifications", package_folder(__file__), [notification_throttle]))
+
+
+@hookimpl
 def register_notifiers(register: Callable[[Any], Any], app: Chinwag) -> None:
     """The e-mail notifier, when ``notifications.email`` is configured."""
     from .email import EmailNotifier, parse_email_settings

@@ -30,6 +30,16 @@ def register_tables(register: Callable[[Any], Any]) -> None:
 
 
 @hookimpl
+def register_migrations(register: Callable[[Any], Any]) -> None:
+    """The console's migrations (``chinwag_admin_console/migrations/``), which own its tables."""
+    from chinwag.schema_sources import MigrationSource, package_folder
+
+    from .tables import metadata
+
+    register(MigrationSource("admin_console", package_folder(__file__), metadata.tables.values()))
+
+
+@hookimpl
 def register_routes(register: Callable[[Any], Any], app: Chinwag) -> None:
     """Every console page under ``/-/console/`` and its static files."""
     from .routes import console_routes

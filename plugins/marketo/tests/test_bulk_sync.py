@@ -36,7 +36,10 @@ FAST = ("--poll-seconds", "0.05", "--queue-wait-seconds", "0.2", "--retry-second
 
 
 def env() -> dict[str, str]:
-    return {key: value for key, value in os.environ.items() if not key.startswith("CHINWAG_")}
+    """This environment without the tests' CHINWAG_* switches, but the test kit's CHINWAG_MIGRATE
+    (each test's fresh database is upgraded by the first command that opens it)."""
+    return {key: value for key, value in os.environ.items()
+            if not key.startswith("CHINWAG_") or key == "CHINWAG_MIGRATE"}
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:

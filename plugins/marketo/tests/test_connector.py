@@ -34,7 +34,8 @@ DIALOGUE = {"id": "contact", "name": "Contact", "cards": [
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    clean = {key: value for key, value in os.environ.items() if not key.startswith("CHINWAG_")}
+    # Without the tests' CHINWAG_* switches, but with the test kit's CHINWAG_MIGRATE (fresh databases are upgraded).
+    clean = {key: value for key, value in os.environ.items() if not key.startswith("CHINWAG_") or key == "CHINWAG_MIGRATE"}
     return subprocess.run([CHINWAG, *args], capture_output=True, text=True, timeout=120, env=clean)
 
 

@@ -1,0 +1,180 @@
+"""Running the migration sources' Alembic revisions on the app's database.
+
+Every source is upgraded in one transaction that holds the schema lock (``Store.schema_transaction``):
+two processes that upgrade at once take turns, and the second finds nothing left to do. A
+database made before migrations existed (release 0.1 created its tables with ``create_all``)
+has a source's tables but not its version table: it is *adopted*, stamped at the source's first
+revision (its tables as they were then), and upgraded from there. Tables that a plugin declares
+without registering migrations for them are created as declared, as before, and never altered.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import attrs
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from alembic.migration import MigrationContext
+from alembic.script import Script, ScriptDirectory
+
+from .schema_sources import MigrationSource, unowned_tables
+from .store import Store
+
+log = logging.getLogger("chinwag.schema")
+CORE_SOURCE = "chinwag"
+
+
+@attrs.frozen
+class SourceStatus:
+    """Where one source stands: the revisions in the database and the heads of its scripts."""
+
+    source: str
+    current: tuple[str, ...]  # empty: no version table yet (a new database, or one made before migrations)
+    heads: tuple[str, ...]
+    unknown: tuple[str, ...] = ()  # revisions in the database that this code does not know (it is older)
+
+    @property
+    def at_head(self) -> bool:
+        """Whether the database has every head of this source and nothing else."""
+        return set(self.current) == set(self.heads)
+
+    def describe(self) -> str:
+        """``chinwag: 0003 < 0007`` (behind), ``chinwag: 0007`` (at head)."""
+        current = ",".join(self.current) or "none"
+        return f"{self.source}: {current}" if self.at_head else f"{self.source}: {current} < {','.join(self.heads)}"
+
+
+@attrs.frozen
+class Upgraded:
+    """What one source's upgrade did: its revisions before and after."""
+
+    source: str
+    before: tuple[str, ...]
+    after: tuple[str, ...]
+    adopted: bool = False  # stamped at its first revision first (tables made before migrations)
+
+
+class Migrator:
+    """The app's migration sources on its store: status, upgrade, downgrade, history."""
+
+    def __init__(self, store: Store, sources: Sequence[MigrationSource], metadata: sa.MetaData) -> None:
+        self.store = store
+        # Core first: a plugin's table may refer to core's.
+        self.sources = sorted(sources, key=lambda source: source.name != CORE_SOURCE)
+        self.metadata = metadata
+
+    def source(self, name: str) -> MigrationSource:
+        """The source called ``name``; ``KeyError`` naming the known ones."""
+        for source in self.sources:
+            if source.name == name:
+                return source
+        raise KeyError(f"no migration source {name!r} (known: {', '.join(s.name for s in self.sources) or 'none'})")
+
+    async def status(self) -> list[SourceStatus]:
+        """Each source's revisions in the database against its heads (read only, no lock)."""
+        async with self.store.connect() as connection:
+            return await connection.run_sync(lambda sync: [self._status(sync, source) for source in self.sources])
+
+    async def missing_unowned(self) -> list[str]:
+        """Declared tables that no source owns and the database lacks."""
+        names = unowned_tables(self.metadata, self.sources)
+        if not names:
+            return []
+        async with self.store.connect() as connection:
+            present = set(await connection.run_sync(lambda sync: sa.inspect(sync).get_table_names()))
+        return [name for name in names if name not in present]
+
+    async def upgrade(self) -> list[Upgraded]:
+        """Upgrade every source to its heads and create the unowned tables, in one transaction under
+        the schema lock; what each source did."""
+        async with self.store.schema_transaction() as connection:
+            return await connection.run_sync(self._upgrade_all)
+
+    async def downgrade(self, name: str, revision: str = "-1") -> Upgraded:
+        """Take one source down to ``revision`` (``-1``: one step) under the schema lock."""
+        source = self.source(name)
+
+        def run(sync: sa.Connection) -> Upgraded:
+            before = current_revisions(sync, source)
+            command.downgrade(self._config(source, sync), revision)
+            return Upgraded(source.name, before, current_revisions(sync, source))
+
+        async with self.store.schema_transaction() as connection:
+            return await connection.run_sync(run)
+
+    async def revision(self, name: str, message: str, autogenerate: bool = True) -> Script | None:
+        """Write a new revision file for source ``name`` (autogenerated from the difference between
+        its declared tables and the database, which must be at its heads); for developers."""
+        source = self.source(name)
+        head = script_directory(source.folder).get_current_head()
+        number = f"{int(head) + 1:04d}" if head is not None and head.isdigit() else None  # 0001, 0002...
+        async with self.store.connect() as connection:
+            written = await connection.run_sync(lambda sync: command.revision(
+                self._config(source, sync), message=message, autogenerate=autogenerate, rev_id=number))
+        script_directory.cache_clear()
+        return written
+
+    def history(self, name: str) -> list[Script]:
+        """Source ``name``'s revisions, newest first."""
+        return list(script_directory(self.source(name).folder).walk_revisions())
+
+    def _upgrade_all(self, sync: sa.Connection) -> list[Upgraded]:
+        done = []
+        present = set(sa.inspect(sync).get_table_names())
+        for source in self.sources:
+            before = current_revisions(sync, source)
+            config = self._config(source, sync)
+            adopted = not before and source.version_table not in present and bool(present & set(source.tables))
+            if adopted:
+                bases = script_directory(source.folder).get_bases()
+                log.info("migration source %s: tables made before migrations, stamped at %s", source.name, bases)
+                command.stamp(config, bases)
+            command.upgrade(config, "heads")
+            done.append(Upgraded(source.name, before, current_revisions(sync, source), adopted))
+        unowned = [self.metadata.tables[name] for name in unowned_tables(self.metadata, self.sources)]
+        if unowned:
+            self.metadata.create_all(sync, tables=unowned)  # checkfirst: only the missing ones
+        return done
+
+    def _status(self, sync: sa.Connection, source: MigrationSource) -> SourceStatus:
+        script = script_directory(source.folder)
+        current = current_revisions(sync, source)
+        unknown = tuple(revision for revision in current if _lookup(script, revision) is None)
+        return SourceStatus(source.name, current, tuple(sorted(script.get_heads())), unknown)
+
+    def _config(self, source: MigrationSource, sync: sa.Connection) -> AlembicConfig:
+        config = alembic_config(source)
+        config.attributes.update(connection=sync, source=source, target_metadata=source.metadata(self.metadata))
+        return config
+
+
+def alembic_config(source: MigrationSource) -> AlembicConfig:
+    """An Alembic configuration for ``source``'s script directory (no ini file)."""
+    config = AlembicConfig()
+    config.set_main_option("script_location", str(source.folder).replace("%", "%%"))
+    return config
+
+
+@lru_cache(maxsize=None)
+def script_directory(folder: Path) -> ScriptDirectory:
+    """The Alembic scripts in ``folder`` (read once per process)."""
+    return ScriptDirectory(str(folder))
+
+
+def current_revisions(sync: sa.Connection, source: MigrationSource) -> tuple[str, ...]:
+    """The revisions in ``source``'s version table (empty when there is none)."""
+    context = MigrationContext.configure(sync, opts={"version_table": source.version_table})
+    return tuple(sorted(context.get_current_heads()))
+
+
+def _lookup(script: ScriptDirectory, revision: str) -> Any:
+    try:
+        return script.get_revision(revision)
+    except Exception:  # alembic's ResolutionError and friends: a revision this code does not have
+        return None
