@@ -52,12 +52,13 @@ def run_migrator(project: Path, command: str, work: Callable[[Any], Awaitable[An
 @PROJECT
 def upgrade(project: Path) -> None:
     """Upgrade every migration source to its head, under the database's schema lock (a second
-    upgrade at the same time waits, then finds nothing to do). A database made by chinwag 0.1 is
-    adopted at the 0.1 revisions first."""
+    upgrade at the same time waits, then finds nothing to do). A database made before migrations
+    (chinwag 0.1, or a development build after it) is adopted first: stamped at the last revision
+    whose tables it has."""
     done = run_migrator(project, "upgrade", lambda migrator: migrator.upgrade())
     for step in done:
         before, after = ",".join(step.before) or "none", ",".join(step.after) or "none"
-        adopted = " (tables made before migrations: adopted at the first revision)" if step.adopted else ""
+        adopted = f" (tables made before migrations: adopted at {step.adopted})" if step.adopted else ""
         click.echo(f"{step.source}: {before} -> {after}{adopted}" if before != after else f"{step.source}: {after} (at head)")
 
 

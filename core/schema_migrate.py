@@ -3,8 +3,9 @@
 Every source is upgraded in one transaction that holds the schema lock (``Store.schema_transaction``):
 two processes that upgrade at once take turns, and the second finds nothing left to do. A
 database made before migrations existed (release 0.1 created its tables with ``create_all``)
-has a source's tables but not its version table: it is *adopted*, stamped at the source's first
-revision (its tables as they were then), and upgraded from there. Tables that a plugin declares
+has a source's tables but not its version table: it is *adopted*, stamped at the last revision
+whose tables it has (``adopted_revision``: release 0.1's, or a later development build's), and
+upgraded from there. Tables that a plugin declares
 without registering migrations for them are created as declared, as before, and never altered.
 """
 
@@ -57,7 +58,7 @@ class Upgraded:
     source: str
     before: tuple[str, ...]
     after: tuple[str, ...]
-    adopted: bool = False  # stamped at its first revision first (tables made before migrations)
+    adopted: str | None = None  # the revision it was stamped at first (tables made before migrations)
 
 
 class Migrator:
@@ -130,11 +131,11 @@ class Migrator:
         for source in self.sources:
             before = current_revisions(sync, source)
             config = self._config(source, sync)
-            adopted = not before and source.version_table not in present and bool(present & set(source.tables))
-            if adopted:
-                bases = script_directory(source.folder).get_bases()
-                log.info("migration source %s: tables made before migrations, stamped at %s", source.name, bases)
-                command.stamp(config, bases)
+            adopted = None
+            if not before and source.version_table not in present and present & set(source.tables):
+                adopted = adopted_revision(script_directory(source.folder), present)
+                log.info("migration source %s: tables made before migrations, stamped at %s", source.name, adopted)
+                command.stamp(config, adopted)
             command.upgrade(config, "heads")
             done.append(Upgraded(source.name, before, current_revisions(sync, source), adopted))
         unowned = [self.metadata.tables[name] for name in unowned_tables(self.metadata, self.sources)]
@@ -165,6 +166,24 @@ def alembic_config(source: MigrationSource) -> AlembicConfig:
 def script_directory(folder: Path) -> ScriptDirectory:
     """The Alembic scripts in ``folder`` (read once per process)."""
     return ScriptDirectory(str(folder))
+
+
+def adopted_revision(script: ScriptDirectory, present: set[str]) -> str:
+    """The revision a database made before migrations (``create_all``) stands at: its source's
+    first revision, then each next one whose ``adopted_when_present`` tables it already has.
+
+    Release 0.1 made the first revision's tables; later development builds made more of them, and
+    a revision that says which tables it adds is taken as done when they are all there. The walk
+    stops at the first revision that says nothing (a column change cannot be told from outside).
+    """
+    chain = list(reversed(list(script.walk_revisions("base", "heads"))))
+    reached = chain[0].revision
+    for revision in chain[1:]:
+        tables = getattr(revision.module, "adopted_when_present", None)
+        if not tables or not set(tables) <= present:
+            break
+        reached = revision.revision
+    return reached
 
 
 def current_revisions(sync: sa.Connection, source: MigrationSource) -> tuple[str, ...]:

@@ -122,6 +122,34 @@ def test_a_0_1_database_upgrades_to_head_with_its_rows_intact(tmp_path: Path, da
     assert checked.exit_code == 0, checked.output
 
 
+def test_a_database_of_a_development_build_after_0_1_is_adopted_where_its_tables_stand(
+        tmp_path: Path, database: str) -> None:
+    """A build between 0.1 and migrations made more tables with create_all: each revision whose
+    tables are there counts as done, and the upgrade goes on from the first that is not."""
+    from chinwag.abuse_limits import metadata as limits_metadata
+    from chinwag.meetings.tables import metadata as meetings_metadata
+    from chinwag.tables import metadata as core_metadata
+
+    folder = project(tmp_path / "p", database)
+
+    def development_build(connection: sa.Connection) -> None:
+        schema_0_1.create_0_1_database(connection)
+        core_metadata.create_all(connection, tables=[core_metadata.tables["visitor_visits"],
+                                                     core_metadata.tables["health_probe"]])
+        limits_metadata.create_all(connection, tables=[limits_metadata.tables["limit_counts"]])
+        meetings_metadata.create_all(connection, tables=[meetings_metadata.tables["token_refresh_leases"]])
+
+    on_database(database, development_build)
+    upgraded = db("upgrade", "--project", str(folder))
+    assert upgraded.exit_code == 0, upgraded.output
+    assert re.search(rf"^chinwag: none -> {CORE_HEAD} \(tables made before migrations: adopted at 0004\)$",
+                     upgraded.output, re.M), upgraded.output
+    assert re.search(rf"^meetings: none -> {MEETINGS_HEAD} \(tables made before migrations: adopted at 0002\)$",
+                     upgraded.output, re.M), upgraded.output
+    checked = db("check", "--project", str(folder))
+    assert checked.exit_code == 0, checked.output
+
+
 def test_every_source_goes_down_one_step_and_up_again(tmp_path: Path, database: str) -> None:
     folder = project(tmp_path / "p", database)
     assert db("upgrade", "--project", str(folder)).exit_code == 0

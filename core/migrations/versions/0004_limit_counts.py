@@ -13,6 +13,8 @@ revision = "0004"
 down_revision = "0003"
 branch_labels = None
 depends_on = None
+# A database made before migrations that has these tables has this revision's changes already.
+adopted_when_present = ("limit_counts",)
 
 
 def upgrade() -> None:

@@ -16,6 +16,8 @@ revision = "0005"
 down_revision = "0004"
 branch_labels = None
 depends_on = None
+# A database made before migrations that has these tables has this revision's changes already.
+adopted_when_present = ("scheduled_leases",)
 
 
 def upgrade() -> None:

@@ -14,6 +14,8 @@ revision = "0006"
 down_revision = "0005"
 branch_labels = None
 depends_on = None
+# A database made before migrations that has these tables has this revision's changes already.
+adopted_when_present = ("report_counts", "report_progress")
 
 # The index expression of ``chinwag.tables.CurrentCard`` in each dialect, as create_all writes it.
 OPEN_SESSIONS = {

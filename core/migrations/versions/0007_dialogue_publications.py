@@ -16,6 +16,8 @@ revision = "0007"
 down_revision = "0006"
 branch_labels = None
 depends_on = None
+# A database made before migrations that has these tables has this revision's changes already.
+adopted_when_present = ("dialogue_publications",)
 
 
 def upgrade() -> None:

@@ -13,6 +13,8 @@ revision = "0002"
 down_revision = "0001"
 branch_labels = None
 depends_on = None
+# A database made before migrations that has these tables has this revision's changes already.
+adopted_when_present = ("token_refresh_leases",)
 
 
 def upgrade() -> None:

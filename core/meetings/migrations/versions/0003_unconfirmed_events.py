@@ -13,6 +13,8 @@ revision = "0003"
 down_revision = "0002"
 branch_labels = None
 depends_on = None
+# A database made before migrations that has these tables has this revision's changes already.
+adopted_when_present = ("unconfirmed_events",)
 
 
 def upgrade() -> None:
