@@ -6,12 +6,17 @@ time. A ``BulkStatement`` compiles its statement once per database dialect and c
 value with the bind processor of its column's type (the same conversion SQLAlchemy applies: a
 datetime as SQLite's text, a dict as JSON text through the store's serializer), then hands the
 rows to the driver's ``executemany`` as they are. What is stored is the same.
+
+A ``SelectByKeys`` does the same for the batch's one read, rows by a list of keys
+(``WHERE id IN (...)``): SQLAlchemy renders an expanding ``IN`` anew on every call, a parameter
+per key, and wraps every row it reads; this compiles the statement once per dialect and number of
+keys and reads the driver's rows as they are (the columns it reads are ones no type converts).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -55,6 +60,39 @@ class BulkStatement:
         names = list(compiled.positiontup or ())
         converters = [faster(compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect)) for name in names]
         return compiled.string, names, converters
+
+
+class SelectByKeys:
+    """``SELECT columns FROM ... WHERE key IN (...)`` (``FOR UPDATE`` where the database has it), run
+    through the driver with a statement compiled once per dialect and number of keys."""
+
+    def __init__(self, columns: Sequence[sa.Column[Any]], key: sa.Column[Any], for_update: bool = False) -> None:
+        self.columns, self.key, self.for_update = list(columns), key, for_update
+        # (dialect name, number of keys) -> (SQL text, the key's converter)
+        self._compiled: dict[tuple[str, int], tuple[str, Converter | None]] = {}
+
+    def rows(self, connection: sa.Connection, keys: Collection[Any]) -> list[tuple[Any, ...]]:
+        """The rows whose key is one of ``keys`` (each key once), as tuples of ``columns``."""
+        dialect = connection.dialect
+        compiled = self._compiled.get((dialect.name, len(keys)))
+        if compiled is None:
+            compiled = self._compiled[(dialect.name, len(keys))] = self._compile(dialect, len(keys))
+        sql, convert = compiled
+        values = tuple(keys) if convert is None else tuple(convert(key) for key in keys)
+        return [tuple(row) for row in connection.exec_driver_sql(sql, values)]
+
+    def _compile(self, dialect: sa.Dialect, count: int) -> tuple[str, Converter | None]:
+        if not dialect.positional:
+            raise NotImplementedError(f"{dialect.name}: SelectByKeys needs a driver with positional parameters")
+        for column in self.columns:
+            if column.type.dialect_impl(dialect).result_processor(dialect, None) is not None:
+                raise NotImplementedError(f"{column}: its values are converted when read; SelectByKeys reads them as they are")
+        names = [f"k{index}" for index in range(count)]
+        statement = sa.select(*self.columns).where(self.key.in_([sa.bindparam(name) for name in names]))
+        compiled = (statement.with_for_update() if self.for_update else statement).compile(dialect=dialect)
+        if list(compiled.positiontup or ()) != names:
+            raise NotImplementedError(f"{dialect.name}: the keys are not the statement's parameters in order")
+        return compiled.string, self.key.type.dialect_impl(dialect).bind_processor(dialect)
 
 
 def faster(convert: Converter | None) -> Converter | None:

@@ -1,5 +1,6 @@
 """Rows written through ``BulkStatement`` are stored exactly as SQLAlchemy's own executemany stores
-them, on SQLite and PostgreSQL: the same text for datetimes and JSON, read back the same."""
+them, on SQLite and PostgreSQL: the same text for datetimes and JSON, read back the same; rows read
+through ``SelectByKeys`` are the rows SQLAlchemy's own select reads."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from chinwag.bulk_rows import BulkStatement
+from chinwag.bulk_rows import BulkStatement, SelectByKeys
 from chinwag.store import Store
 
 metadata = sa.MetaData()
@@ -70,3 +71,18 @@ async def test_an_update_with_many_rows_changes_each_row(store: Store) -> None:
 
     assert await store.in_transaction(write) == [("a", 10, {"v": 1}), ("b", None, ROWS[1]["doc"]), ("c", 30, [3]),
                                                  ("d", 0, [])]
+
+
+async def test_rows_selected_by_keys_are_the_rows_sqlalchemy_reads(store: Store) -> None:
+    by_keys = SelectByKeys([by_bulk.c.id, by_bulk.c.n], by_bulk.c.id, for_update=True)
+
+    def read(connection: sa.Connection) -> tuple[list[Any], ...]:
+        BulkStatement(sa.insert(by_bulk)).execute(connection, ROWS)
+        results = []
+        for keys in ({"a"}, {"a", "c", "missing"}, ["d", "b", "a", "c"], {"a", "b"}):
+            expected = connection.execute(sa.select(by_bulk.c.id, by_bulk.c.n).where(by_bulk.c.id.in_(keys)))
+            results.append((sorted(by_keys.rows(connection, keys), key=str), sorted(map(tuple, expected), key=str)))
+        return tuple(results)
+
+    for got, expected in await store.in_transaction(read):
+        assert got == expected
