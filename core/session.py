@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import secrets
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +26,7 @@ from .languages.locales import language_of, negotiate, preferences
 from .languages.state import language_settings
 from .outbox import outbox_row
 from .protocol import PROTOCOL_VERSION, Answer, FrameError, Hello, Start, scrub_surrogates
+from .random_ids import token
 from .store import Store, utc, utcnow
 from .time_zones import known_time_zone
 from .tables import sessions, transcript, visitor_visits, visitors
@@ -82,7 +82,7 @@ class Conversation:
 
 def new_id(prefix: str) -> str:
     """An unguessable id such as ``s_3kTz...``."""
-    return f"{prefix}_{secrets.token_urlsafe(16)}"
+    return f"{prefix}_{token()}"
 
 
 class Conversations:
