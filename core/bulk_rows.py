@@ -21,11 +21,15 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from .json_text import dumps_column
+
 Converter = Callable[[Any], Any]
 # Datetimes a converter is checked on before a faster one replaces it (aware and naive, with and
 # without microseconds, an early year).
 SAMPLE_TIMES = (dt.datetime(2026, 12, 3, 15, 4, 5, 123456, tzinfo=dt.timezone.utc), dt.datetime(2026, 1, 2, 3, 4, 5),
                 dt.datetime(999, 1, 1, 0, 0, 0, 7))
+# Documents a JSON converter is checked on: chinwag's serializer writes them as no other would.
+SAMPLE_DOCUMENTS = ({"é": [1, 2.5, None, True], "n": {"deep": ["\u2028", "x"]}}, [{"big": 2**70}], {"lone": "\ud800"}, [])
 
 
 class BulkStatement:
@@ -96,22 +100,60 @@ class SelectByKeys:
 
 
 def faster(convert: Converter | None) -> Converter | None:
-    """``convert``, or a faster converter that gives the same text for every sample datetime.
+    """``convert``, or a faster converter that gives the same text for every sample value.
 
     SQLite stores a datetime as text; SQLAlchemy builds it with a ``%`` format and a dict, several
     times slower than ``datetime.isoformat``, which gives the same text (without the zone, which
-    SQLAlchemy's SQLite text leaves out too). Anything but a datetime is converted as before.
+    SQLAlchemy's SQLite text leaves out too). A turn's time is written in several rows (the
+    session's and each transcript row's), so the text of the last datetimes is kept, by object.
+    A dict or list for a JSON column goes straight to chinwag's serializer when it is the one
+    SQLAlchemy calls (the same text for every sample document). Anything else is converted as before.
     """
     if convert is None:
         return None
+    try:
+        if all(_iso(sample) == convert(sample) for sample in SAMPLE_TIMES):
+            return _datetime_text(convert)
+    except (TypeError, ValueError, AttributeError):  # not a datetime converter
+        pass
+    try:
+        if all(dumps_column(sample) == convert(sample) for sample in SAMPLE_DOCUMENTS):
+            return _json_text(convert)
+    except (TypeError, ValueError, AttributeError):  # not a JSON converter
+        pass
+    return convert
 
-    def iso(value: Any) -> Any:
-        if value.__class__ is dt.datetime:
-            return value.isoformat(" ", "microseconds")[:26]
+
+def _iso(value: dt.datetime) -> str:
+    """SQLite's text of a datetime, as SQLAlchemy writes it (the zone left out)."""
+    return value.isoformat(" ", "microseconds")[:26]
+
+
+# The text of the datetimes converted last, by ``id``: (the datetime, its text). The datetime is
+# held, so its id is not reused while it is here; emptied when full.
+_recent_times: dict[int, tuple[dt.datetime, str]] = {}
+RECENT_TIMES = 1024
+
+
+def _datetime_text(convert: Converter) -> Converter:
+    def datetime_text(value: Any) -> Any:
+        if value.__class__ is not dt.datetime:
+            return convert(value)
+        known = _recent_times.get(id(value))
+        if known is not None and known[0] is value:
+            return known[1]
+        if len(_recent_times) >= RECENT_TIMES:
+            _recent_times.clear()
+        text = _recent_times[id(value)] = (value, _iso(value))
+        return text[1]
+
+    return datetime_text
+
+
+def _json_text(convert: Converter) -> Converter:
+    def json_text(value: Any) -> Any:
+        if value.__class__ is dict or value.__class__ is list:
+            return dumps_column(value)
         return convert(value)
 
-    try:
-        same = all(iso(sample) == convert(sample) for sample in SAMPLE_TIMES)
-    except (TypeError, ValueError, AttributeError):  # not a datetime converter
-        return convert
-    return iso if same else convert
+    return json_text

@@ -86,3 +86,23 @@ async def test_rows_selected_by_keys_are_the_rows_sqlalchemy_reads(store: Store)
 
     for got, expected in await store.in_transaction(read):
         assert got == expected
+
+
+async def test_a_time_written_in_several_rows_is_written_alike_and_equal_times_by_their_own_fields(store: Store) -> None:
+    """One turn's time goes in several rows (its text is kept, by object); a time equal to it in
+    another zone has other fields, and SQLite's text is of the fields, as SQLAlchemy writes it."""
+    moment = dt.datetime(2026, 12, 3, 15, 4, 5, 123456, tzinfo=UTC)
+    same_instant = moment.astimezone(dt.timezone(dt.timedelta(hours=2)))
+    assert same_instant == moment
+    rows = [{"id": "a", "n": 1, "at": moment, "doc": {"i": 1}}, {"id": "b", "n": 2, "at": moment, "doc": {"i": 2}},
+            {"id": "c", "n": 3, "at": same_instant, "doc": {"i": 3}}, {"id": "d", "n": 4, "at": moment, "doc": [4]}]
+
+    def write(connection: sa.Connection) -> tuple[list[Any], list[Any]]:
+        connection.execute(sa.insert(by_sqlalchemy), rows)
+        for _ in range(2):  # the second time, every time's text is known already
+            connection.execute(sa.delete(by_bulk))
+            BulkStatement(sa.insert(by_bulk)).execute(connection, rows)
+        return stored(connection, by_sqlalchemy), stored(connection, by_bulk)
+
+    expected, written = await store.in_transaction(write)
+    assert written == expected
