@@ -9,10 +9,11 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-import secrets
 from typing import TYPE_CHECKING, Any
 
 import attrs
+
+from .random_ids import token
 
 if TYPE_CHECKING:
     from .app import Chinwag
@@ -43,7 +44,7 @@ class UnknownEventType(Exception):
 
 def new_event_key() -> str:
     """A unique, unguessable event id: the idempotency key remote systems receive."""
-    return f"e_{secrets.token_urlsafe(16)}"
+    return f"e_{token()}"
 
 
 @attrs.frozen

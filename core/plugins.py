@@ -85,6 +85,9 @@ class PluginHost:
         self._loaded = False
         self.trace = False
         self._lock = threading.Lock()
+        # hook name -> its implementations, found once after loading (each turn asks for some);
+        # forgotten whenever a plugin is added or removed.
+        self._implementations: dict[str, tuple[tuple[str, Callable[..., Any], list[str]], ...]] = {}
 
     # -- loading -------------------------------------------------------------------------------
 
@@ -127,6 +130,7 @@ class PluginHost:
 
     def _add(self, record: PluginRecord, plugin: object) -> None:
         """Register ``plugin``; report and skip it when it is invalid (unless strict)."""
+        self._implementations.clear()
         try:
             self.pm.register(plugin, name=record.name)
         except Exception as error:
@@ -159,6 +163,7 @@ class PluginHost:
         """Remove a plugin registered with ``register_temporarily``."""
         record = self.records.pop(name, None)
         if record is not None and record.plugin is not None:
+            self._implementations.clear()
             self.pm.unregister(record.plugin)
 
     # -- calling ----------------------------------------------------------------------------------
@@ -169,14 +174,19 @@ class PluginHost:
         self.load()
         return self.pm.hook
 
-    def implementations(self, hook_name: str) -> list[tuple[str, Callable[..., Any], list[str]]]:
-        """(plugin name, function, argument names) for a hook, in call order."""
-        self.load()
-        caller = getattr(self.pm.hook, hook_name)
-        impls = list(reversed(caller.get_hookimpls()))
+    def implementations(self, hook_name: str) -> tuple[tuple[str, Callable[..., Any], list[str]], ...]:
+        """(plugin name, function, argument names) for a hook, in call order (found once per hook
+        until a plugin is added or removed)."""
+        found = self._implementations.get(hook_name)
+        if found is None:
+            self.load()
+            caller = getattr(self.pm.hook, hook_name)
+            found = tuple((impl.plugin_name, impl.function, list(impl.argnames) + list(impl.kwargnames))
+                          for impl in reversed(caller.get_hookimpls()))
+            self._implementations[hook_name] = found
         if self.trace:
-            log.warning("hook %s -> %s", hook_name, [impl.plugin_name for impl in impls])
-        return [(impl.plugin_name, impl.function, list(impl.argnames) + list(impl.kwargnames)) for impl in impls]
+            log.warning("hook %s -> %s", hook_name, [plugin_name for plugin_name, _, _ in found])
+        return found
 
     def call(self, hook_name: str, **kwargs: Any) -> list[tuple[str, Any]]:
         """Call every implementation of a hook, from synchronous code; return (plugin, result) pairs.

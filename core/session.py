@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import secrets
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +26,7 @@ from .languages.locales import language_of, negotiate, preferences
 from .languages.state import language_settings
 from .outbox import outbox_row
 from .protocol import PROTOCOL_VERSION, Answer, FrameError, Hello, Start, scrub_surrogates
+from .random_ids import token
 from .store import Store, utc, utcnow
 from .time_zones import known_time_zone
 from .tables import sessions, transcript, visitor_visits, visitors
@@ -82,7 +82,7 @@ class Conversation:
 
 def new_id(prefix: str) -> str:
     """An unguessable id such as ``s_3kTz...``."""
-    return f"{prefix}_{secrets.token_urlsafe(16)}"
+    return f"{prefix}_{token()}"
 
 
 class Conversations:
@@ -392,7 +392,8 @@ class Conversations:
             conversation.visit = {**conversation.visit, "visit.timezone": chosen_zone}
             conversation.page_visit = {**conversation.page_visit, "visit.timezone": chosen_zone}
         for attempt in (1, 2):
-            engine = await self._engine(conversation.dialogue.id, conversation.dialogue.version)
+            version = (conversation.dialogue.id, conversation.dialogue.version)
+            engine = self._engines.get(version) or await self._engine(*version)  # built once per version
             assert engine is not None
             known = await self._recognise(conversation, answer.value)
             try:
@@ -406,7 +407,8 @@ class Conversations:
                 return turn.frames  # an invalid answer: nothing to store
             if known and turn.lead_updates.get("lead.email"):  # the email was taken: so is what CRMs know
                 turn.lead_updates = {**known, **turn.lead_updates}
-            turn = await self._fulfil(conversation, engine, turn)
+            if turn.effect is not None:  # a card asked for the network (a meeting card's slots, a booking)
+                turn = await self._fulfil(conversation, engine, turn)
             try:
                 return await self._save(conversation, turn)
             except SessionConflict:

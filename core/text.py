@@ -14,6 +14,8 @@ TOKEN = re.compile(r"""\{\{\s*([A-Za-z_][\w.]*)\s*(?::\s*"((?:[^"\\]|\\.)*)"\s*)
 
 def render(text: str, lookup: Callable[[str], Any]) -> str:
     """Replace every token in ``text`` by its value, its default, or nothing."""
+    if "{{" not in text:  # no token (every token starts so): most texts
+        return text
 
     def replace(match: re.Match[str]) -> str:
         value = lookup(match.group(1))

@@ -27,7 +27,7 @@ import attrs
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from .bulk_rows import BulkStatement
+from .bulk_rows import BulkStatement, SelectByKeys
 from .outbox import enqueue_sync, release_held_sync
 from .store import Store
 from .tables import events, sessions, transcript, visitor_visits, visitors
@@ -86,6 +86,7 @@ _UPDATE_SESSION = BulkStatement(sessions.update().where(
     sessions.c.id == sa.bindparam("b_id"), sessions.c.revision == sa.bindparam("b_revision"),
 ).values(state=sa.bindparam("b_state"), status=sa.bindparam("b_status"),
          revision=sa.bindparam("b_new_revision"), updated_at=sa.bindparam("b_now")))
+_SESSION_REVISIONS = SelectByKeys([sessions.c.id, sessions.c.revision], sessions.c.id, for_update=True)
 _INSERT_SESSIONS = BulkStatement(sa.insert(sessions))
 _INSERT_TRANSCRIPT = BulkStatement(sa.insert(transcript))
 _INSERT_EVENTS = BulkStatement(sa.insert(events))
@@ -134,9 +135,7 @@ def _write_batch(connection: sa.Connection, records: list[TurnRecord | VisitReco
     updated = [record for _, record in turns if record.new_session is None]
     revisions: dict[str, int] = {}
     if updated:
-        query = sa.select(sessions.c.id, sessions.c.revision).where(
-            sessions.c.id.in_({record.session_id for record in updated})).with_for_update()
-        revisions = {row.id: row.revision for row in connection.execute(query)}
+        revisions = dict(_SESSION_REVISIONS.rows(connection, {record.session_id for record in updated}))
     session_updates, kept = [], []
     for index, record in turns:
         if record.new_session is None:

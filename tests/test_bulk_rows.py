@@ -1,5 +1,6 @@
 """Rows written through ``BulkStatement`` are stored exactly as SQLAlchemy's own executemany stores
-them, on SQLite and PostgreSQL: the same text for datetimes and JSON, read back the same."""
+them, on SQLite and PostgreSQL: the same text for datetimes and JSON, read back the same; rows read
+through ``SelectByKeys`` are the rows SQLAlchemy's own select reads."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from chinwag.bulk_rows import BulkStatement
+from chinwag.bulk_rows import BulkStatement, SelectByKeys
 from chinwag.store import Store
 
 metadata = sa.MetaData()
@@ -70,3 +71,38 @@ async def test_an_update_with_many_rows_changes_each_row(store: Store) -> None:
 
     assert await store.in_transaction(write) == [("a", 10, {"v": 1}), ("b", None, ROWS[1]["doc"]), ("c", 30, [3]),
                                                  ("d", 0, [])]
+
+
+async def test_rows_selected_by_keys_are_the_rows_sqlalchemy_reads(store: Store) -> None:
+    by_keys = SelectByKeys([by_bulk.c.id, by_bulk.c.n], by_bulk.c.id, for_update=True)
+
+    def read(connection: sa.Connection) -> tuple[list[Any], ...]:
+        BulkStatement(sa.insert(by_bulk)).execute(connection, ROWS)
+        results = []
+        for keys in ({"a"}, {"a", "c", "missing"}, ["d", "b", "a", "c"], {"a", "b"}):
+            expected = connection.execute(sa.select(by_bulk.c.id, by_bulk.c.n).where(by_bulk.c.id.in_(keys)))
+            results.append((sorted(by_keys.rows(connection, keys), key=str), sorted(map(tuple, expected), key=str)))
+        return tuple(results)
+
+    for got, expected in await store.in_transaction(read):
+        assert got == expected
+
+
+async def test_a_time_written_in_several_rows_is_written_alike_and_equal_times_by_their_own_fields(store: Store) -> None:
+    """One turn's time goes in several rows (its text is kept, by object); a time equal to it in
+    another zone has other fields, and SQLite's text is of the fields, as SQLAlchemy writes it."""
+    moment = dt.datetime(2026, 12, 3, 15, 4, 5, 123456, tzinfo=UTC)
+    same_instant = moment.astimezone(dt.timezone(dt.timedelta(hours=2)))
+    assert same_instant == moment
+    rows = [{"id": "a", "n": 1, "at": moment, "doc": {"i": 1}}, {"id": "b", "n": 2, "at": moment, "doc": {"i": 2}},
+            {"id": "c", "n": 3, "at": same_instant, "doc": {"i": 3}}, {"id": "d", "n": 4, "at": moment, "doc": [4]}]
+
+    def write(connection: sa.Connection) -> tuple[list[Any], list[Any]]:
+        connection.execute(sa.insert(by_sqlalchemy), rows)
+        for _ in range(2):  # the second time, every time's text is known already
+            connection.execute(sa.delete(by_bulk))
+            BulkStatement(sa.insert(by_bulk)).execute(connection, rows)
+        return stored(connection, by_sqlalchemy), stored(connection, by_bulk)
+
+    expected, written = await store.in_transaction(write)
+    assert written == expected

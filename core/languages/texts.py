@@ -29,7 +29,7 @@ def localise(value: Any, language: str, default_language: str) -> Any:
     """``value`` in ``language``: a plain value as it is; from a mapping of language to value,
     the language's entry, else its language without region (es-MX -> es), else the default
     language's (else the first, for a mapping validation did not see)."""
-    if not isinstance(value, Mapping):
+    if value.__class__ is str or not isinstance(value, Mapping):  # a plain text, the common case, first
         return value
     for key in (language, language_of(language), default_language):
         if key in value:
