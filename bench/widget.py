@@ -23,7 +23,6 @@ import argparse
 import contextlib
 import gzip
 import json
-import shutil
 import socket
 import statistics
 import subprocess
@@ -36,14 +35,10 @@ from pathlib import Path
 from typing import Any
 
 from chinwag.app import STATIC_DIR
-from chinwag.testing import QUICKSTART, write_project
+from chinwag.testing import CHROMIUM_ARGS, QUICKSTART, chromium_path, write_project
 from chinwag.widget_asset import lean_script
 
 BUDGET_GZIP_BYTES = 15 * 1024  # what a visitor downloads, gzipped, as served
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
 # Read in the page once the launcher shows: the script's resource timings and the widget's mark.
 TIMINGS = """() => {
   const script = performance.getEntriesByType("resource").find((e) => e.name.endsWith("/widget.js"));
@@ -95,7 +90,7 @@ def launcher_timings(runs: int, baseline: bytes | None = None) -> dict[str, list
     """
     from playwright.sync_api import sync_playwright
 
-    executable = shutil.which("chromium") or shutil.which("chromium-browser")
+    executable = chromium_path()
     if executable is None:
         raise SystemExit("bench.widget needs Chromium: apt-get install chromium")
     scripts: dict[str, bytes | None] = {"current": None}

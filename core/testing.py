@@ -6,6 +6,8 @@
   two against one database).
 * ``ScriptedVisitor(server)`` talks to it over a real WebSocket, frame by frame.
 * ``registered_plugin(plugin, name)`` registers an in-process plugin for the length of a ``with``.
+* ``headless_chromium()`` launches the system's Chromium through Playwright for browser tests
+  (never downloaded; missing, the test skips locally and fails in CI).
 * Fixtures: ``chinwag_project`` (a copy of the quickstart), ``chinwag_server`` (serving it),
   ``postgres_url`` (a fresh PostgreSQL database; needs ``CHINWAG_TEST_POSTGRES_URL``).
 * Every app a test starts upgrades its database to the migrations' head first: this plugin sets
@@ -339,6 +341,42 @@ def registered_plugin(plugin: object, name: str) -> Iterator[object]:
         yield plugin
     finally:
         host.unregister(name)
+
+
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def chromium_path() -> str | None:
+    """Where the system's Chromium is (``CHINWAG_CHROMIUM``, else ``chromium`` on the PATH), if anywhere."""
+    return os.environ.get("CHINWAG_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@contextlib.contextmanager
+def headless_chromium() -> Iterator[Any]:
+    """A headless Chromium (Debian's package, never downloaded) launched through Playwright's
+    sync API, closed afterwards. Without Chromium or Playwright the test skips, or fails when
+    ``CI`` is set, so a CI machine without a browser can never pass by skipping.
+
+    Use it in a module-scoped fixture, not a session-scoped one: while it is open Playwright's
+    sync API keeps an event loop running, which the asyncio tests collected after need free.
+    """
+    executable = chromium_path()
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        executable = None
+    if executable is None:
+        reason = "no Chromium or Playwright: apt-get install chromium, and pip install -e '.[test]'"
+        if os.environ.get("CI"):
+            pytest.fail(f"browser tests must run in CI: {reason}")
+        pytest.skip(reason)
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        try:
+            yield launched
+        finally:
+            launched.close()
 
 
 @pytest.fixture

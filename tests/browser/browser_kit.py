@@ -4,9 +4,7 @@ Shadow DOM, a second site on another origin, a watch for script errors, and axe-
 from __future__ import annotations
 
 import http.server
-import os
 import re
-import shutil
 import threading
 from pathlib import Path
 from typing import Any
@@ -18,10 +16,6 @@ from playwright.sync_api import expect
 from chinwag.testing import QUICKSTART, write_project
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
 # The branding the browser tests check for; the avatar is written next to chinwag.yaml.
 THEME = {
     "colors": {"primary": "#0a7d55", "bot_bubble": "#e6f2ec", "header": "#14213d"},
@@ -64,11 +58,6 @@ def contrast_of(foreground: str, background: str) -> float:
     def hex_of(css: str) -> str:
         return "#" + "".join(f"{int(float(part)):02x}" for part in re.findall(r"[\d.]+", css)[:3])
     return contrast(hex_of(foreground), hex_of(background))
-
-
-def chromium_path() -> str | None:
-    """Where the system Chromium is, if anywhere."""
-    return os.environ.get("CHINWAG_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 def branded_project(path: Path, **config: Any) -> Path:

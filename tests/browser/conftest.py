@@ -7,37 +7,20 @@ machine without a browser can never pass by skipping them.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from browser_kit import CHROMIUM_ARGS, PageProblems, branded_project, chromium_path
+from browser_kit import PageProblems, branded_project
 
-from chinwag.testing import ServerThread
+from chinwag.testing import ServerThread, headless_chromium
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """One headless Chromium per test module.
-
-    Not per session: Playwright's sync API keeps an event loop running while it is open, and
-    the asyncio tests collected after the browser tests need the thread's loop free.
-    """
-    executable = chromium_path()
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        executable = None
-    if executable is None:
-        reason = "no Chromium or Playwright: apt-get install chromium, and pip install -e '.[test]'"
-        if os.environ.get("CI"):
-            pytest.fail(f"browser tests must run in CI: {reason}")
-        pytest.skip(reason)
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+    """One headless Chromium per test module (``chinwag.testing.headless_chromium``)."""
+    with headless_chromium() as launched:
         yield launched
-        launched.close()
 
 
 @pytest.fixture(scope="module")
