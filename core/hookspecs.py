@@ -254,3 +254,17 @@ def page_url(subject, key, app):
     ``app.config.public_url``. A plugin that serves pages for people (the admin console) answers;
     without one, core's fallback is a command to run or an admin API address.
     """
+
+
+@hookspec
+def internal_visit(headers, app):
+    """Whether the person connecting is your own team trying a dialogue rather than a visitor:
+    return a short reason (``"console preview by ada@acme.example"``) or None.
+
+    ``headers`` are the WebSocket request's, names in lower case (its cookies, a proxy's headers).
+    Fires once per ``hello``. When any plugin gives a reason, the connection's conversation is
+    internal: its transcript and lead answers are stored and its cards run as usual (a meeting
+    card books for real), but its activity events are neither stored nor queued, so it counts in
+    no report and reaches no CRM, webhook or notification; the page still gets its ``event``
+    frames. The admin console marks its own previews this way.
+    """

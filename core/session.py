@@ -22,6 +22,7 @@ from .crm_records import recognise, recognise_by_cookie
 from .dialogue import Dialogue
 from .engine import Engine, EngineError, State, Turn
 from .events import ChatEvent, UnknownEventType, new_event_key
+from .internal_visits import internal_reason
 from .languages.locales import language_of, negotiate, preferences
 from .languages.state import language_settings
 from .outbox import outbox_row
@@ -65,6 +66,7 @@ class Conversation:
     page_visit: dict[str, Any] = attrs.field(factory=dict)  # the visit as hello gave it, before any start
     preferences: tuple[str, ...] = ()  # the visitor's locales, best first (hello.locale, then Accept-Language)
     unsaved_visit: VisitRecord | None = None  # hello's visitor rows, stored with its first turn or alone
+    internal: str | None = None  # why this is the team's own conversation (``internal_visit``): no events kept
 
     def take_unsaved_visit(self) -> VisitRecord | None:
         """Hello's visitor rows not stored yet (a new visitor with the lead known by now), once."""
@@ -148,6 +150,7 @@ class Conversations:
         conversation, history = await self._visitor(hello.visitor, visit)
         conversation.minor = hello.minor
         conversation.preferences = locales
+        conversation.internal = await internal_reason(self.app, headers)
         conversation.page_visit = dict(conversation.visit)
         if hello.tracking:
             await self._recognise_by_cookie(conversation, hello.tracking)
@@ -476,6 +479,8 @@ class Conversations:
                 "status": turn.state.status, "state": state, "revision": 1,
                 "page_url": conversation.visit.get("visit.page_url"), "created_at": now, "updated_at": now}
         lead = {**conversation.lead, **turn.lead_updates} if turn.lead_updates else conversation.lead
+        # The team's own conversation keeps its transcript but no activity: no report, CRM or notification.
+        kept = [] if conversation.internal else chat_events
         assert self.app.turn_writer is not None, "the app has not started"
         await self.app.turn_writer.write(TurnRecord(
             session_id=conversation.session_id, visitor_id=conversation.visitor_id,  # type: ignore[arg-type]
@@ -483,15 +488,15 @@ class Conversations:
             transcript=tuple({"session_id": conversation.session_id, "frame": frame, "created_at": now}
                              for frame in turn.frames if frame["type"] in TRANSCRIPT_FRAMES),
             visit=conversation.take_unsaved_visit(),
-            events=tuple(event.row() for event in chat_events),
+            events=tuple(event.row() for event in kept),
             lead=lead if turn.lead_updates else None,
-            outbox=tuple(self._outbox_rows(chat_events, lead, turn.lead_updates, now)),
+            outbox=tuple(self._outbox_rows(kept, lead, turn.lead_updates, now)),
             release=self._releases(lead, turn.lead_updates),
         ))
         conversation.state, conversation.revision = turn.state, 1 if new else conversation.revision + 1
         conversation.lead.update(turn.lead_updates)
-        self.app.events.dispatch(chat_events)
-        if engaged := sum(event.name == "engaged" for event in chat_events):
+        self.app.events.dispatch(kept)
+        if engaged := sum(event.name == "engaged" for event in kept):
             self.app.monthly_cap.note_engaged(engaged)
         return turn.frames + [event.client_frame() for event in chat_events if event_types[event.name].client]
 

@@ -8,6 +8,7 @@ style, under a strict Content-Security-Policy.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Callable
 
 from chinwag import hookimpl
@@ -100,3 +101,12 @@ def page_url(subject: str, key: str, app: Chinwag) -> str | None:
     if subject == CONVERSATION:
         return f"{app.config.public_url}{PREFIX}/conversations/{quote(key, safe='')}"
     return None
+
+
+@hookimpl
+def internal_visit(headers: Mapping[str, str], app: Chinwag) -> str | None:
+    """A chat from the console's preview page is the signed-in user's preview, not a visitor's."""
+    from .preview import previewed_by
+
+    email = previewed_by(app, headers)
+    return f"console preview by {email}" if email else None

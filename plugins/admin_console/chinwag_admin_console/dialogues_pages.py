@@ -21,6 +21,7 @@ from .charts import funnel_chart, svg_response
 from .console import console_of
 from .flow import flow
 from .meetings_pages import show_conversation
+from .preview import mark_preview
 from .period import PeriodError, page_period
 from .sessions import SignedIn
 
@@ -131,13 +132,16 @@ async def dialogue_conversation(request: Request, who: SignedIn) -> Response:
 
 @console_route("dialogues")
 async def preview_page(request: Request, who: SignedIn) -> Response:
-    """The dialogue in the real widget, on a page of its own."""
+    """The dialogue in the real widget, on a page of its own; its conversations are marked as
+    previews (``chinwag_admin_console.preview``), kept out of reports and CRMs."""
     console = console_of(request)
     dialogue = _dialogue(request)
     if dialogue is None:
         return console.message(request, who, "No such dialogue", "No dialogue of this project has that id.", 404)
-    return console.render(request, "preview.html", who, dialogue=dialogue,
+    page = console.render(request, "preview.html", who, dialogue=dialogue,
                           published=dialogue.id in console.app.dialogues)
+    mark_preview(request, page, console, who.user.email)  # its chats are the team's own: not counted
+    return page
 
 
 def dialogue_routes(prefix: str) -> list[Route]:

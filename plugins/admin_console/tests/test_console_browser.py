@@ -212,6 +212,27 @@ def test_a_meeting_is_cancelled_from_its_page(chromium: Any, server: ServerThrea
     assert errors == []
 
 
+async def preview_records(app: Any) -> tuple[str | None, int, int, int]:
+    """The newest Welcome tour session: its id, transcript rows, stored events and its visitor's outbox rows."""
+    import sqlalchemy as sa
+    from chinwag.outbox import outbox
+    from chinwag.tables import events, sessions, transcript
+
+    async with app.store.connect() as connection:
+        session, visitor = (await connection.execute(
+            sa.select(sessions.c.id, sessions.c.visitor_id).where(sessions.c.dialogue_id == "welcome")
+            .order_by(sessions.c.created_at.desc()).limit(1))).one()
+
+        async def count(table: Any, where: Any) -> int:
+            return int((await connection.execute(sa.select(sa.func.count()).select_from(table).where(where))).scalar())
+
+        # The quickstart's Marketo wants every engagement: a visitor's would be queued (held until
+        # their email is known), ordered by the visitor.
+        return (session, await count(transcript, transcript.c.session_id == session),
+                await count(events, events.c.session_id == session),
+                await count(outbox, outbox.c.ordering_key == visitor))
+
+
 def test_the_widget_preview_runs_the_dialogue_in_the_real_widget(chromium: Any, server: ServerThread,
                                                                  errors: list[str]) -> None:
     page = open_page(chromium, errors)
@@ -219,6 +240,12 @@ def test_the_widget_preview_runs_the_dialogue_in_the_real_widget(chromium: Any, 
     page.get_by_role("button", name="Start Welcome tour").click()
     expect(page.locator("chinwag-widget .bubble.bot", has_text="What brings you here today?")).to_be_visible()
     shot(page, "preview")
+    page.locator("chinwag-widget").get_by_role("button", name="Just browsing").click()
+    expect(page.locator("chinwag-widget .bubble.visitor", has_text="Just browsing")).to_be_visible()
+    # The preview is the marketer's own conversation: its transcript is kept, its activity is not
+    # (no event for a report, nothing queued for a CRM or a notification).
+    session, transcript, activity, queued = server.call(preview_records)
+    assert session is not None and transcript >= 2 and (activity, queued) == (0, 0)
     page.goto(f"{server.url}/-/console/appearance")
     expect(page.get_by_role("heading", name="Appearance")).to_be_visible()
     shot(page, "appearance")
