@@ -249,8 +249,8 @@ def page_url(subject, key, app):
 
     Subjects core asks about (``chinwag.links``): ``"agent"`` (key: the agent's e-mail; the page
     where they connect their calendar again) and ``"conversation"`` (key: a session id; its
-    transcript). Fires when core writes a link into something it sends a person (a notification
-    e-mail); the first absolute URL returned wins. Return an absolute URL under
+    transcript). Fires when core writes a link for a person (a notification e-mail, the page an
+    agent lands on after a calendar's consent); the first absolute URL returned wins. Return an absolute URL under
     ``app.config.public_url``. A plugin that serves pages for people (the admin console) answers;
     without one, core's fallback is a command to run or an admin API address.
     """

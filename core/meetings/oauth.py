@@ -22,6 +22,7 @@ from starlette.routing import Route
 from .agent_state import store_tokens, take_connect_request
 from .settings import meeting_settings
 from ..calendars import CalendarError
+from ..links import AGENT, page_url
 from ..credentials import CredentialsKeyMissing
 
 log = logging.getLogger("chinwag.meetings.oauth")
@@ -43,6 +44,7 @@ async def oauth_callback(request: Request) -> Response:
     agent = meeting_settings(app).agents.get(connect.agent_email)
     if agent is None:
         return _page("Calendar not connected", f"{connect.agent_email} is no longer listed under agents: in chinwag.yaml.", 400)
+    back = await page_url(app, AGENT, connect.agent_email)  # the agent's page, where a plugin serves one
     try:
         tokens = await app.metrics.calendar(provider_name, "exchange_code",
                                             provider.exchange_code(app, params["code"], connect.redirect_uri))
@@ -50,13 +52,14 @@ async def oauth_callback(request: Request) -> Response:
         if agent.calendar_owner not in accounts:
             log.warning("refused %s's calendar grant: consent came from %s, not %s",
                         connect.agent_email, ", ".join(accounts) or "an unknown account", agent.calendar_owner)
-            return _page("Wrong account", _wrong_account(agent.email, agent.calendar_owner, accounts), 403)
+            return _page("Wrong account", _wrong_account(agent.email, agent.calendar_owner, accounts), 403, back)
         await store_tokens(app, connect.agent_email, provider_name, tokens)
     except (CalendarError, CredentialsKeyMissing) as error:
         log.warning("connecting %s's calendar failed: %s", connect.agent_email, error)
-        return _page("Calendar not connected", str(error), 502)
+        return _page("Calendar not connected", str(error), 502, back)
     log.info("agent %s connected their %s calendar", connect.agent_email, provider_name)
-    return _page("Calendar connected", f"{connect.agent_email} is now in the meeting queue. You can close this page.")
+    return _page("Calendar connected", f"{connect.agent_email} is now in the meeting queue. You can close this page.",
+                 back=back)
 
 
 def _wrong_account(agent: str, expected: str, accounts: list[str]) -> str:
@@ -69,9 +72,11 @@ def _wrong_account(agent: str, expected: str, accounts: list[str]) -> str:
             f"chinwag agents connect {agent}.")
 
 
-def _page(title: str, message: str, status: int = 200) -> Response:
+def _page(title: str, message: str, status: int = 200, back: str | None = None) -> Response:
+    """A plain page; ``back`` (the agent's page a plugin serves, ``page_url``) adds a link to it."""
+    link = f'<p><a href="{html.escape(back, quote=True)}">Back to your calendar settings</a></p>' if back else ""
     body = (f"<!doctype html><meta charset=utf-8><title>{html.escape(title)}</title>"
-            f"<h1>{html.escape(title)}</h1><p>{html.escape(message)}</p>")
+            f"<h1>{html.escape(title)}</h1><p>{html.escape(message)}</p>{link}")
     return HTMLResponse(body, status_code=status)
 
 

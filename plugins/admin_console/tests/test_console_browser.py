@@ -119,6 +119,8 @@ def test_an_agent_connects_their_calendar_by_clicking_and_joins_the_queue(chromi
     expect(page.locator("input[name=email]")).to_have_value("ada@example.com")  # the provider's login hint
     page.get_by_role("button", name=re.compile("Allow", re.I)).click()
     expect(page.get_by_role("heading", name="Calendar connected")).to_be_visible()
+    page.get_by_role("link", name="Back to your calendar settings").click()  # core's page links the console's
+    expect(page.get_by_role("heading", name="Ada Lovelace")).to_be_visible()
     page.goto(f"{server.url}/-/console/agents")  # an agent's queue view is their own page
     expect(page.get_by_text("number 1 in the queue")).to_be_visible()
     expect(page.get_by_role("button", name="Reconnect Google calendar")).to_be_visible()
