@@ -13,11 +13,9 @@ SQLite too) and a filter that keeps autogenerate to the source's own tables.
 
 from __future__ import annotations
 
-from typing import Any
-
 from alembic import context
 
-from .schema_sources import VERSION_TABLE_PREFIX, MigrationSource
+from .schema_sources import MigrationSource
 
 
 def run_migrations() -> None:
@@ -29,16 +27,8 @@ def run_migrations() -> None:
     source: MigrationSource | None = attributes.get("source")
     if connection is None or source is None:
         raise RuntimeError("run this source's migrations with chinwag db upgrade, not with the alembic command")
-    owned = set(source.tables)
-
-    def include_object(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
-        if type_ == "table":
-            return name in owned and not (name or "").startswith(VERSION_TABLE_PREFIX)
-        table = getattr(obj, "table", None)
-        return table is None or table.name in owned
-
     context.configure(connection=connection, target_metadata=attributes.get("target_metadata"),
                       version_table=source.version_table, render_as_batch=True, compare_type=True,
-                      include_object=include_object)
+                      include_object=source.includes)
     with context.begin_transaction():
         context.run_migrations()

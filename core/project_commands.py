@@ -7,7 +7,9 @@ importing the root command group.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,8 +36,6 @@ def load_project(project: Path) -> Chinwag:
 def run_with_store(project: Path, work: Any) -> Any:
     """Open the project's store, run ``await work(app)``, close the store. A schema the app may
     not upgrade (``chinwag.schema_policy``) exits 1 with the one line that says what to run."""
-    from .schema_policy import SchemaNotReady
-
     app = load_project(project)
 
     async def main() -> Any:
@@ -50,17 +50,14 @@ def run_with_store(project: Path, work: Any) -> Any:
         finally:
             await app.stop()
 
-    try:
+    with _refusal_exits():
         return asyncio.run(main())
-    except SchemaNotReady as refusal:
-        click.echo(str(refusal), err=True)
-        sys.exit(1)
 
 
 def ready_or_exit(app: Chinwag, migrate: bool = False) -> None:
     """Upgrade the app's schema (``migrate``, or as its policy says) or check that it is at head;
     else print the one-line refusal and exit 1 (``chinwag serve`` before it starts serving)."""
-    from .schema_policy import SchemaNotReady, ready_schema
+    from .schema_policy import ready_schema
     from .store import Store
 
     async def main() -> None:
@@ -71,8 +68,17 @@ def ready_or_exit(app: Chinwag, migrate: bool = False) -> None:
             await app.store.close()
             app.store = None
 
-    try:
+    with _refusal_exits():
         asyncio.run(main())
+
+
+@contextlib.contextmanager
+def _refusal_exits() -> Iterator[None]:
+    """A schema the app may not upgrade (``SchemaNotReady``): its one line on stderr, exit 1."""
+    from .schema_policy import SchemaNotReady
+
+    try:
+        yield
     except SchemaNotReady as refusal:
         click.echo(str(refusal), err=True)
         sys.exit(1)

@@ -17,7 +17,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from .schema_migrate import Migrator
-from .schema_sources import VERSION_TABLE_PREFIX, MigrationSource, claim_problems, unowned_tables
+from .schema_sources import claim_problems, unowned_tables
 
 
 async def schema_differences(migrator: Migrator) -> list[str]:
@@ -41,7 +41,7 @@ def _compare(sync: sa.Connection, migrator: Migrator) -> list[str]:
                 lines.append(f"{source.name}: owns table {name}, which no plugin declares (register_tables)")
         context = MigrationContext.configure(sync, opts={
             "compare_type": True, "version_table": source.version_table,
-            "include_object": _only_tables_of(source)})
+            "include_object": source.includes})
         with warnings.catch_warnings():  # expression indexes, which SQLite cannot reflect: checked by name below
             warnings.simplefilter("ignore")
             differences = compare_metadata(context, declared)
@@ -50,18 +50,6 @@ def _compare(sync: sa.Connection, migrator: Migrator) -> list[str]:
             lines += [f"{source.name}: index {index.name} on {table.name} is missing"
                       for index in table.indexes if index.name not in indexes]
     return lines
-
-
-def _only_tables_of(source: MigrationSource) -> Any:
-    owned = set(source.tables)
-
-    def include(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
-        if type_ == "table":
-            return name in owned and not (name or "").startswith(VERSION_TABLE_PREFIX)
-        table = getattr(obj, "table", None)
-        return table is None or table.name in owned
-
-    return include
 
 
 def _index_names(sync: sa.Connection) -> set[str]:

@@ -49,6 +49,14 @@ class MigrationSource:
         """The table that holds this source's revision in the database."""
         return VERSION_TABLE_PREFIX + self.name
 
+    def includes(self, obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
+        """Alembic's ``include_object``: only this source's own tables and what is on them (never
+        another source's tables, nor any version table)."""
+        if type_ == "table":
+            return name in self.tables and not (name or "").startswith(VERSION_TABLE_PREFIX)
+        table = getattr(obj, "table", None)
+        return table is None or table.name in self.tables
+
     def metadata(self, app_metadata: sa.MetaData) -> sa.MetaData:
         """The app's declared tables that this source owns, on a ``MetaData`` of their own (what its
         revisions must produce: autogenerate and ``chinwag db check`` compare with it)."""

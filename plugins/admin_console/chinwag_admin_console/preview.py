@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from http.cookies import CookieError, SimpleCookie
 from typing import TYPE_CHECKING
 
-from starlette.requests import Request
+from starlette.requests import Request, cookie_parser
 from starlette.responses import Response
 
 if TYPE_CHECKING:
@@ -42,11 +41,7 @@ def previewed_by(app: Chinwag, headers: Mapping[str, str]) -> str | None:
     header = headers.get("cookie")
     if console is None or not header:
         return None
-    try:
-        morsel = SimpleCookie(header).get(PREVIEW_COOKIE)
-    except CookieError:
-        return None
-    value = console.signer.read(morsel.value if morsel else None, PREVIEW_LIFETIME)
+    value = console.signer.read(cookie_parser(header).get(PREVIEW_COOKIE), PREVIEW_LIFETIME)
     if value is None or not value.startswith(_PREFIX):
         return None
     return value[len(_PREFIX):] or None
