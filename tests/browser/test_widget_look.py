@@ -332,6 +332,7 @@ def test_on_a_phone_the_window_is_modal_and_holds_the_focus(server: ServerThread
     widget.open()
     widget.bot_says("What brings you here today?")
     expect(widget.window).to_have_attribute("aria-modal", "true")
+    settle(page)  # measured once the window's entrance animation has ended
     window = box(widget.window)
     assert (window["x"], window["y"], window["width"], window["height"]) == (0, 0, 390, 844)
     inside = "() => document.activeElement && document.activeElement.tagName === 'CHINWAG-WIDGET'"
