@@ -238,9 +238,18 @@ async def preview_records(app: Any) -> tuple[str | None, int, int, int]:
 def test_the_widget_preview_runs_the_dialogue_in_the_real_widget(chromium: Any, server: ServerThread,
                                                                  errors: list[str]) -> None:
     page = open_page(chromium, errors)
+    # The widget's script is held back until after the click, as on a slow connection: the click
+    # waits for the widget instead of being lost.
+    held: list[Any] = []
+    page.route("**/widget.js", lambda route: held.append(route))
     sign_in(page, server, "mia@example.com", "/-/console/dialogues/welcome/preview")
     page.get_by_role("button", name="Start Welcome tour").click()
+    expect(page.get_by_role("button", name="Loading the widget…")).to_be_disabled()
+    assert len(held) == 1
+    held[0].continue_()
+    page.unroute("**/widget.js")
     expect(page.locator("chinwag-widget .bubble.bot", has_text="What brings you here today?")).to_be_visible()
+    expect(page.get_by_role("button", name="Start Welcome tour")).to_be_enabled()
     shot(page, "preview")
     page.locator("chinwag-widget").get_by_role("button", name="Just browsing").click()
     expect(page.locator("chinwag-widget .bubble.visitor", has_text="Just browsing")).to_be_visible()
