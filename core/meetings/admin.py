@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 
 from .agent_state import with_grant
 from ..calendars import Interval, subtract_interval
+from .schedules import refresh_schedules
 from .settings import meeting_settings
 from .tables import claim_cells, meeting_claims, meetings
 from ..store import utc, utcnow
@@ -71,7 +72,7 @@ async def reschedule_meeting(app: Chinwag, meeting_id: str, start: dt.datetime) 
     row = await _live(app, meeting_id)
     old_start, old_end = utc(row.start), utc(row.end)
     end = start + (old_end - old_start)  # type: ignore[operator]
-    agent = meeting_settings(app).agents[row.agent_email]
+    agent = (await refresh_schedules(app)).agents[row.agent_email]
     buffer = dt.timedelta(minutes=agent.availability.buffer_after)
     await _move_claims(app, row, start, end, buffer, "rescheduled")
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import attrs
@@ -40,6 +40,7 @@ AGENT_KEYS = {"email", "name", "time_zone", "provider", "calendar", "calendar_ow
               "buffer_after", "minimum_notice", "horizon_days", "slot_step", "weight", "invitation_template"}
 MINUTE_LIMITS = {"duration": (5, 480), "buffer_after": (0, 240), "minimum_notice": (0, 60 * 24 * 30),
                  "horizon_days": (0, 365), "slot_step": (5, 480), "weight": (1, 100)}
+SCHEDULE_NUMBERS = ("duration", "buffer_after", "minimum_notice", "horizon_days", "slot_step")
 
 
 @attrs.frozen
@@ -102,20 +103,8 @@ def parse_agents(raw: Any, source: Any, file: str, providers: Any) -> tuple[dict
         if not isinstance(provider, str) or providers.get(provider) is None:
             known = ", ".join(providers.names()) or "none installed"
             problem("provider", f"must name a calendar provider plugin (installed: {known})")
-        zone = item.get("time_zone", "UTC")
-        if known_time_zone(zone) is None:  # looked up in the zone list, never opened as a path ("Europe")
-            problem("time_zone", f"unknown time zone {zone!r} (use an IANA name such as Europe/Berlin)")
-            continue
-        numbers = {}
-        for key, (smallest, largest) in MINUTE_LIMITS.items():
-            value = item.get(key)
-            if value is None:
-                continue
-            if isinstance(value, bool) or not isinstance(value, int) or not smallest <= value <= largest:
-                problem(key, f"must be a whole number from {smallest} to {largest}")
-            else:
-                numbers[key] = value
-        blocks = _blocks(item.get("availability"), problem)
+        weight = _whole_number(item, "weight", problem)
+        availability = read_availability(item, problem)
         owner = item.get("calendar_owner")
         if owner is not None and (not isinstance(owner, str) or not EMAIL.match(owner)):
             problem("calendar_owner", "must be the email address of the account that shares this calendar with the agent")
@@ -123,16 +112,41 @@ def parse_agents(raw: Any, source: Any, file: str, providers: Any) -> tuple[dict
         template = item.get("invitation_template")
         if template is not None and not isinstance(template, str):
             problem("invitation_template", "must be a template file name under the project's templates/")
-        if blocks is None or not isinstance(provider, str):
+        if availability is None or not isinstance(provider, str):
             continue
-        weight = numbers.pop("weight", 1)
         agents[email] = Agent(
             email=email, name=str(item.get("name") or email), provider=provider,
-            calendar_id=str(item.get("calendar") or _own_calendar(provider)),
-            availability=AgentAvailability(time_zone=str(zone), blocks=blocks, **numbers),
-            weight=weight, invitation_template=template, owner=owner.lower() if owner else None,
+            calendar_id=str(item.get("calendar") or _own_calendar(provider)), availability=availability,
+            weight=weight or 1, invitation_template=template, owner=owner.lower() if owner else None,
         )
     return agents, problems
+
+
+def read_availability(item: Mapping[str, Any], problem: Callable[[str, str], None]) -> AgentAvailability | None:
+    """An agent's schedule from ``time_zone``, ``availability``, ``duration``, ``buffer_after``,
+    ``minimum_notice``, ``horizon_days`` and ``slot_step`` (chinwag.yaml's keys, also those a
+    schedule saved from the console has). Each problem is reported by key; a wrong number is left
+    out (the project is refused anyway), a wrong zone or week gives None."""
+    zone = item.get("time_zone", "UTC")
+    if known_time_zone(zone) is None:  # looked up in the zone list, never opened as a path ("Europe")
+        problem("time_zone", f"unknown time zone {zone!r} (use an IANA name such as Europe/Berlin)")
+    numbers = {key: _whole_number(item, key, problem) for key in SCHEDULE_NUMBERS}
+    blocks = _blocks(item.get("availability"), problem)
+    if blocks is None or known_time_zone(zone) is None:
+        return None
+    return AgentAvailability(time_zone=str(zone), blocks=blocks,
+                             **{key: value for key, value in numbers.items() if value is not None})
+
+
+def _whole_number(item: Mapping[str, Any], key: str, problem: Callable[[str, str], None]) -> int | None:
+    """``item[key]`` when it is a whole number within ``MINUTE_LIMITS``; None when absent or wrong."""
+    value, (smallest, largest) = item.get(key), MINUTE_LIMITS[key]
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not smallest <= value <= largest:
+        problem(key, f"must be a whole number from {smallest} to {largest}")
+        return None
+    return value
 
 
 def _own_calendar(provider: str) -> str:

@@ -1,4 +1,4 @@
-"""``chinwag agents list|order|connect|rekey`` and ``chinwag meetings [cancel|reschedule|reconcile]``."""
+"""``chinwag agents list|order|connect|rekey|schedule`` and ``chinwag meetings [cancel|reschedule|reconcile]``."""
 
 from __future__ import annotations
 
@@ -86,6 +86,65 @@ def rekey(project: Path) -> None:
     except (CredentialsKeyMissing, CredentialsUnreadable) as error:
         _fail(error)
     click.echo(json.dumps({"rekeyed": count}))
+
+
+@agents.command()
+@PROJECT_OPTION
+@click.argument("email")
+@click.option("--set", "values", default=None, metavar="JSON",
+              help='Save these keys over chinwag.yaml\'s, e.g. \'{"duration": 45, "availability": {"monday": ["09:00-12:00"]}}\'.')
+@click.option("--clear", is_flag=True, help="Forget the saved schedule: chinwag.yaml's applies again.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def schedule(project: Path, email: str, values: str | None, clear: bool, as_json: bool) -> None:
+    """EMAIL's schedule in force (hours, zone, meeting length, buffer, notice, horizon) and where it
+    comes from; --set saves keys over chinwag.yaml's (as the console's agent page does), --clear
+    forgets them."""
+    from .schedules import SCHEDULE_KEYS, clear_schedule, refresh_schedules, save_schedule, schedule_of
+
+    if values is not None and clear:
+        raise click.UsageError("--set and --clear cannot go together")
+    wanted: Any = None
+    if values is not None:
+        try:
+            wanted = json.loads(values)
+        except ValueError as error:
+            raise click.BadParameter(f"is not JSON ({error})", param_hint="--set") from None
+        if not isinstance(wanted, dict):
+            raise click.BadParameter(f"must be a JSON object of {', '.join(SCHEDULE_KEYS)}", param_hint="--set")
+    email = email.lower()
+
+    async def work(app: Any) -> tuple[list[Any], dict[str, Any] | None, Any]:
+        problems: list[Any] = []
+        if wanted is not None:
+            problems = await save_schedule(app, email, wanted, by=None)
+        elif clear:
+            await clear_schedule(app, email)
+        settings = await refresh_schedules(app)
+        agent = settings.agents.get(email)
+        saved = app.plugin_state(MeetingsState).saved.get(email)
+        return problems, schedule_of(agent.availability) if agent else None, saved
+
+    from .state import MeetingsState
+
+    try:
+        problems, shape, saved = _run(project, work)
+    except LookupError as error:
+        _fail(error)
+    if problems:
+        raise click.ClickException("the schedule was not saved:\n" + "\n".join(f"  {p.key}: {p.message}" for p in problems))
+    if shape is None:
+        _fail(LookupError(f"{email} is not listed under agents: in chinwag.yaml"))
+    source = (f"saved {saved.updated_at:%Y-%m-%d %H:%M} UTC by {saved.updated_by or 'the command line'}"
+              if saved else "chinwag.yaml")
+    if as_json:
+        click.echo(json.dumps({"email": email, "source": "saved" if saved else "chinwag.yaml", **shape}, indent=2))
+        return
+    click.echo(f"{email}: {source}")
+    click.echo(f"  time zone       {shape['time_zone']}")
+    for day, spans in shape["availability"].items():
+        click.echo(f"  {day:<15} {', '.join(spans)}")
+    click.echo(f"  meeting length  {shape['duration']} min, buffer after {shape['buffer_after']} min")
+    click.echo(f"  minimum notice  {shape['minimum_notice']} min, bookable {shape['horizon_days']} days ahead")
 
 
 @click.group(invoke_without_command=True)

@@ -66,16 +66,16 @@ def register_cards(register: Callable[[Any], Any], app: Chinwag) -> None:
 @hookimpl
 def check_config(config: Config, app: Chinwag) -> list[Problem]:
     """Check ``agents:`` and ``meetings:``; keep the parsed settings for the app."""
-    from .settings import parse_meeting_settings
+    from .settings import keep_settings, parse_meeting_settings
 
     settings, problems = parse_meeting_settings(config, app)
-    app.plugin_state(MeetingsState).settings = settings
+    keep_settings(app, settings)
     return problems
 
 
 @hookimpl
 async def startup(app: Chinwag) -> None:
-    """Record new agents in the queue, load the token key (refusing to start when stored tokens
+    """Read the agents' saved schedules, record new agents in the queue, load the token key (refusing to start when stored tokens
     cannot be read), release holds that a process which died mid-booking left behind, and (in a
     serving process) start the sweep that cancels events whose booking never finished."""
     from ..credentials import CredentialsKeyMissing
@@ -83,7 +83,9 @@ async def startup(app: Chinwag) -> None:
     from .agent_state import sync_agents
     from .booking import release_stale_holds
     from .reconcile import schedule_sweep
+    from .schedules import refresh_schedules
 
+    await refresh_schedules(app)
     try:
         await sync_agents(app)
     except CredentialsKeyMissing as error:

@@ -68,11 +68,22 @@ class MeetingSettings:
 
 
 def meeting_settings(app: Chinwag) -> MeetingSettings:
-    """The parsed settings (parsed by ``check_config`` when the app was prepared)."""
+    """The settings in force: chinwag.yaml's (parsed by ``check_config`` when the app was
+    prepared) with the agents' saved schedules as last read (``schedules.refresh_schedules``)."""
     state = app.plugin_state(MeetingsState)
     if state.settings is None:
-        state.settings, _ = parse_meeting_settings(app.config, app)
+        keep_settings(app, parse_meeting_settings(app.config, app)[0])
+    assert state.settings is not None
     return state.settings
+
+
+def keep_settings(app: Chinwag, configured: MeetingSettings) -> None:
+    """Keep chinwag.yaml's parsed settings for the app, with the schedules saved so far over them."""
+    from .schedules import with_schedules
+
+    state = app.plugin_state(MeetingsState)
+    state.configured = configured
+    state.settings = with_schedules(configured, state.saved)
 
 
 def parse_meeting_settings(config: Any, app: Chinwag) -> tuple[MeetingSettings, list[Problem]]:

@@ -18,6 +18,7 @@ from ..calendars import CalendarError, Interval
 from .settings import meeting_settings
 from .tables import meetings
 from .routing import RoutingDecision
+from .schedules import refresh_schedules
 from ..scheduling import Slot, UnionSlot, free_slots, union_slots
 from ..store import utc
 
@@ -58,7 +59,9 @@ async def agent_slots(app: Chinwag, email: str, now: dt.datetime, own: list[Inte
 
 
 async def offer(app: Chinwag, decision: RoutingDecision, now: dt.datetime) -> list[UnionSlot[str]]:
-    """Every slot some agent of the decision can take, in time order, agents in queue order."""
+    """Every slot some agent of the decision can take, in time order, agents in queue order
+    (by each agent's schedule as last saved, whichever process saved it)."""
+    await refresh_schedules(app)
     emails = await connected_in_order(app, decision.agents)
     own = await own_busy(app, emails, now)
     found = await asyncio.gather(*(agent_slots(app, email, now, own[email]) for email in emails))

@@ -103,6 +103,18 @@ meeting_claims = sa.Table(
     sa.Column("meeting_id", sa.String(40), sa.ForeignKey("meetings.id", ondelete="CASCADE"), nullable=False, index=True),
 )
 
+# An agent's schedule as saved from a console (or ``chinwag agents schedule``): weekly hours, zone,
+# meeting length, buffer, notice and horizon, as one checked JSON document that replaces the
+# same keys of chinwag.yaml for that agent until it is cleared.
+agent_schedules = sa.Table(
+    "agent_schedules",
+    metadata,
+    sa.Column("email", sa.String(320), primary_key=True),
+    sa.Column("schedule", sa.Text, nullable=False),  # JSON: the chinwag.yaml keys it sets
+    sa.Column("updated_by", sa.String(320), nullable=True),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+
 # The round-robin pointer of each routing queue: who took its last meeting. Locked (by an
 # UPDATE, which is a row lock on PostgreSQL and the write lock on SQLite) while a booking
 # chooses its agent, so processes booking at once take turns.

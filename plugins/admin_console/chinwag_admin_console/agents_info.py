@@ -1,54 +1,58 @@
-"""What the console reads about agents from chinwag.yaml's ``agents:`` section (a plugin's public
-door: ``app.config.sections``), typed for the pages."""
+"""What the console shows about agents: chinwag.yaml's ``agents:`` with each agent's saved schedule
+over it, as the meetings plugin applies them (``chinwag.meetings.settings.meeting_settings`` and
+``chinwag.meetings.schedules``, doors any plugin has), typed for the pages."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+import datetime as dt
+from typing import TYPE_CHECKING
 
 import attrs
+from chinwag.meetings.agents import WEEKDAYS
+from chinwag.meetings.schedules import schedule_of
+from chinwag.meetings.settings import meeting_settings
+from chinwag.meetings.state import MeetingsState
 
 if TYPE_CHECKING:
     from chinwag.app import Chinwag
 
-WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-
 
 @attrs.frozen
 class AgentSettings:
-    """One agent's settings as chinwag.yaml gives them."""
+    """One agent's settings in force, and whether their schedule was saved outside chinwag.yaml."""
 
     email: str
     name: str
     provider: str
     time_zone: str
-    availability: tuple[tuple[str, str], ...]  # (weekday, "09:00-12:00, 13:00-17:00")
+    availability: tuple[tuple[str, str], ...]  # (weekday, "09:00-12:00, 13:00-17:00") for the days with hours
     duration: int
     buffer_after: int
     minimum_notice: int
     horizon_days: int
     calendar_owner: str
+    saved_by: str | None = None  # who saved the schedule in force (None: chinwag.yaml's, or the command line)
+    saved_at: dt.datetime | None = None  # when; None when chinwag.yaml's applies
+
+    def hours(self, day: str) -> str:
+        """The day's hours as the form shows them ("" for a day off)."""
+        return dict(self.availability).get(day, "")
 
 
 def agent_settings(app: Chinwag) -> dict[str, AgentSettings]:
-    """Every agent listed under ``agents:``, by email, in the order written."""
+    """Every agent listed under ``agents:``, by email, in the order written, with the schedules
+    as last read (``refresh_schedules`` reads them again)."""
+    saved = app.plugin_state(MeetingsState).saved
     found: dict[str, AgentSettings] = {}
-    for item in app.config.sections.get("agents") or []:
-        if not isinstance(item, Mapping) or not item.get("email"):
-            continue
-        email = str(item["email"]).strip().lower()
+    for email, agent in meeting_settings(app).agents.items():
+        shape = schedule_of(agent.availability)
+        record = saved.get(email)
         found[email] = AgentSettings(
-            email=email, name=str(item.get("name") or email), provider=str(item.get("provider") or ""),
-            time_zone=str(item.get("time_zone") or "UTC"), availability=_availability(item.get("availability")),
-            duration=int(item.get("duration") or 30), buffer_after=int(item.get("buffer_after") or 0),
-            minimum_notice=int(item.get("minimum_notice") or 0), horizon_days=int(item.get("horizon_days") or 14),
-            calendar_owner=str(item.get("calendar_owner") or email).lower())
+            email=email, name=agent.name, provider=agent.provider, time_zone=agent.time_zone,
+            availability=tuple((day, ", ".join(shape["availability"][day])) for day in WEEKDAYS
+                               if day in shape["availability"]),
+            duration=agent.availability.duration, buffer_after=agent.availability.buffer_after,
+            minimum_notice=agent.availability.minimum_notice, horizon_days=agent.availability.horizon_days,
+            calendar_owner=agent.calendar_owner, saved_by=record.updated_by if record else None,
+            saved_at=record.updated_at if record else None)
     return found
-
-
-def _availability(value: Any) -> tuple[tuple[str, str], ...]:
-    if not isinstance(value, Mapping):
-        return ()
-    days = {str(day).lower(): spans for day, spans in value.items()}
-    return tuple((day, ", ".join(str(s) for s in (days[day] if isinstance(days[day], list) else [days[day]])))
-                 for day in WEEKDAYS if day in days)

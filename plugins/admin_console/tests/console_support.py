@@ -59,13 +59,25 @@ async def book_through_the_chat(server: Any, email: str, name: str = "Ada") -> s
     from chinwag.testing import ScriptedVisitor
 
     async with ScriptedVisitor(server) as visitor:
-        await visitor.connect()
-        for answer in ("meeting", name, email, "11-50"):
-            await visitor.question()
-            await visitor.answer(answer)
-        question = await visitor.question()
+        question = await _ask_for_a_meeting(visitor, email, name)
         await visitor.answer(question["input"]["slots"][0]["id"])
         return (await visitor.until("message"))["text"]
+
+
+async def times_offered_in_the_chat(server: Any, email: str, name: str = "Ada") -> list[dict[str, Any]]:
+    """The meeting times a visitor on the quickstart's welcome dialogue is offered (``start``, ``end``)."""
+    from chinwag.testing import ScriptedVisitor
+
+    async with ScriptedVisitor(server) as visitor:
+        return list((await _ask_for_a_meeting(visitor, email, name))["input"]["slots"])
+
+
+async def _ask_for_a_meeting(visitor: Any, email: str, name: str) -> dict[str, Any]:
+    await visitor.connect()
+    for answer in ("meeting", name, email, "11-50"):
+        await visitor.question()
+        await visitor.answer(answer)
+    return await visitor.question()
 
 
 async def browse_through_the_chat(server: Any) -> None:
