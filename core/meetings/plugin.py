@@ -75,9 +75,10 @@ def check_config(config: Config, app: Chinwag) -> list[Problem]:
 
 @hookimpl
 async def startup(app: Chinwag) -> None:
-    """Read the agents' saved schedules, record new agents in the queue, load the token key (refusing to start when stored tokens
-    cannot be read), release holds that a process which died mid-booking left behind, and (in a
-    serving process) start the sweep that cancels events whose booking never finished."""
+    """Read the agents' saved schedules, record new agents in the queue, load the token key
+    (refusing to start when stored tokens cannot be read), release holds that a process which
+    died mid-booking left behind, and (in a serving process) start the sweep that cancels events
+    whose booking never finished."""
     from ..credentials import CredentialsKeyMissing
     from ..problems import InvalidProject
     from .agent_state import sync_agents
