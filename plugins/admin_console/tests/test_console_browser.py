@@ -124,6 +124,22 @@ def test_an_agent_connects_their_calendar_by_clicking_and_joins_the_queue(chromi
     page.goto(f"{server.url}/-/console/agents")  # an agent's queue view is their own page
     expect(page.get_by_text("number 1 in the queue")).to_be_visible()
     expect(page.get_by_role("button", name="Reconnect Google calendar")).to_be_visible()
+    # Her schedule, edited by its labels: a wrong block is marked at its field, a right one saved.
+    monday = page.get_by_label("Monday", exact=True)
+    monday.fill("9 to 5")
+    page.get_by_role("button", name="Save schedule").click()
+    expect(page.get_by_role("alert")).to_contain_text("The schedule was not saved")
+    expect(monday).to_have_attribute("aria-invalid", "true")
+    expect(monday).to_have_value("9 to 5")
+    refused = [e for e in errors if "status of 400" in e and e.endswith("/agents/ada%40example.com/schedule)")]
+    assert len(refused) == 1  # the refusal is a 400, which the browser logs; nothing else went wrong
+    errors.remove(refused[0])
+    monday.fill("10:00-12:00")
+    page.get_by_role("button", name="Save schedule").click()
+    expect(page.get_by_role("status")).to_contain_text("The schedule was saved")
+    expect(monday).to_have_value("10:00-12:00")
+    page.get_by_role("button", name="Use chinwag.yaml's schedule").click()
+    expect(page.get_by_role("status")).to_contain_text("chinwag.yaml's applies again")
     assert errors == []
 
 
@@ -289,8 +305,8 @@ def test_pages_fit_a_phone_and_the_keyboard_reaches_the_content(chromium: Any, s
                                                                 errors: list[str]) -> None:
     page = open_page(chromium, errors, width=390)
     sign_in(page, server, "root@example.com")
-    for path in ("/-/console/overview", "/-/console/meetings?when=all", "/-/console/agents", "/-/console/dialogues/welcome",
-                 "/-/console/integrations", "/-/console/users"):
+    for path in ("/-/console/overview", "/-/console/meetings?when=all", "/-/console/agents", "/-/console/agents/ada%40example.com",
+                 "/-/console/dialogues/welcome", "/-/console/integrations", "/-/console/users"):
         page.goto(server.url + path)
         assert page.evaluate("document.documentElement.scrollWidth") <= 390, path
     page.goto(server.url + "/-/console/overview")
